@@ -1,0 +1,89 @@
+"""The error hierarchy and the exit status of each class of failure.
+
+Every failure the tool expects has its own exception class and its own exit status, so a
+script or CI job can tell "the mailbox never got the code" from "the site changed its page".
+Messages are one line, never contain a secret, and say what to do where that is known.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    OK = 0
+    ERROR = 1  # unexpected failure
+    USAGE = 2  # bad input: flags, values (click uses 2 for usage errors too)
+    CONFIG = 3  # a setting is missing or malformed
+    LOGIN = 4  # the site refused the credentials or the GA code at login
+    SITE = 5  # the page did not behave as expected (changed page, timeout, server error)
+    MAIL = 6  # the mailbox could not be reached, or the code never came
+    OTP = 7  # no usable Google Authenticator code
+    STORE = 8  # the key could not be stored where asked (it was saved to a rescue file)
+    REJECTED = 9  # the exchange refused the request (limits, validation, codes)
+    VERIFY = 10  # the key was created but does not work as asked
+    INTERRUPTED = 130  # Ctrl-C / SIGTERM
+
+
+class HtxKeysError(Exception):
+    """Base class: an expected failure with a one-line message and an exit status."""
+
+    exit_status: ExitStatus = ExitStatus.ERROR
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InputError(HtxKeysError):
+    """A value given by the user is invalid (note, IP, permission, store spec...)."""
+
+    exit_status = ExitStatus.USAGE
+
+
+class ConfigError(HtxKeysError):
+    """A required setting is missing or malformed (e.g. HTX_TOTP_SECRET is not base32)."""
+
+    exit_status = ExitStatus.CONFIG
+
+
+class LoginError(HtxKeysError):
+    exit_status = ExitStatus.LOGIN
+
+
+class SiteError(HtxKeysError):
+    """The site did not show what the flow expected: a changed page, a timeout, a 5xx."""
+
+    exit_status = ExitStatus.SITE
+
+
+class MailError(HtxKeysError):
+    """The mailbox could not be reached or read (connection, TLS, login)."""
+
+    exit_status = ExitStatus.MAIL
+
+
+class MailTimeout(MailError):
+    """No matching verification mail arrived in time."""
+
+
+class OtpError(HtxKeysError):
+    exit_status = ExitStatus.OTP
+
+
+class StoreError(HtxKeysError):
+    exit_status = ExitStatus.STORE
+
+
+class RejectedError(HtxKeysError):
+    """The exchange refused the request and said why (limit reached, wrong code...)."""
+
+    exit_status = ExitStatus.REJECTED
+
+
+class VerifyError(HtxKeysError):
+    exit_status = ExitStatus.VERIFY
