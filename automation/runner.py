@@ -1,0 +1,171 @@
+"""Step / Flow / run_flow: one ordered list of named steps, run with progress and hooks.
+
+A flow is written once; provisioning, CI runs and the documentation recorder all run the same
+list. Hooks see every step (the recorder takes its screenshots there); progress goes to stderr
+so stdout stays clean for data; Playwright's exceptions become one-line `SiteError`s that name
+the step, scrubbed of secrets.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from typing import Any, Generic, Protocol, TextIO, TypeVar
+
+from automation.errors import HtxKeysError, SiteError
+from automation.redaction import REDACTOR
+
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class Step(Generic[C]):
+    title: str  # short, imperative: "Open API Management"
+    description: str  # one sentence a person can follow
+    action: Callable[[C], None]
+    retries: int = 0  # only for steps that are safe to repeat
+
+    @property
+    def slug(self) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", self.title.lower()).strip("-")
+
+
+@dataclass(frozen=True)
+class Flow(Generic[C]):
+    name: str
+    title: str
+    steps: tuple[Step[C], ...]
+
+
+@dataclass(frozen=True)
+class StepTiming:
+    index: int
+    title: str
+    seconds: float
+
+
+class StepHook(Protocol[C]):  # type: ignore[misc]
+    def before_step(self, index: int, step: Step[C], ctx: C) -> None: ...
+    def after_step(self, index: int, step: Step[C], ctx: C) -> None: ...
+    def on_failure(self, index: int, step: Step[C], ctx: C, error: BaseException) -> None: ...
+
+
+class Reporter:
+    """Progress lines on stderr, every one passed through the redactor."""
+
+    def __init__(self, stream: TextIO | None = None, *, quiet: bool = False) -> None:
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+
+    def _write(self, text: str) -> None:
+        if not self.quiet:
+            self.stream.write(REDACTOR.scrub(text) + "\n")
+            self.stream.flush()
+
+    def step(self, index: int, total: int, step: Step[Any]) -> None:
+        self._write(f"[{index}/{total}] {step.title}")
+
+    def step_done(self, index: int, total: int, step: Step[Any], seconds: float) -> None:
+        if seconds >= 1.0:
+            self._write(f"      done in {seconds:.1f} s")
+
+    def info(self, message: str) -> None:
+        self._write(f"      {message}")
+
+
+@dataclass
+class RunResult:
+    timings: list[StepTiming] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return sum(t.seconds for t in self.timings)
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
+
+
+def as_site_error(index: int, step: Step[Any], exc: BaseException) -> SiteError:
+    """Turn a Playwright error into a one-line SiteError naming the step."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    what = "timed out" if isinstance(exc, PlaywrightTimeout) else "failed"
+    detail = REDACTOR.scrub(_first_line(str(exc)))
+    return SiteError(
+        f"Step {index} ({step.title}) {what}: {detail}",
+        hint="the page may have changed; selectors live in flows/htx/pages.py",
+    )
+
+
+@contextmanager
+def tracing_group(tracing: Any, title: str) -> Iterator[None]:
+    """Group a step's actions in a Playwright trace; harmless when not tracing."""
+    opened = False
+    if tracing is not None:
+        try:
+            tracing.group(title)
+            opened = True
+        except Exception:  # older Playwright or tracing not started
+            opened = False
+    try:
+        yield
+    finally:
+        if opened:
+            with suppress(Exception):
+                tracing.group_end()
+
+
+def run_flow(
+    flow: Flow[C],
+    ctx: C,
+    *,
+    reporter: Reporter | None = None,
+    hooks: Sequence[StepHook[C]] = (),
+    tracing: Any = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> RunResult:
+    """Run every step in order; the first failure stops the flow after the hooks saw it."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    reporter = reporter or Reporter()
+    result = RunResult()
+    total = len(flow.steps)
+    for index, step in enumerate(flow.steps, 1):
+        reporter.step(index, total, step)
+        for hook in hooks:
+            hook.before_step(index, step, ctx)
+        started = clock()
+        attempt = 0
+        while True:
+            try:
+                with tracing_group(tracing, f"{index}. {step.title}"):
+                    step.action(ctx)
+                break
+            except (HtxKeysError, PlaywrightError) as exc:
+                error: BaseException = exc
+                if isinstance(exc, PlaywrightError):
+                    error = as_site_error(index, step, exc)
+                if attempt < step.retries and isinstance(error, SiteError):
+                    attempt += 1
+                    reporter.info(f"retrying ({attempt}/{step.retries}) after: {error}")
+                    continue
+                for hook in hooks:
+                    hook.on_failure(index, step, ctx, error)
+                if error is exc:
+                    raise
+                raise error from None
+            except BaseException as exc:
+                for hook in hooks:
+                    hook.on_failure(index, step, ctx, exc)
+                raise
+        seconds = clock() - started
+        result.timings.append(StepTiming(index, step.title, seconds))
+        reporter.step_done(index, total, step, seconds)
+        for hook in hooks:
+            hook.after_step(index, step, ctx)
+    return result

@@ -1,0 +1,108 @@
+"""What HTX accepts in the create-key form, checked before any browser starts.
+
+Limits from HTX's API docs and changelog (see shared/htx-reference.md): a note of at most 255
+characters, at most 20 IP addresses or IPv4 ranges per key, 20 keys per account, and a key
+with no IP bound expires after 90 days.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from automation.errors import InputError
+
+MAX_NOTE = 255
+MAX_IPS = 20
+MAX_KEYS = 20
+NO_IP_EXPIRY_DAYS = 90
+PERMISSIONS = ("read", "trade", "withdraw")
+
+
+@dataclass(frozen=True)
+class KeyRequest:
+    """A checked request for one API key."""
+
+    note: str
+    permissions: tuple[str, ...]  # always starts with "read"
+    ip_addresses: tuple[str, ...]
+
+    @property
+    def expires(self) -> bool:
+        return not self.ip_addresses
+
+
+def check_note(note: str | None) -> str:
+    text = (note or "").strip()
+    if not text:
+        raise InputError("--note is required and cannot be empty (HTX makes the note compulsory)")
+    if len(text) > MAX_NOTE:
+        raise InputError(f"--note is {len(text)} characters long; HTX allows at most {MAX_NOTE}")
+    return text
+
+
+def check_permissions(values: Iterable[str], *, allow_withdraw: bool) -> tuple[str, ...]:
+    chosen = {"read"}
+    for value in values:
+        for part in value.split(","):
+            name = part.strip().lower()
+            if not name:
+                continue
+            if name not in PERMISSIONS:
+                raise InputError(
+                    f"Unknown permission {part.strip()!r}: use read, trade or withdraw"
+                )
+            chosen.add(name)
+    if "withdraw" in chosen and not allow_withdraw:
+        raise InputError(
+            "The withdraw permission needs --allow-withdraw "
+            "(a key that can withdraw can move funds out of the account)"
+        )
+    return tuple(p for p in PERMISSIONS if p in chosen)
+
+
+def check_ip(text: str) -> str:
+    """An IPv4/IPv6 host address or an IPv4 range, as HTX's "Link IP Address" field takes."""
+    if "/" in text:
+        try:
+            network = ipaddress.ip_network(text, strict=False)
+        except ValueError:
+            raise InputError(f"Invalid IP address or range: {text}") from None
+        if network.version != 4:
+            raise InputError(f"Invalid IP range: {text} (HTX takes IPv4 ranges only)")
+        return text
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        raise InputError(f"Invalid IP address: {text}") from None
+    return text
+
+
+def check_ips(values: Iterable[str]) -> tuple[str, ...]:
+    """Repeatable and comma-separated values, in order, without duplicates."""
+    seen: dict[str, None] = {}
+    for value in values:
+        for part in value.split(","):
+            item = part.strip()
+            if item:
+                seen.setdefault(check_ip(item), None)
+    if len(seen) > MAX_IPS:
+        raise InputError(
+            f"{len(seen)} IP addresses given; HTX links at most {MAX_IPS} to one key"
+        )
+    return tuple(seen)
+
+
+def check_request(
+    note: str | None,
+    permissions: Iterable[str],
+    ips: Iterable[str],
+    *,
+    allow_withdraw: bool = False,
+) -> KeyRequest:
+    return KeyRequest(
+        note=check_note(note),
+        permissions=check_permissions(permissions, allow_withdraw=allow_withdraw),
+        ip_addresses=check_ips(ips),
+    )

@@ -1,0 +1,248 @@
+"""Page objects for the HTX website: every selector the tool uses lives here and only here.
+
+When HTX changes a label, this is the one file to edit. Locators prefer accessible roles and
+labels (what a person reads), as the live site and the sandbox both expose them; the texts are
+gathered at the top so an update is a one-line change. Elements that show secrets are listed
+by `sensitive_locators` so screenshots and videos can mask them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from playwright.sync_api import Locator, Page
+
+# --- texts of the site, in one place -------------------------------------------------------
+LOGIN_PATH = "/en-us/login/"
+APIKEY_PATH = "/en-us/apikey/"
+T_EMAIL = "Email/Phone Number"
+T_PASSWORD = "Password"
+T_LOGIN = "Log In"
+T_GA_CODE = "Google Authenticator code"
+T_CONFIRM = "Confirm"
+T_ACCOUNT_MENU = "Account"
+T_API_MANAGEMENT = "API Management"
+T_NOTE = "Note"
+T_PERMISSIONS = "Permission settings"
+T_PERMISSION = {"read": "Read-only", "trade": "Trade", "withdraw": "Withdraw"}
+T_IPS = "Link IP Address (optional)"
+T_CREATE = "Create"
+T_KEY_TABLE = "API Keys"
+T_SECURITY_DIALOG = "Security Authentication"
+T_EMAIL_CODE = "Email verification code"
+T_SEND = re.compile(r"^(Send|Get code)$")
+T_RESEND = re.compile(r"^Resend")
+T_CREATED_DIALOG = "Successfully Created"
+T_ACCESS_KEY = "Access Key"
+T_SECRET_KEY = "Secret Key"
+
+
+class LoginPage:
+    def __init__(self, page: Page) -> None:
+        self.page = page
+
+    def open(self, base_url: str, back_path: str = APIKEY_PATH) -> None:
+        self.page.goto(f"{base_url}{LOGIN_PATH}?backUrl={back_path}")
+        self.email_box.wait_for()
+
+    @property
+    def email_box(self) -> Locator:
+        return self.page.get_by_label(T_EMAIL)
+
+    @property
+    def password_box(self) -> Locator:
+        return self.page.get_by_label(T_PASSWORD, exact=True)
+
+    @property
+    def login_button(self) -> Locator:
+        return self.page.get_by_role("button", name=T_LOGIN, exact=True)
+
+    @property
+    def ga_box(self) -> Locator:
+        return self.page.get_by_label(T_GA_CODE)
+
+    @property
+    def confirm_button(self) -> Locator:
+        return self.page.get_by_role("button", name=T_CONFIRM, exact=True)
+
+    @property
+    def alert(self) -> Locator:
+        return self.page.get_by_role("alert").filter(has_text=re.compile(r"\S"))
+
+    def submit_password(self, email: str, password: str) -> None:
+        self.email_box.fill(email)
+        self.password_box.fill(password)
+        self.login_button.click()
+
+    def wait_for_ga_step_or_error(self, timeout_ms: float) -> str | None:
+        """None when the GA step appeared, else the error text the page showed."""
+        return first_of(self.ga_box, self.alert, timeout_ms)
+
+    def submit_ga(self, code: str) -> None:
+        self.ga_box.fill(code)
+        self.confirm_button.click()
+
+
+class Header:
+    def __init__(self, page: Page) -> None:
+        self.page = page
+
+    @property
+    def account_button(self) -> Locator:
+        return self.page.get_by_role("button", name=T_ACCOUNT_MENU)
+
+    @property
+    def api_management_item(self) -> Locator:
+        return self.page.get_by_role("menuitem", name=T_API_MANAGEMENT)
+
+    def open_api_management(self) -> None:
+        self.account_button.click()
+        self.api_management_item.click()
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    created: str
+    note: str
+    permissions: str
+    access_key: str
+    bound_ip: str
+    valid_days: str
+    status: str
+
+
+class ApiManagementPage:
+    def __init__(self, page: Page) -> None:
+        self.page = page
+
+    @property
+    def heading(self) -> Locator:
+        return self.page.get_by_role("heading", name=T_API_MANAGEMENT)
+
+    @property
+    def note_box(self) -> Locator:
+        return self.page.get_by_label(T_NOTE, exact=True)
+
+    def permission_box(self, name: str) -> Locator:
+        group = self.page.get_by_role("group", name=T_PERMISSIONS)
+        return group.get_by_role("checkbox", name=T_PERMISSION[name])
+
+    @property
+    def ip_box(self) -> Locator:
+        return self.page.get_by_label(T_IPS)
+
+    @property
+    def create_button(self) -> Locator:
+        return self.page.get_by_role("button", name=T_CREATE, exact=True)
+
+    @property
+    def form_errors(self) -> Locator:
+        return self.page.get_by_role("form").get_by_role("alert").filter(
+            has_text=re.compile(r"\S")
+        )
+
+    @property
+    def key_table(self) -> Locator:
+        return self.page.get_by_role("table", name=T_KEY_TABLE)
+
+    def row_for(self, access_key: str) -> Locator:
+        return self.key_table.get_by_role("row").filter(has_text=access_key)
+
+    def fill(self, note: str, permissions: tuple[str, ...], ips: tuple[str, ...]) -> None:
+        self.note_box.fill(note)
+        for name in ("trade", "withdraw"):
+            self.permission_box(name).set_checked(name in permissions)
+        self.ip_box.fill(",".join(ips))
+
+    def rows(self) -> list[KeyRow]:
+        result = []
+        for row in self.key_table.get_by_role("row").all()[1:]:
+            cells = [c.strip() for c in row.get_by_role("cell").all_inner_texts()]
+            if len(cells) >= 7:
+                result.append(KeyRow(*cells[:7]))
+        return result
+
+
+class SecurityDialog:
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.root = page.get_by_role("dialog", name=T_SECURITY_DIALOG)
+
+    @property
+    def email_code_box(self) -> Locator:
+        return self.root.get_by_label(T_EMAIL_CODE)
+
+    @property
+    def send_button(self) -> Locator:
+        return self.root.get_by_role("button", name=T_SEND)
+
+    @property
+    def resend_button(self) -> Locator:
+        """What the Send button turns into once a code is on its way."""
+        return self.root.get_by_role("button", name=T_RESEND)
+
+    @property
+    def ga_box(self) -> Locator:
+        return self.root.get_by_label(T_GA_CODE)
+
+    @property
+    def confirm_button(self) -> Locator:
+        return self.root.get_by_role("button", name=T_CONFIRM, exact=True)
+
+    @property
+    def alert(self) -> Locator:
+        return self.root.get_by_role("alert").filter(has_text=re.compile(r"\S"))
+
+
+class CreatedDialog:
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.root = page.get_by_role("dialog", name=T_CREATED_DIALOG)
+
+    @property
+    def access_key_box(self) -> Locator:
+        return self.root.get_by_label(T_ACCESS_KEY, exact=True)
+
+    @property
+    def secret_key_box(self) -> Locator:
+        return self.root.get_by_label(T_SECRET_KEY, exact=True)
+
+    @property
+    def confirm_button(self) -> Locator:
+        return self.root.get_by_role("button", name=T_CONFIRM, exact=True)
+
+
+def read_value(box: Locator) -> str:
+    """The text of a read-only textbox, or of an element that shows the value as text."""
+    tag = box.evaluate("el => el.tagName.toLowerCase()")
+    value = box.input_value() if tag in ("input", "textarea") else box.inner_text()
+    return value.strip()
+
+
+def sensitive_locators(page: Page) -> list[Locator]:
+    """Everything that may show a secret or personal data, for masking in images."""
+    login = LoginPage(page)
+    dialog = SecurityDialog(page)
+    created = CreatedDialog(page)
+    return [
+        login.email_box,
+        login.password_box,
+        login.ga_box,
+        dialog.email_code_box,
+        dialog.ga_box,
+        created.access_key_box,
+        created.secret_key_box,
+    ]
+
+
+def first_of(wanted: Locator, error: Locator, timeout_ms: float) -> str | None:
+    """Wait until either shows: None for `wanted`, else the error's text.
+
+    Pages here answer through scripts, so a click is followed by a wait for its outcome,
+    whichever of the two it is, rather than a fixed pause.
+    """
+    wanted.or_(error).first.wait_for(timeout=timeout_ms)
+    if wanted.first.is_visible():
+        return None
+    return error.first.inner_text().strip()

@@ -1,0 +1,218 @@
+"""The steps of creating an HTX API key in the website, written once.
+
+Provisioning, CI runs and the documentation recorder run this same list. Each step has a title
+and one sentence a person could follow, and a function that drives the page objects. The pair
+is stored the moment it is read (step 9), before anything else can fail.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playwright.sync_api import Page
+
+from automation.errors import LoginError, RejectedError, SiteError, StoreError
+from automation.mail import Inbox
+from automation.otp import Totp
+from automation.redaction import REDACTOR
+from automation.runner import Flow, Reporter, Step
+from automation.store import KeyRecord, Store, rescue_save
+from flows.htx.limits import NO_IP_EXPIRY_DAYS, KeyRequest
+from flows.htx.pages import (
+    ApiManagementPage,
+    CreatedDialog,
+    Header,
+    LoginPage,
+    SecurityDialog,
+    first_of,
+    read_value,
+)
+
+GA_REJECTED = "Incorrect Google Authenticator code"
+
+
+@dataclass
+class ProvisionContext:
+    page: Page
+    base_url: str
+    email: str
+    password: str
+    request: KeyRequest
+    totp: Totp
+    inbox: Inbox
+    store: Store
+    reporter: Reporter
+    rescue_dir: Path
+    mail_timeout: float = 120.0
+    timeout_ms: float = 30_000
+    record: KeyRecord | None = None
+    stored_in: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def iso(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- the steps ------------------------------------------------------------------------------
+def open_login(ctx: ProvisionContext) -> None:
+    LoginPage(ctx.page).open(ctx.base_url, back_path="/en-us/")
+
+
+def enter_password(ctx: ProvisionContext) -> None:
+    login = LoginPage(ctx.page)
+    login.submit_password(ctx.email, ctx.password)
+    error = login.wait_for_ga_step_or_error(ctx.timeout_ms)
+    if error:
+        raise LoginError(f"The site refused the login: {error}")
+
+
+def enter_login_ga(ctx: ProvisionContext) -> None:
+    login = LoginPage(ctx.page)
+    home = Header(ctx.page).account_button
+    for attempt in (1, 2):
+        login.submit_ga(ctx.totp.next_code())
+        error = first_of(home, login.alert, ctx.timeout_ms)
+        if error is None:
+            return
+        if GA_REJECTED in error and attempt == 1:
+            # Used elsewhere in this time step (another tool, a person): take the next step.
+            ctx.totp.mark_rejected()
+            ctx.reporter.info("the Google Authenticator code was refused; trying the next one")
+            login.alert.first.wait_for(state="hidden", timeout=ctx.timeout_ms)
+            continue
+        raise LoginError(f"The site refused the Google Authenticator code: {error}")
+
+
+def open_api_management(ctx: ProvisionContext) -> None:
+    Header(ctx.page).open_api_management()
+    ApiManagementPage(ctx.page).heading.wait_for(timeout=ctx.timeout_ms)
+
+
+def fill_form(ctx: ProvisionContext) -> None:
+    req = ctx.request
+    ApiManagementPage(ctx.page).fill(req.note, req.permissions, req.ip_addresses)
+
+
+def press_create(ctx: ProvisionContext) -> None:
+    api = ApiManagementPage(ctx.page)
+    dialog = SecurityDialog(ctx.page)
+    api.create_button.click()
+    dialog.root.or_(api.form_errors).first.wait_for(timeout=ctx.timeout_ms)
+    if not dialog.root.is_visible():
+        errors = "; ".join(t.strip() for t in api.form_errors.all_inner_texts())
+        raise RejectedError(f"HTX refused the form: {errors}")
+
+
+def send_email_code(ctx: ProvisionContext) -> None:
+    dialog = SecurityDialog(ctx.page)
+    ctx.inbox.mark()  # only mail that arrives after this moment can carry our code
+    dialog.send_button.click()
+    error = first_of(dialog.resend_button, dialog.alert, ctx.timeout_ms)
+    if error:
+        raise RejectedError(f"HTX did not send the code: {error}")
+    ctx.reporter.info("code sent; waiting for the verification email")
+
+
+def confirm_codes(ctx: ProvisionContext) -> None:
+    dialog = SecurityDialog(ctx.page)
+    created = CreatedDialog(ctx.page)
+    email_code = ctx.inbox.wait_for_code(timeout=ctx.mail_timeout)
+    REDACTOR.add(email_code, label="email code")
+    dialog.email_code_box.fill(email_code)
+    for attempt in (1, 2):
+        ga_code = ctx.totp.next_code()  # waits for a time step the login did not use
+        REDACTOR.add(ga_code, label="GA code")
+        dialog.ga_box.fill(ga_code)
+        dialog.confirm_button.click()
+        error = first_of(created.root, dialog.alert, ctx.timeout_ms)
+        if error is None:
+            return
+        if GA_REJECTED in error and attempt == 1:
+            ctx.totp.mark_rejected()
+            ctx.reporter.info("the Google Authenticator code was refused; trying the next one")
+            dialog.alert.first.wait_for(state="hidden", timeout=ctx.timeout_ms)
+            continue
+        raise RejectedError(f"HTX refused the verification: {error}")
+
+
+def capture_keys(ctx: ProvisionContext) -> None:
+    created = CreatedDialog(ctx.page)
+    access_key = read_value(created.access_key_box)
+    secret_key = read_value(created.secret_key_box)
+    REDACTOR.add(secret_key, label="secret key")
+    if not access_key or not secret_key:
+        raise SiteError("The Successfully Created dialog showed no key pair")
+    now = utc_now()
+    req = ctx.request
+    expires = iso(now + dt.timedelta(days=NO_IP_EXPIRY_DAYS)) if req.expires else None
+    ctx.record = KeyRecord(
+        access_key=access_key,
+        secret_key=secret_key,
+        account=ctx.email,
+        note=req.note,
+        permissions=list(req.permissions),
+        ip_addresses=list(req.ip_addresses),
+        created_at=iso(now),
+        expires_at=expires,
+        site=ctx.base_url,
+    )
+    try:
+        ctx.stored_in = ctx.store.save(ctx.record)
+    except Exception as exc:
+        # The secret is shown once: keep it somewhere before reporting anything.
+        path = rescue_save(ctx.record, ctx.rescue_dir)
+        raise StoreError(
+            f"Key {access_key} was created but could not be stored ({exc}); "
+            f"the pair was saved to {path} (mode 0600)",
+            hint="move it into your store, or delete the key in API Management",
+        ) from None
+
+
+def check_list(ctx: ProvisionContext) -> None:
+    assert ctx.record is not None
+    created = CreatedDialog(ctx.page)
+    created.confirm_button.click()
+    created.root.wait_for(state="hidden", timeout=ctx.timeout_ms)
+    ApiManagementPage(ctx.page).row_for(ctx.record.access_key).wait_for(timeout=ctx.timeout_ms)
+
+
+PROVISION = Flow[ProvisionContext](
+    name="provision",
+    title="Create an HTX API key",
+    steps=(
+        Step("Open the HTX login page",
+             "Go to the HTX website and open the Log In page.", open_login, retries=1),
+        Step("Log in with email and password",
+             "Enter the account's email or phone number and password, then press Log In.",
+             enter_password),
+        Step("Enter the Google Authenticator code",
+             "Type the current 6-digit code from Google Authenticator and press Confirm.",
+             enter_login_ga),
+        Step("Open API Management",
+             "Click the profile icon in the top bar and choose API Management.",
+             open_api_management, retries=1),
+        Step("Fill in the note, permissions and IP whitelist",
+             "Give the key a note, tick the permissions it needs and link the IP addresses "
+             "allowed to use it.", fill_form),
+        Step("Press Create",
+             "Press Create; HTX opens the Security Authentication dialog.", press_create),
+        Step("Send the email verification code",
+             "Press Send; HTX emails a 6-digit verification code to the account's address.",
+             send_email_code),
+        Step("Enter the codes and confirm",
+             "Enter the code from the email and a fresh Google Authenticator code, then press "
+             "Confirm.", confirm_codes),
+        Step("Copy the Access Key and Secret Key",
+             "Copy both keys from the Successfully Created dialog and keep them safe: the "
+             "Secret Key is shown only once.", capture_keys),
+        Step("Close the dialog and check the key list",
+             "Press Confirm; the new key appears in the list of API keys.", check_list),
+    ),
+)

@@ -1,0 +1,5 @@
+import sys
+
+from htx_keys.cli import main
+
+sys.exit(main())

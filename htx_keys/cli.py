@@ -1,0 +1,260 @@
+"""The `htx-keys` command: parse, build settings, call, map errors to exit codes.
+
+Kept thin: the work is in provisioning.py, demo.py and sandbox_cmd.py. Progress goes to stderr,
+data to stdout. Every expected failure prints one line `htx-keys: error: ...` (and a hint line
+where one helps) and exits with its own status (automation.errors.ExitStatus).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from automation.config import ENV_NAMES, SECRET_SETTINGS, Settings, load_settings, with_values
+from automation.errors import ExitStatus, HtxKeysError
+from automation.redaction import REDACTOR
+from automation.runner import Reporter
+from automation.store import open_store
+from flows.htx.limits import MAX_IPS, MAX_NOTE, check_request
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def site_options(func: F) -> F:
+    """--env-file and --base-url: every command that talks to the site takes both."""
+    func = click.option(
+        "--env-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Read settings from this .env file instead of ./.env.",
+    )(func)
+    func = click.option(
+        "--base-url",
+        metavar="URL",
+        help=f"The HTX website [env {ENV_NAMES['base_url']}; default https://www.htx.com].",
+    )(func)
+    return func
+
+
+def browser_options(func: F) -> F:
+    func = click.option(
+        "--headed", is_flag=True, help="Show the browser window (default: headless)."
+    )(func)
+    func = click.option(
+        "--browser",
+        "browser_path",
+        metavar="PATH",
+        help="Chromium/Chrome to use [env HTX_KEYS_BROWSER; default: Playwright's Chromium, "
+        "else a system one].",
+    )(func)
+    return func
+
+
+def output_options(func: F) -> F:
+    func = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="How to print the result on stdout (never the secret).",
+    )(func)
+    func = click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")(func)
+    return func
+
+
+def prompt_missing_secrets(settings: Settings) -> Settings:
+    """On a terminal, ask for missing secrets with hidden input instead of failing."""
+    if not sys.stdin.isatty():
+        return settings
+    asked: dict[str, str] = {}
+    for name in sorted(SECRET_SETTINGS):
+        if not getattr(settings, name):
+            asked[name] = click.prompt(
+                f"{ENV_NAMES[name]} (hidden)", hide_input=True, err=True, default="",
+                show_default=False,
+            )
+    return with_values(settings, **{k: v for k, v in asked.items() if v})
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="htx-keys")
+def cli() -> None:
+    """Create HTX (Huobi) API keys by driving the HTX website, the way a careful person would.
+
+    Settings come from flags, then the environment, then a .env file (see .env.example):
+    HTX_EMAIL, HTX_PASSWORD, HTX_TOTP_SECRET, HTX_IMAP_* and more. Secrets are never flags.
+    Try `htx-keys demo` to see a whole run against the built-in HTX replica.
+    """
+
+
+@cli.command()
+@click.option("--note", required=True, help=f"The key's note (1-{MAX_NOTE} characters).")
+@click.option(
+    "--permission",
+    "-p",
+    "permissions",
+    multiple=True,
+    metavar="read|trade|withdraw",
+    help="Repeatable or comma separated. Read is always on.",
+)
+@click.option(
+    "--allow-withdraw", is_flag=True, help="Allow the withdraw permission (off by default)."
+)
+@click.option(
+    "--ip",
+    "ips",
+    multiple=True,
+    metavar="ADDR",
+    help=f"IP address or IPv4 range to bind; repeatable or comma separated (max {MAX_IPS}). "
+    "Without one the key expires after 90 days.",
+)
+@click.option(
+    "--store",
+    "store_spec",
+    metavar="SPEC",
+    help="keyring (default), keyring:SERVICE, json:PATH or env-file:PATH "
+    "[env HTX_KEYS_STORE].",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for each page to answer.",
+)
+@click.option(
+    "--output",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where failure screenshots go [default: the state dir's runs/].",
+)
+@output_options
+@browser_options
+@site_options
+def provision(
+    note: str,
+    permissions: tuple[str, ...],
+    allow_withdraw: bool,
+    ips: tuple[str, ...],
+    store_spec: str | None,
+    timeout: float,
+    output: Path | None,
+    fmt: str,
+    quiet: bool,
+    headed: bool,
+    browser_path: str | None,
+    base_url: str | None,
+    env_file: Path | None,
+) -> None:
+    """Log in, create one API key, store it and print what was made.
+
+    The Access Key / Secret Key pair goes to the OS keyring (service htx-keys) unless --store
+    says otherwise; stdout shows the access key and its facts, never the secret.
+    """
+    from htx_keys.output import key_summary, render
+    from htx_keys.provisioning import RunOptions, prepare
+    from htx_keys.provisioning import provision as run_provision
+
+    request = check_request(note, permissions or ("read",), ips, allow_withdraw=allow_withdraw)
+    settings = load_settings(
+        {"base_url": base_url, "store": store_spec, "browser": browser_path}, env_file
+    )
+    settings = prompt_missing_secrets(settings)
+    prep = prepare(settings, request, open_store(settings.store))
+    reporter = Reporter(quiet=quiet)
+    options = RunOptions(headed=headed, timeout_ms=timeout * 1000, artifacts_root=output)
+    result = run_provision(prep, options, reporter)
+    reporter.info(f"done in {result.run.seconds:.1f} s")
+    click.echo(render(key_summary(result.record, result.stored_in), fmt))
+
+
+@cli.command()
+@output_options
+@browser_options
+def demo(fmt: str, quiet: bool, headed: bool, browser_path: str | None) -> None:
+    """Run a whole provisioning against the built-in HTX replica, in one command.
+
+    Starts the sandbox website and an embedded IMAP server (pymap, TLS) on free loopback
+    ports, creates a key with a made-up demo account, stores it (the OS keyring, service
+    htx-keys-demo, when one works; otherwise a 0600 JSON file whose path is printed), prints
+    it and stops everything it started.
+    """
+    from htx_keys.demo import run_demo
+
+    run_demo(fmt=fmt, quiet=quiet, headed=headed, browser=browser_path)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8400, show_default=True,
+              help="Port for the website (0: any free port).")
+@click.option("--accounts", "accounts_file", type=click.Path(exists=True, dir_okay=False,
+              path_type=Path), help="TOML file of accounts (default: one demo account).")
+@click.option("--mail-deliver", metavar="URL",
+              help="Where verification mail goes: smtp://, smtp+starttls://, lmtp://, "
+              "imap+starttls:// or imaps://user:pass@host:port (default: an embedded IMAP "
+              "server).")
+@click.option("--mail-ca-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CA file to verify the mail server's certificate.")
+@click.option("--mail-from", default="HTX <noreply@htx.com>", show_default=True,
+              help="Sender of the verification mail.")
+@click.option("--write-env", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the settings `provision` needs to this .env file (mode 0600).")
+@click.option("--latency-ms", type=click.IntRange(0, 10_000), default=200, show_default=True,
+              help="Delay of the page's own API calls, as on the live site.")
+def sandbox(
+    host: str,
+    port: int,
+    accounts_file: Path | None,
+    mail_deliver: str | None,
+    mail_ca_file: Path | None,
+    mail_from: str,
+    write_env: Path | None,
+    latency_ms: int,
+) -> None:
+    """Serve the local HTX replica (website) until Ctrl-C.
+
+    With --write-env, a second terminal can run
+    `htx-keys provision --env-file PATH --note test` against it.
+    """
+    from htx_keys.sandbox_cmd import serve_sandbox
+
+    serve_sandbox(
+        host=host, port=port, accounts_file=accounts_file, mail_deliver=mail_deliver,
+        mail_ca_file=mail_ca_file, mail_from=mail_from, write_env=write_env,
+        latency_ms=latency_ms,
+    )
+
+
+def fail(message: str, status: int, hint: str | None = None) -> int:
+    click.echo(f"htx-keys: error: {REDACTOR.scrub(message)}", err=True)
+    if hint:
+        click.echo(f"htx-keys: hint: {REDACTOR.scrub(hint)}", err=True)
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cli.main(args=argv, prog_name="htx-keys", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.Abort:
+        return fail("aborted", ExitStatus.INTERRUPTED)
+    except click.UsageError as exc:
+        return fail(exc.format_message(), ExitStatus.USAGE)
+    except click.ClickException as exc:
+        return fail(exc.format_message(), ExitStatus.ERROR)
+    except HtxKeysError as exc:
+        # Bad input and settings get exactly one line; hints are for failures mid-run.
+        quiet_hint = exc.exit_status in (ExitStatus.USAGE, ExitStatus.CONFIG)
+        return fail(exc.message, exc.exit_status, None if quiet_hint else exc.hint)
+    except KeyboardInterrupt:
+        return fail("interrupted", ExitStatus.INTERRUPTED)
+    return ExitStatus.OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

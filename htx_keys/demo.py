@@ -1,0 +1,80 @@
+"""`htx-keys demo`: the whole job on the embedded default, started and stopped in one command."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import click
+from sandbox.mailserver import EmbeddedImap
+
+from automation.config import Settings, default_state_dir
+from automation.redaction import REDACTOR
+from automation.runner import Reporter
+from automation.store import Store, keyring_usable, open_store
+from flows.htx.limits import check_request
+from htx_keys.output import key_summary, render
+from htx_keys.provisioning import RunOptions, prepare, provision
+from sandbox.accounts import demo_account
+from sandbox.mailer import MailTarget
+from sandbox.server import SandboxConfig, SandboxServer
+
+DEMO_SERVICE = "htx-keys-demo"  # keeps made-up sandbox keys apart from real ones
+
+
+def demo_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "htx-keys"
+
+
+def demo_store(reporter: Reporter) -> Store:
+    usable, reason = keyring_usable(DEMO_SERVICE)
+    if usable:
+        return open_store(f"keyring:{DEMO_SERVICE}")
+    path = demo_data_dir() / "demo-keys.json"
+    reporter.info(f"no usable OS keyring ({reason}); the key goes to {path} (mode 0600)")
+    return open_store(f"json:{path}")
+
+
+def run_demo(*, fmt: str, quiet: bool, headed: bool, browser: str | None) -> None:
+    reporter = Reporter(quiet=quiet)
+    started = time.monotonic()
+    account = demo_account()
+    REDACTOR.add(account.password, label="demo password")
+    REDACTOR.add(account.totp_secret, label="demo TOTP seed")
+    with tempfile.TemporaryDirectory(prefix="htx-keys-demo-") as tmp:
+        imap = EmbeddedImap(Path(tmp), user="demo")
+        reporter.info("starting the embedded IMAP server (pymap, STARTTLS)")
+        imap.start()
+        try:
+            REDACTOR.add(imap.password, label="demo IMAP password")
+            target = MailTarget.parse(imap.delivery_url(), ca_file=imap.ca_file)
+            with SandboxServer(SandboxConfig(accounts=[account], mail_target=target)) as server:
+                reporter.info(f"HTX sandbox at {server.base_url}, mail on {imap.host}:{imap.port}")
+                settings = Settings(
+                    base_url=server.base_url,
+                    email=account.email,
+                    password=account.password,
+                    totp_secret=account.totp_secret,
+                    imap_host=imap.host,
+                    imap_port=imap.port,
+                    imap_user=imap.user,
+                    imap_password=imap.password,
+                    imap_security="starttls",
+                    imap_ca_file=imap.ca_file,
+                    mail_from="*@htx.com",
+                    browser=browser,
+                    state_dir=default_state_dir(),
+                )
+                request = check_request("htx-keys demo", ["read", "trade"], [])
+                prep = prepare(settings, request, demo_store(reporter))
+                # The seed is made up for this run: nothing to remember between runs.
+                options = RunOptions(headed=headed, use_totp_state=False)
+                result = provision(prep, options, reporter)
+        finally:
+            imap.stop()
+    reporter.info(f"demo finished in {time.monotonic() - started:.1f} s; sandbox and mail "
+                  "server stopped")
+    click.echo(render(key_summary(result.record, result.stored_in), fmt))

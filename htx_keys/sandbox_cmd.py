@@ -1,0 +1,124 @@
+"""`htx-keys sandbox`: serve the HTX replica, with an embedded IMAP server unless told otherwise."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+import tempfile
+from contextlib import ExitStack
+from pathlib import Path
+
+from sandbox.mailserver import EmbeddedImap
+
+from automation.errors import InputError
+from automation.redaction import REDACTOR
+from sandbox.accounts import Account, demo_account, load_accounts
+from sandbox.faults import Faults
+from sandbox.mailer import MailTarget
+from sandbox.server import SandboxConfig, SandboxServer
+
+ENV_HEADER = "# Written by htx-keys sandbox"
+
+
+def say(text: str) -> None:
+    sys.stderr.write(REDACTOR.scrub(text) + "\n")
+    sys.stderr.flush()
+
+
+def load_or_demo(accounts_file: Path | None) -> list[Account]:
+    if accounts_file is None:
+        accounts = [demo_account()]
+    else:
+        try:
+            accounts = load_accounts(accounts_file)
+        except (OSError, ValueError) as exc:
+            raise InputError(f"--accounts {accounts_file}: {exc}") from None
+    for account in accounts:
+        REDACTOR.add(account.password, label="sandbox password")
+        REDACTOR.add(account.totp_secret, label="sandbox TOTP seed")
+    return accounts
+
+
+def env_lines(base_url: str, account: Account, imap: EmbeddedImap | None) -> list[str]:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    lines = [
+        f"{ENV_HEADER} at {stamp}: settings for the local HTX replica; not for the live site.",
+        f"HTX_BASE_URL={base_url}",
+        f"HTX_EMAIL={account.email}",
+        f"HTX_PASSWORD={account.password}",
+        f"HTX_TOTP_SECRET={account.totp_secret}",
+        "HTX_MAIL_FROM=*@htx.com",
+    ]
+    if imap is not None:
+        lines += [
+            f"HTX_IMAP_HOST={imap.host}",
+            f"HTX_IMAP_PORT={imap.port}",
+            f"HTX_IMAP_USER={imap.user}",
+            f"HTX_IMAP_PASSWORD={imap.password}",
+            "HTX_IMAP_SECURITY=starttls",
+            f"HTX_IMAP_CA_FILE={imap.ca_file}",
+        ]
+    return lines
+
+
+def write_env_file(path: Path, lines: list[str]) -> None:
+    """0600 from the first byte; never clobbers a .env this command did not write."""
+    if path.exists():
+        first = path.read_text(errors="replace").splitlines()[:1]
+        if not first or not first[0].startswith(ENV_HEADER):
+            raise InputError(f"--write-env {path}: the file exists and was not written by "
+                             "htx-keys sandbox; choose another path")
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    os.replace(tmp, path)
+
+
+def serve_sandbox(
+    *,
+    host: str,
+    port: int,
+    accounts_file: Path | None,
+    mail_deliver: str | None,
+    mail_ca_file: Path | None,
+    mail_from: str,
+    write_env: Path | None,
+    latency_ms: int,
+) -> None:
+    accounts = load_or_demo(accounts_file)
+    with ExitStack() as stack:
+        imap: EmbeddedImap | None = None
+        if mail_deliver:
+            try:
+                target = MailTarget.parse(mail_deliver, ca_file=mail_ca_file)
+            except ValueError as exc:
+                raise InputError(f"--mail-deliver: {exc}") from None
+        else:
+            workdir = stack.enter_context(tempfile.TemporaryDirectory(prefix="htx-sandbox-"))
+            imap = EmbeddedImap(Path(workdir), user="demo")
+            imap.start()
+            stack.callback(imap.stop)
+            REDACTOR.add(imap.password, label="sandbox IMAP password")
+            target = MailTarget.parse(imap.delivery_url(), ca_file=imap.ca_file)
+        config = SandboxConfig(accounts=accounts, mail_target=target, mail_from=mail_from,
+                               faults=Faults(latency_ms=latency_ms))
+        server = SandboxServer(config, host=host, port=port)
+        server.start()
+        stack.callback(server.stop)
+        say(f"HTX sandbox at {server.base_url} (Ctrl-C to stop)")
+        for account in accounts:
+            say(f"  account {account.email} (uid {account.uid}), mail to {account.mailbox}")
+        if imap is not None:
+            say(f"  mail: embedded IMAP server {imap.host}:{imap.port} (STARTTLS, CA file "
+                f"{imap.ca_file}), user {imap.user}")
+        else:
+            say(f"  mail: delivered to {target.display}")
+        if write_env:
+            write_env_file(write_env, env_lines(server.base_url, accounts[0], imap))
+            say(f"  settings written to {write_env}; in another terminal run:")
+            say(f"    htx-keys provision --env-file {write_env} --note test")
+        else:
+            say("  use --write-env PATH to get the settings `htx-keys provision` needs")
+        server.serve_forever()

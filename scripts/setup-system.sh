@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# System packages htx-keys needs on Debian/Ubuntu. Safe to run again: installs only what is
+# missing. Plain: Chromium and ffmpeg (for the demo and video). --test adds what the tests
+# run for real: Dovecot (IMAP + LMTP), gnome-keyring with D-Bus, secret-tool.
+set -euo pipefail
+
+packages=(chromium ffmpeg fonts-liberation ca-certificates)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(dovecot-imapd dovecot-lmtpd gnome-keyring dbus dbus-x11 libsecret-tools)
+fi
+
+missing=()
+for pkg in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$pkg")
+  fi
+done
+if ((${#missing[@]} == 0)); then
+  echo "setup-system: all system packages present" >&2
+  exit 0
+fi
+if ! command -v apt-get >/dev/null; then
+  echo "setup-system: missing ${missing[*]}; install them with your package manager" >&2
+  exit 1
+fi
+sudo=()
+if [[ "$(id -u)" != 0 ]]; then sudo=(sudo); fi
+echo "setup-system: installing ${missing[*]}" >&2
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+  "${missing[@]}" >/dev/null

@@ -1,0 +1,71 @@
+"""The README's main job (`htx-keys demo`) and the two-terminal path (`sandbox` + `provision`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import keyring
+import pytest
+
+from tests.support.cli import htx_keys_command, run_cli
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_provisions_into_the_keyring(secret_service: None, tmp_path: Path) -> None:
+    env = {"HTX_KEYS_STATE_DIR": str(tmp_path / "state")}
+    run = run_cli(["demo", "--format", "json"], env, cwd=tmp_path)
+    assert run.returncode == 0, run.explain()
+    out = json.loads(run.stdout)
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{5}", out["access_key"])
+    assert out["stored_in"].startswith("keyring")
+    stored = json.loads(keyring.get_password("htx-keys-demo", out["access_key"]) or "{}")
+    assert re.fullmatch(r"[0-9a-f-]{32}", stored["secret_key"])
+    assert stored["secret_key"] not in run.stdout + run.stderr
+    assert "sandbox and mail server stopped" in run.stderr
+    print(f"htx-keys demo wall time: {run.seconds:.1f} s")
+
+
+def test_sandbox_command_and_provision_in_two_terminals(tmp_path: Path) -> None:
+    env_file = tmp_path / "sandbox.env"
+    state = tmp_path / "state"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HTX_")}
+    env["HTX_KEYS_STATE_DIR"] = str(state)
+    server = subprocess.Popen(
+        [*htx_keys_command(), "sandbox", "--port", "0", "--write-env", str(env_file)],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not env_file.exists():
+            assert server.poll() is None, server.communicate()[1]
+            assert time.monotonic() < deadline, "the sandbox never wrote its .env"
+            time.sleep(0.2)
+        assert oct(env_file.stat().st_mode & 0o777) == "0o600"
+        store = tmp_path / "keys.json"
+        run = run_cli(["provision", "--env-file", str(env_file), "--note", "by hand",
+                       "--store", f"json:{store}", "--format", "json"],
+                      {"HTX_KEYS_STATE_DIR": str(state)}, cwd=tmp_path)
+        assert run.returncode == 0, run.explain()
+        out = json.loads(run.stdout)
+        records = json.loads(store.read_text())
+        assert [r["access_key"] for r in records] == [out["access_key"]]
+    finally:
+        server.send_signal(signal.SIGINT)
+        _, err = server.communicate(timeout=20)
+    assert server.returncode == 0, err
+    assert "HTX sandbox at http://127.0.0.1:" in err
+    password = re.search(r"^HTX_PASSWORD=(.+)$", env_file.read_text(), re.M)
+    assert password is not None and password.group(1) not in err
+    # Nothing of the embedded mail server is left running.
+    imap_port = re.search(r"^HTX_IMAP_PORT=(\d+)$", env_file.read_text(), re.M)
+    assert imap_port is not None
+    assert subprocess.run(["pgrep", "-f", f"pymap.*--port {imap_port.group(1)}"],
+                          capture_output=True).returncode == 1

@@ -1,0 +1,99 @@
+"""`htx-keys provision` for real: Chromium, the sandbox over HTTP, Dovecot over TLS, keyring."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import keyring
+import pytest
+
+from sandbox.mailer import build_verification_mail
+from tests.e2e.conftest import Site
+from tests.support.cli import run_cli
+from tests.support.keyring_env import secret_tool_lookup
+from tests.support.leaks import leaks
+
+pytestmark = pytest.mark.e2e
+
+
+def stale_mail(site: Site, code: str) -> bytes:
+    """What a previous attempt left in the mailbox: same sender, older, another code."""
+    when = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=3)
+    msg = build_verification_mail(code, "create", site.account.mailbox, "HTX <noreply@htx.com>",
+                                  when)
+    return msg.as_bytes()
+
+
+def test_two_provisions_in_a_row_into_the_keyring(
+    htx_site: Site, secret_service: None, tmp_path: Path
+) -> None:
+    site = htx_site
+    site.dovecot.deliver(site.account.mailbox, stale_mail(site, "000111"))
+    env = site.env()
+    runs = []
+    for note in ("ci-bot one", "ci-bot two"):
+        run = run_cli(["provision", "--note", note, "-p", "trade", "--ip", "127.0.0.1",
+                       "--format", "json"], env, cwd=tmp_path)
+        assert run.returncode == 0, run.explain()
+        runs.append(run)
+
+    keys = {k.access_key: k for k in site.server.state.keys_for(site.account.email)}
+    assert len(keys) == 2
+    for run, note in zip(runs, ("ci-bot one", "ci-bot two"), strict=True):
+        out = json.loads(run.stdout)
+        assert set(out) == {"access_key", "note", "permissions", "ip_addresses", "created_at",
+                            "expires_at", "stored_in"}
+        assert out["note"] == note
+        assert out["permissions"] == ["read", "trade"]
+        assert out["ip_addresses"] == ["127.0.0.1"]
+        assert out["expires_at"] is None
+        assert out["stored_in"].startswith("keyring")
+        made = keys[out["access_key"]]
+        assert made.note == note and made.ip_addresses == ("127.0.0.1",)
+        # The pair is in gnome-keyring, as seen by the keyring library and by secret-tool.
+        stored = json.loads(keyring.get_password("htx-keys", out["access_key"]) or "{}")
+        assert stored["secret_key"] == made.secret_key
+        raw = secret_tool_lookup("htx-keys", out["access_key"])
+        assert raw is not None and made.secret_key in raw
+        assert "[1/10] Open the HTX login page" in run.stderr
+
+    # The stale code was never submitted: both keys were made, so both codes were fresh.
+    secrets = dict(site.secrets)
+    secrets.update({f"secret key {i}": k.secret_key for i, k in enumerate(keys.values())})
+    found = leaks(
+        secrets,
+        {f"{name} {i}": getattr(r, name) for i, r in enumerate(runs) for name in
+         ("stdout", "stderr")},
+        [site.state_dir],
+    )
+    assert found == []
+
+
+def test_json_store_text_output_and_expiry(htx_site: Site, tmp_path: Path) -> None:
+    store = tmp_path / "out" / "keys.json"
+    run = run_cli(["provision", "--note", "read only", "--store", f"json:{store}"],
+                  htx_site.env(), cwd=tmp_path)
+    assert run.returncode == 0, run.explain()
+    assert run.stdout.startswith("Created API key ")
+    assert "stored in     " + str(store) in run.stdout
+    assert oct(store.stat().st_mode & 0o777) == "0o600"
+    records = json.loads(store.read_text())
+    assert len(records) == 1
+    (made,) = htx_site.server.state.keys_for(htx_site.account.email)
+    assert records[0]["secret_key"] == made.secret_key
+    assert records[0]["permissions"] == ["read"]
+    created = dt.datetime.fromisoformat(records[0]["created_at"].replace("Z", "+00:00"))
+    expires = dt.datetime.fromisoformat(records[0]["expires_at"].replace("Z", "+00:00"))
+    assert expires - created == dt.timedelta(days=90)
+    assert made.secret_key not in run.stdout + run.stderr
+
+
+def test_wrong_imap_password_fails_before_any_key_is_made(htx_site: Site, tmp_path: Path) -> None:
+    run = run_cli(["provision", "--note", "x", "--store", f"json:{tmp_path / 'k.json'}"],
+                  htx_site.env(HTX_IMAP_PASSWORD="wrong-password-123"), cwd=tmp_path)
+    assert run.returncode == 6, run.explain()
+    assert run.stderr.startswith("htx-keys: error: ")
+    assert "wrong-password-123" not in run.stderr
+    assert htx_site.server.state.keys_for(htx_site.account.email) == []

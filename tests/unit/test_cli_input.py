@@ -1,0 +1,111 @@
+"""Bad input fails with one line and its own exit status, before any browser starts."""
+
+from pathlib import Path
+
+import pytest
+
+import htx_keys.provisioning
+from automation.errors import ExitStatus
+from htx_keys.cli import main
+
+GOOD_ENV = {
+    "HTX_BASE_URL": "http://127.0.0.1:9",
+    "HTX_EMAIL": "user@example.test",
+    "HTX_PASSWORD": "password-1234",
+    "HTX_TOTP_SECRET": "JBSWY3DPEHPK3PXPJBSWY3DP",
+    "HTX_IMAP_HOST": "127.0.0.1",
+    "HTX_IMAP_PASSWORD": "imap-password-1234",
+    "HTX_IMAP_SECURITY": "plain",
+    "HTX_KEYS_STORE": "json:keys.json",
+}
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.chdir(tmp_path)  # no stray ./.env
+    others = ["HTX_IMAP_USER", "HTX_IMAP_PORT", "HTX_IMAP_CA_FILE", "HTX_MAIL_FROM",
+              "HTX_KEYS_BROWSER"]
+    for name in [*GOOD_ENV, *others]:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in GOOD_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HTX_KEYS_STATE_DIR", str(tmp_path / "state"))
+
+    def no_browser(*args, **kwargs):
+        raise AssertionError("a browser was started for bad input")
+
+    monkeypatch.setattr(htx_keys.provisioning, "open_page", no_browser)
+    monkeypatch.setattr(htx_keys.provisioning, "Inbox", no_browser)
+    return GOOD_ENV
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = main(["provision", *args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [
+        (["--note", "n", "--ip", "1.2.3.999"], ExitStatus.USAGE, "Invalid IP address: 1.2.3.999"),
+        (["--note", "n", "--ip", ",".join(f"10.1.1.{i}" for i in range(21))], ExitStatus.USAGE,
+         "21 IP addresses given; HTX links at most 20 to one key"),
+        (["--note", "n", "-p", "futures"], ExitStatus.USAGE,
+         "Unknown permission 'futures': use read, trade or withdraw"),
+        (["--note", ""], ExitStatus.USAGE,
+         "--note is required and cannot be empty (HTX makes the note compulsory)"),
+        (["--note", "x" * 300], ExitStatus.USAGE,
+         "--note is 300 characters long; HTX allows at most 255"),
+        (["--note", "n", "-p", "withdraw"], ExitStatus.USAGE,
+         "The withdraw permission needs --allow-withdraw (a key that can withdraw can move "
+         "funds out of the account)"),
+        (["--note", "n", "--store", "s3:bucket"], ExitStatus.USAGE,
+         "Unknown store 's3:bucket': use keyring, json:PATH or env-file:PATH"),
+        ([], ExitStatus.USAGE, "Missing option '--note'."),
+        (["--note", "n", "--password", "x"], ExitStatus.USAGE, "No such option '--password'."),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str], args: list[str], status: int,
+    message: str,
+) -> None:
+    code, out, err = run(capsys, *args)
+    assert code == status, err
+    assert out == ""
+    assert err == f"htx-keys: error: {message}\n"
+
+
+def test_missing_setting(env: dict[str, str], capsys: pytest.CaptureFixture[str],
+                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HTX_PASSWORD")
+    code, _out, err = run(capsys, "--note", "n")
+    assert code == ExitStatus.CONFIG, err
+    assert err == ("htx-keys: error: Missing setting HTX_PASSWORD: set it in the environment or "
+                   "in a .env file (see .env.example)\n")
+
+
+def test_malformed_totp_seed(env: dict[str, str], capsys: pytest.CaptureFixture[str],
+                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTX_TOTP_SECRET", "not-base32!!")
+    code, _out, err = run(capsys, "--note", "n")
+    assert code == ExitStatus.CONFIG, err
+    assert err.count("\n") == 1 and err.startswith("htx-keys: error: HTX_TOTP_SECRET ")
+    assert "not-base32" not in err
+
+
+def test_plain_imap_to_a_remote_host_is_refused(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTX_IMAP_HOST", "imap.example.com")
+    code, _out, err = run(capsys, "--note", "n")
+    assert code in (ExitStatus.CONFIG, ExitStatus.USAGE), err
+    assert err.count("\n") == 1 and "plain" in err.lower()
+
+
+def test_good_input_reaches_the_mailbox_step(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The stubbed Inbox raises: proves every pre-browser check passed for good input.
+    with pytest.raises(AssertionError, match="a browser was started"):
+        main(["provision", "--note", "ok", "-p", "trade", "--ip", "10.0.0.0/24"])
