@@ -10,7 +10,10 @@ trap cleanup EXIT
 # Keep Playwright's browsers and ffmpeg link where they were installed.
 export PLAYWRIGHT_BROWSERS_PATH="${PLAYWRIGHT_BROWSERS_PATH:-$HOME/.cache/ms-playwright}"
 export HOME="$home"
-unset XDG_DATA_HOME XDG_STATE_HOME XDG_CONFIG_HOME XDG_RUNTIME_DIR
+unset XDG_DATA_HOME XDG_STATE_HOME XDG_CONFIG_HOME PYTHON_KEYRING_BACKEND
+# Its own runtime dir: on a desktop the test daemon must not share the user's keyring socket.
+mkdir -m 700 "$home/run"
+export XDG_RUNTIME_DIR="$home/run"
 export HTX_KEYS_KEYRING_PASSWORD="${HTX_KEYS_KEYRING_PASSWORD:-$(head -c 18 /dev/urandom | base64)}"
 set +e
 dbus-run-session -- sh -c '
