@@ -1,0 +1,18 @@
+"""Injected misbehaviour, read on every request so a test can change it while the server runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class Faults:
+    # Every page-JS call waits a random 0.5x-1.5x of this: dialogs and errors appear late, as on
+    # the live site, so the flow cannot get away with reading the page too early.
+    latency_ms: int = 200
+    # Verification mail is handed to the mail server this much later (in a background thread).
+    mail_delay_s: float = 0.0
+    # The mail is built (and kept in the outbox) but never delivered.
+    drop_mail: bool = False
+    # The create call answers HTTP 500 with the site's generic error text.
+    fail_create: bool = False

@@ -1,0 +1,135 @@
+/* API Management: the create form, the key table's Delete buttons, and the result dialogs. */
+"use strict";
+
+document.addEventListener("DOMContentLoaded", function () {
+  const HTX = window.HTX;
+  const page = document.getElementById("apikey");
+  const maxIps = Number(page.dataset.maxIps);
+  const maxNote = Number(page.dataset.maxNote);
+  const form = document.getElementById("create-form");
+  const note = document.getElementById("note");
+  const ips = document.getElementById("ips");
+  const createButton = form.querySelector('button[type="submit"]');
+  const boxes = {
+    note: document.getElementById("note-error"),
+    ips: document.getElementById("ips-error"),
+    form: document.getElementById("form-error"),
+  };
+  const inputs = { note: note, ips: ips };
+  const created = document.getElementById("created-dialog");
+  const removal = document.getElementById("delete-dialog");
+  let deleting = null;
+
+  const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+  function isIpv6(text) {
+    if (!text.includes(":") || /[^0-9a-fA-F:.]/.test(text)) { return false; }
+    try { new URL("http://[" + text + "]/"); return true; } catch (e) { return false; }
+  }
+
+  /* Mirrors the server's rules so most mistakes show at once; the server still decides. */
+  function isIpEntry(text) {
+    const slash = text.indexOf("/");
+    if (slash < 0) { return IPV4.test(text) || isIpv6(text); }
+    const prefix = text.slice(slash + 1);
+    return IPV4.test(text.slice(0, slash)) && /^\d{1,2}$/.test(prefix) && Number(prefix) <= 32;
+  }
+
+  function checkForm() {
+    const errors = {};
+    const text = note.value.trim();
+    if (!text) { errors.note = "Please enter a note"; }
+    else if (Array.from(text).length > maxNote) {
+      errors.note = "The note cannot exceed " + maxNote + " characters";
+    }
+    const entries = ips.value.split(",").map(function (e) { return e.trim(); })
+      .filter(function (e) { return e !== ""; });
+    const bad = entries.find(function (e) { return !isIpEntry(e); });
+    if (bad !== undefined) { errors.ips = "Invalid IP address: " + bad; }
+    else if (new Set(entries).size > maxIps) {
+      errors.ips = "A maximum of " + maxIps + " IP addresses can be linked";
+    }
+    return errors;
+  }
+
+  function clearErrors() {
+    for (const key of Object.keys(boxes)) { HTX.clearError(boxes[key]); }
+    note.removeAttribute("aria-invalid");
+    ips.removeAttribute("aria-invalid");
+  }
+
+  function showErrors(errors) {
+    let first = null;
+    for (const [field, message] of Object.entries(errors)) {
+      HTX.showError(boxes[field] || boxes.form, message);
+      if (inputs[field]) {
+        inputs[field].setAttribute("aria-invalid", "true");
+        first = first || inputs[field];
+      }
+    }
+    if (first) { first.focus(); }
+  }
+
+  function request() {
+    const permissions = Array.from(form.querySelectorAll('input[name="permission"]:checked'))
+      .map(function (box) { return box.value; });
+    return { note: note.value, permissions: permissions, ips: ips.value };
+  }
+
+  form.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    clearErrors();
+    const errors = checkForm();
+    if (Object.keys(errors).length) { showErrors(errors); return; }
+    const body = request();
+    HTX.setBusy(createButton, true);
+    const res = await HTX.api("/-/x/web/apikey/precheck", body);
+    HTX.setBusy(createButton, false);
+    if (!res.ok) { showErrors(res.errors); return; }
+    window.HTXAuth.open("create", function (emailCode, gaCode) {
+      return HTX.api("/-/x/web/apikey/create",
+                     Object.assign({}, body, { emailCode: emailCode, gaCode: gaCode }));
+    }, showCreated);
+  });
+
+  function showCreated(data) {
+    document.getElementById("created-access").value = data.accessKey;
+    document.getElementById("created-secret").value = data.secretKey;
+    HTX.openDialog(created, document.getElementById("created-access"));
+  }
+
+  function closeCreated() {
+    // Take the secret out of the page before anything else can read it.
+    document.getElementById("created-access").value = "";
+    document.getElementById("created-secret").value = "";
+    HTX.closeDialog(created);
+    window.location.reload();
+  }
+  created.querySelector("[data-confirm]").addEventListener("click", closeCreated);
+  HTX.onDialogEscape(created, closeCreated);
+
+  function cancelDelete() {
+    deleting = null;
+    HTX.closeDialog(removal);
+  }
+  removal.querySelectorAll("[data-cancel]").forEach(function (b) {
+    b.addEventListener("click", cancelDelete);
+  });
+  HTX.onDialogEscape(removal, cancelDelete);
+  removal.querySelector("[data-confirm]").addEventListener("click", function () {
+    const accessKey = deleting;
+    HTX.closeDialog(removal);
+    window.HTXAuth.open("delete", function (emailCode, gaCode) {
+      return HTX.api("/-/x/web/apikey/delete",
+                     { accessKey: accessKey, emailCode: emailCode, gaCode: gaCode });
+    }, function () { window.location.reload(); });
+  });
+
+  document.querySelectorAll("[data-delete]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      deleting = button.dataset.delete;
+      document.getElementById("delete-note").textContent = button.dataset.note;
+      HTX.openDialog(removal, removal.querySelector("[data-cancel].btn"));
+    });
+  });
+});

@@ -1,0 +1,124 @@
+/* Shared page helpers: JSON calls, error boxes, dialogs and the Account menu. */
+"use strict";
+
+window.HTX = (function () {
+  /* POST (or GET without a body) to a /-/x/web/ call; never throws, always answers
+     {ok, data, message, field, errors} so every caller handles failure the same way. */
+  async function api(path, body) {
+    const init = { method: body === undefined ? "GET" : "POST", credentials: "same-origin",
+                   headers: { "Accept": "application/json" } };
+    if (body !== undefined) {
+      init.headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(body);
+    }
+    let res;
+    try {
+      res = await fetch(path, init);
+    } catch (e) {
+      return { ok: false, message: "Network error, please try again later", field: "form",
+               errors: {} };
+    }
+    let json = null;
+    try { json = await res.json(); } catch (e) { json = null; }
+    if (res.ok && json && json.success) {
+      return { ok: true, data: json.data };
+    }
+    const message = (json && json.message) || "System busy, please try again later";
+    return { ok: false, message: message, field: (json && json.field) || "form",
+             errors: (json && json.errors) || { form: message }, status: res.status };
+  }
+
+  function showError(box, message) {
+    box.textContent = message;
+    box.hidden = false;
+  }
+
+  function clearError(box) {
+    box.textContent = "";
+    box.hidden = true;
+  }
+
+  /* A button shows it is working and cannot be pressed twice while a call is under way. */
+  function setBusy(button, busy) {
+    button.disabled = busy;
+    if (busy) { button.setAttribute("aria-busy", "true"); }
+    else { button.removeAttribute("aria-busy"); }
+  }
+
+  function openDialog(dialog, focusTarget) {
+    if (!dialog.open) { dialog.showModal(); }
+    if (focusTarget) { focusTarget.focus(); }
+  }
+
+  function closeDialog(dialog) {
+    if (dialog.open) { dialog.close(); }
+  }
+
+  /* Escape must run the dialog's own Cancel logic, not just hide it. */
+  function onDialogEscape(dialog, handler) {
+    dialog.addEventListener("cancel", function (event) {
+      event.preventDefault();
+      handler();
+    });
+  }
+
+  function setupAccountMenu() {
+    const button = document.getElementById("account-button");
+    const menu = document.getElementById("account-menu");
+    if (!button || !menu) { return; }
+    const items = Array.from(menu.querySelectorAll('[role="menuitem"]'));
+
+    function open(focusIndex) {
+      menu.hidden = false;
+      button.setAttribute("aria-expanded", "true");
+      if (focusIndex !== null) { items[focusIndex].focus(); }
+    }
+    function close(returnFocus) {
+      menu.hidden = true;
+      button.setAttribute("aria-expanded", "false");
+      if (returnFocus) { button.focus(); }
+    }
+    button.addEventListener("click", function () {
+      if (menu.hidden) { open(null); } else { close(false); }
+    });
+    button.addEventListener("keydown", function (event) {
+      if (event.key === "ArrowDown" || event.key === "Enter" || event.key === " ") {
+        event.preventDefault();
+        open(0);
+      } else if (event.key === "ArrowUp") {
+        event.preventDefault();
+        open(items.length - 1);
+      }
+    });
+    menu.addEventListener("keydown", function (event) {
+      const index = items.indexOf(document.activeElement);
+      if (event.key === "Escape") {
+        close(true);
+      } else if (event.key === "ArrowDown") {
+        event.preventDefault();
+        items[(index + 1) % items.length].focus();
+      } else if (event.key === "ArrowUp") {
+        event.preventDefault();
+        items[(index - 1 + items.length) % items.length].focus();
+      } else if (event.key === "Tab") {
+        close(false);
+      }
+    });
+    document.addEventListener("click", function (event) {
+      if (!menu.hidden && !menu.contains(event.target) && !button.contains(event.target)) {
+        close(false);
+      }
+    });
+    const logout = menu.querySelector("[data-logout]");
+    if (logout) {
+      logout.addEventListener("click", async function () {
+        const res = await api("/-/x/web/logout", {});
+        window.location.assign(res.ok ? res.data.redirect : "/en-us/");
+      });
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", setupAccountMenu);
+
+  return { api, showError, clearError, setBusy, openDialog, closeDialog, onDialogEscape };
+})();
