@@ -1,0 +1,424 @@
+"""The email verification code: read from an IMAP mailbox (imapclient) when the site sends it.
+
+The classic failure of this kind of automation is typing an *old* code: an earlier verification
+mail still sits in the inbox. So the caller calls :meth:`Inbox.mark` right before pressing "Send",
+and only mail that arrives after that counts:
+
+* its UID is at least the folder's UIDNEXT at mark time (the main guard: UIDs only grow);
+* its INTERNALDATE is not older than the mark time minus a clock-skew allowance (second guard;
+  IMAP SEARCH SINCE knows only dates, so the server narrows by day and we filter by time);
+* its sender address (never the display name) matches a glob pattern, case-insensitively.
+
+Among those the newest message (highest UID) holding a code wins. New mail is noticed through
+IDLE when the server offers it, else by polling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import email
+import ipaddress
+import re
+import socket
+import ssl
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.imapclient import SocketTimeout
+
+from automation.errors import ConfigError, InputError, MailError, MailTimeout
+from automation.mailparse import DEFAULT_CODE_PATTERN, extract_code, sender_matches, sender_of
+
+DEFAULT_SENDERS: tuple[str, ...] = ("*@htx.com", "*@*.htx.com", "*@huobi.com", "*@*.huobi.com")
+SKEW_ALLOWANCE = 120.0  # seconds a server clock may lag ours before a new mail looks stale
+PROGRESS_EVERY = 5.0
+MAX_MESSAGE_BYTES = 2_000_000  # a verification mail is a few kB; never download a huge foreign one
+_MAX_RECONNECTS = 5
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    host: str
+    port: int | None  # None = 993 for tls, 143 for starttls/plain
+    user: str
+    password: str = field(repr=False)
+    security: Literal["tls", "starttls", "plain"] = "tls"
+    ca_file: Path | None = None
+    senders: tuple[str, ...] = DEFAULT_SENDERS
+    code_pattern: str = DEFAULT_CODE_PATTERN
+    folder: str = "INBOX"
+    poll_interval: float = 2.0
+
+    @property
+    def effective_port(self) -> int:
+        if self.port is not None:
+            return self.port
+        return 993 if self.security == "tls" else 143
+
+
+def parse_senders(text: str) -> tuple[str, ...]:
+    """'a@x.com, *@htx.com' -> ('a@x.com', '*@htx.com'); commas, semicolons or spaces separate."""
+    patterns = tuple(p for p in re.split(r"[,;\s]+", text) if p)
+    if not patterns:
+        raise InputError("No sender patterns given: expected e.g. '*@htx.com, *@*.htx.com'")
+    for pattern in patterns:
+        if pattern.count("@") != 1:
+            raise InputError(f"Sender pattern {pattern!r} must hold one '@', e.g. '*@htx.com'")
+    return patterns
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_settings(s: MailSettings) -> None:
+    """Raise ConfigError for settings that cannot work or would leak the password."""
+    if not s.host:
+        raise ConfigError("The IMAP host is not set")
+    if s.security not in ("tls", "starttls", "plain"):
+        raise ConfigError(f"IMAP security must be tls, starttls or plain, not {s.security!r}")
+    if s.security == "plain" and not _is_loopback(s.host):
+        raise ConfigError(
+            f"IMAP security 'plain' would send the password unencrypted to {s.host}: "
+            "it is allowed only to a loopback host; use tls or starttls"
+        )
+    if s.port is not None and not 0 < s.port < 65536:
+        raise ConfigError(f"The IMAP port {s.port} is not a valid port number")
+    if not s.user or not s.password:
+        raise ConfigError("The IMAP user and password must both be set")
+    if s.ca_file is not None and not Path(s.ca_file).is_file():
+        raise ConfigError(f"The IMAP CA file {s.ca_file} does not exist")
+    if not s.senders:
+        raise InputError("No sender patterns given: expected e.g. '*@htx.com'")
+    try:
+        groups = re.compile(s.code_pattern).groups
+    except re.error as exc:
+        raise ConfigError(f"The verification code pattern is not a valid regex: {exc}") from None
+    if groups < 1:
+        raise ConfigError("The verification code pattern needs a group (...) around the code")
+    if not s.poll_interval > 0:
+        raise ConfigError("The IMAP poll interval must be positive")
+
+
+# -- reading a message -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Mark:
+    uidnext: int
+    uidvalidity: int | None
+    time: float
+
+
+class Inbox:
+    """An IMAP connection that waits for the verification mail sent after :meth:`mark`."""
+
+    def __init__(
+        self,
+        settings: MailSettings,
+        *,
+        on_progress: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        check_settings(settings)
+        self.settings = settings
+        self._on_progress = on_progress
+        self._clock = clock
+        self._client: IMAPClient | None = None
+        self._uidvalidity: int | None = None
+        self._mark: _Mark | None = None
+        # Why each message after the mark was passed over, so each is downloaded at most once
+        # and a timeout can say what it saw. Keyed by (UIDVALIDITY, UID).
+        self._verdicts: dict[tuple[int | None, int], str] = {}
+        self._next_report = 0.0
+
+    @property
+    def where(self) -> str:
+        return f"{self.settings.host}:{self.settings.effective_port}"
+
+    def __enter__(self) -> Inbox:
+        self.open()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def open(self) -> None:
+        if self._client is None:
+            self._client = self._connect()
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.socket().settimeout(5.0)  # a vanished server must not stall the exit
+                client.logout()
+            with contextlib.suppress(Exception):
+                client.shutdown()
+
+    def mark(self) -> None:
+        """Remember where the folder ends now: call right BEFORE pressing "Send"."""
+        for attempt in (1, 2):
+            self.open()
+            assert self._client is not None
+            try:
+                # Re-select: the UIDNEXT seen by open() is stale if mail arrived since.
+                uidnext = self._select(self._client).get(b"UIDNEXT")
+                if not isinstance(uidnext, int):  # servers SHOULD send it; else highest UID + 1
+                    uidnext = max(self._client.search(["ALL"]), default=0) + 1
+                self._mark = _Mark(uidnext, self._uidvalidity, self._clock())
+                self._verdicts.clear()
+                return
+            except (IMAPClientError, OSError) as exc:
+                self._drop()  # the idle connection may have been closed by the server
+                if attempt == 2:
+                    raise MailError(f"IMAP server {self.where} failed: {self._clean(exc)}") from exc
+
+    def wait_for_code(self, timeout: float = 120.0) -> str:
+        """Block until a matching mail that arrived after mark() holds a code; return it."""
+        if self._mark is None:
+            raise RuntimeError("Inbox.mark() must be called before pressing Send")
+        start = time.monotonic()
+        deadline, self._next_report = start + timeout, start + PROGRESS_EVERY
+        failures = 0
+        while True:
+            try:
+                self.open()
+                code = self._search()
+                failures = 0
+                if code is not None:
+                    return code
+                if time.monotonic() >= deadline:
+                    break
+                self._wait_for_news(deadline, start)
+            except (IMAPClientError, OSError) as exc:
+                # pymap sometimes makes idle_done() raise IMAP4.abort; servers drop idle
+                # connections. A new connection and a new search lose nothing: the mark holds.
+                self._drop()
+                failures += 1
+                if failures > _MAX_RECONNECTS or time.monotonic() >= deadline:
+                    raise MailError(
+                        f"Lost the connection to {self.where} while waiting for the "
+                        f"verification email: {self._clean(exc)}"
+                    ) from exc
+                self._report("mail connection interrupted; reconnecting…")
+        raise MailTimeout(
+            f"No verification email from {', '.join(self.settings.senders)} arrived in "
+            f"{timeout:g} s (mailbox {self.settings.user}@{self.settings.host})",
+            hint=self._timeout_hint(),
+        )
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _connect(self) -> IMAPClient:
+        s = self.settings
+        context = ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
+        client: IMAPClient | None = None
+        try:
+            client = IMAPClient(
+                s.host,
+                port=s.effective_port,
+                ssl=s.security == "tls",
+                ssl_context=context,
+                timeout=SocketTimeout(connect=15.0, read=60.0),
+            )
+            if s.security == "starttls":
+                if not client.has_capability("STARTTLS"):
+                    raise MailError(
+                        f"IMAP server {self.where} does not offer STARTTLS",
+                        hint="use security=tls (port 993) if the server has implicit TLS",
+                    )
+                client.starttls(context)
+            client.normalise_times = False  # keep INTERNALDATE's zone: we compare instants
+            client.login(s.user, s.password)
+            self._select(client)
+            return client
+        except BaseException as exc:
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    client.shutdown()
+            if isinstance(exc, MailError) or not isinstance(exc, Exception):
+                raise
+            message, hint = self._describe(exc)
+            raise MailError(message, hint=hint) from exc
+
+    def _describe(self, exc: Exception) -> tuple[str, str | None]:
+        """A one-line message (host:port and cause, never the password) and a hint."""
+        where, cannot = self.where, f"Cannot connect to IMAP server {self.where}"
+        if isinstance(exc, LoginError):
+            return (
+                f"IMAP login failed for {self.settings.user} at {where}: {self._clean(exc)}",
+                "Check the IMAP user and password; Gmail and Outlook need an app password",
+            )
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return (
+                f"TLS certificate verification failed for {where}: {exc.verify_message}",
+                "If the server uses a private CA, give its certificate as the IMAP CA file",
+            )
+        if isinstance(exc, ssl.SSLError):
+            return f"TLS handshake with {where} failed: {exc.reason or self._clean(exc)}", None
+        if isinstance(exc, ConnectionRefusedError):
+            return f"{cannot}: connection refused", None
+        if isinstance(exc, socket.gaierror):
+            return f"{cannot}: host not found", None
+        if isinstance(exc, TimeoutError):
+            return (
+                f"{cannot}: timed out",
+                "Check the port and security: tls is usually 993, starttls 143",
+            )
+        if isinstance(exc, _SelectError):
+            folder = self.settings.folder
+            return f"Cannot open folder {folder!r} at {where}: {self._clean(exc)}", None
+        return f"IMAP server {where} failed: {self._clean(exc)}", None
+
+    def _select(self, client: IMAPClient) -> dict[bytes, object]:
+        try:
+            info: dict[bytes, object] = client.select_folder(self.settings.folder, readonly=True)
+        except IMAPClientError as exc:
+            if isinstance(exc, IMAPClient.AbortError):
+                raise
+            raise _SelectError(str(exc)) from exc
+        validity = info.get(b"UIDVALIDITY")
+        self._uidvalidity = validity if isinstance(validity, int) else None
+        return info
+
+    def _drop(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.shutdown()
+
+    def _search(self) -> str | None:
+        client, mark = self._client, self._mark
+        assert client is not None and mark is not None
+        _take_news(client)  # what is announced from here on is looked at by this search
+        # A new UIDVALIDITY makes old UIDs meaningless: fall back to the date alone, strictly
+        # after the mark (INTERNALDATE has whole seconds, hence the one second).
+        uids_valid = mark.uidvalidity is None or mark.uidvalidity == self._uidvalidity
+        oldest = mark.time - (SKEW_ALLOWANCE if uids_valid else 1.0)
+        # SINCE compares dates in the server's zone, which we do not know: go back a day more.
+        since = dt.datetime.fromtimestamp(oldest, dt.UTC).date() - dt.timedelta(days=1)
+        criteria: list[object] = ["SINCE", since]
+        if uids_valid:
+            criteria = ["UID", f"{mark.uidnext}:*", *criteria]
+        # "n:*" also matches the last message when n is past the end: filter again here.
+        found = [u for u in client.search(criteria) if not uids_valid or u >= mark.uidnext]
+        fresh = [u for u in found if (self._uidvalidity, u) not in self._verdicts]
+        fields = ["INTERNALDATE", "RFC822.SIZE", "BODY.PEEK[HEADER.FIELDS (FROM)]"]
+        candidates = []
+        meta = client.fetch(fresh, fields) if fresh else {}
+        for uid in fresh:
+            # Only what we asked for: imapclient files an unsolicited "* n FETCH (FLAGS ..)"
+            # under the sequence number n, which would pass for UID n.
+            data = meta.get(uid) or {}
+            if b"INTERNALDATE" not in data:
+                continue  # not answered this time; looked at again on the next search
+            header = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"")
+            sender = sender_of(email.message_from_bytes(header or b""))
+            arrived = data.get(b"INTERNALDATE")
+            when = arrived.timestamp() if isinstance(arrived, dt.datetime) else None
+            if not sender_matches(sender, self.settings.senders):
+                self._verdicts[(self._uidvalidity, uid)] = "foreign"
+            elif when is None or when < oldest:
+                self._verdicts[(self._uidvalidity, uid)] = "stale"
+            elif int(data.get(b"RFC822.SIZE") or 0) > MAX_MESSAGE_BYTES:
+                self._verdicts[(self._uidvalidity, uid)] = "no_code"
+            else:
+                candidates.append(uid)
+        for uid in sorted(candidates, reverse=True):  # newest first
+            body = client.fetch([uid], ["BODY.PEEK[]"]).get(uid, {}).get(b"BODY[]")
+            if not isinstance(body, bytes):
+                return None  # never fall back to an older code past an unread newer mail
+            code = extract_code(email.message_from_bytes(body), self.settings.code_pattern)
+            if code is not None:
+                if uids_valid:  # a later call must not fall back to an older, unread mail
+                    self._mark = _Mark(uid + 1, mark.uidvalidity, mark.time)
+                return code
+            self._verdicts[(self._uidvalidity, uid)] = "no_code"
+        if _take_news(client):
+            # Mail announced while we searched is not announced again by IDLE: look now.
+            return self._search()
+        return None
+
+    def _wait_for_news(self, deadline: float, start: float) -> None:
+        client = self._client
+        assert client is not None
+        poll = self.settings.poll_interval
+        if client.has_capability("IDLE"):
+            # Re-search after any server response, and at least every 5 polls in case a
+            # server's IDLE misses a delivery.
+            end = min(deadline, time.monotonic() + poll * 5)
+            client.idle()
+            try:
+                while (left := end - time.monotonic()) > 0:
+                    responses = client.idle_check(timeout=min(1.0, left))
+                    self._tick(start)
+                    if responses:
+                        break
+            finally:
+                client.idle_done()
+        else:
+            end = min(deadline, time.monotonic() + poll)
+            while (left := end - time.monotonic()) > 0:
+                time.sleep(min(1.0, left))
+                self._tick(start)
+            client.noop()  # lets the server report new mail before the next SEARCH
+
+    def _tick(self, start: float) -> None:
+        now = time.monotonic()
+        if now >= self._next_report:
+            self._next_report = now + PROGRESS_EVERY
+            self._report(f"waiting for the verification email ({now - start:.0f} s)…")
+
+    def _report(self, text: str) -> None:
+        if self._on_progress is not None:
+            self._on_progress(text)
+
+    def _clean(self, exc: BaseException) -> str:
+        text = str(exc)
+        if text.startswith(("b'", 'b"')) and text.endswith(("'", '"')):
+            text = text[2:-1]  # imapclient passes the server's bytes through str()
+        if self.settings.password:
+            text = text.replace(self.settings.password, "***")
+        text = " ".join(text.split())
+        return (text[:157] + "…") if len(text) > 160 else (text or type(exc).__name__)
+
+    def _timeout_hint(self) -> str:
+        seen = Counter(self._verdicts.values())
+        notes = [
+            f"{seen[key]} {text}"
+            for key, text in (
+                ("foreign", "new message(s) from other senders were ignored"),
+                ("no_code", "matching message(s) held no code"),
+                ("stale", "message(s) dated before the request were ignored"),
+            )
+            if seen[key]
+        ]
+        notes.append("check the spam folder and that the account's email is this mailbox")
+        return "; ".join(notes)
+
+
+def _take_news(client: IMAPClient) -> bool:
+    """Whether the server announced new mail (EXISTS) since the last call, outside IDLE.
+
+    imaplib files unsolicited responses in ``untagged_responses`` (imapclient reads the same
+    dict for SELECT); there is no public accessor.
+    """
+    pending = getattr(getattr(client, "_imap", None), "untagged_responses", None)
+    return isinstance(pending, dict) and bool(pending.pop("EXISTS", None))
+
+
+class _SelectError(IMAPClientError):
+    """The folder could not be selected (kept apart from connection failures for the message)."""
