@@ -31,8 +31,8 @@ T_CREATE = "Create"
 T_KEY_TABLE = "API Keys"
 T_SECURITY_DIALOG = "Security Authentication"
 T_EMAIL_CODE = "Email verification code"
-T_SEND = re.compile(r"^(Send|Get code)$")
-T_RESEND = re.compile(r"^Resend")
+T_SEND = re.compile(r"^(Send|Get code|Resend)", re.I)  # any state of the button
+T_COUNTDOWN = re.compile(r"^Resend\s*\(\s*(\d+)\s*s\s*\)$", re.I)  # "Resend (59s)": sent
 T_CREATED_DIALOG = "Successfully Created"
 T_ACCESS_KEY = "Access Key"
 T_SECRET_KEY = "Secret Key"
@@ -178,9 +178,16 @@ class SecurityDialog:
         return self.root.get_by_role("button", name=T_SEND)
 
     @property
-    def resend_button(self) -> Locator:
+    def countdown_button(self) -> Locator:
         """What the Send button turns into once a code is on its way."""
-        return self.root.get_by_role("button", name=T_RESEND)
+        return self.root.get_by_role("button", name=T_COUNTDOWN)
+
+    def seconds_until_send(self) -> int:
+        """0 when Send can be pressed; else the countdown a previous code started."""
+        if self.send_button.is_enabled():
+            return 0
+        match = T_COUNTDOWN.match(self.send_button.inner_text().strip())
+        return int(match.group(1)) if match else 1
 
     @property
     def ga_box(self) -> Locator:

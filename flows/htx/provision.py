@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.sync_api import Page
+from playwright.sync_api import Page, expect
 
 from automation.errors import LoginError, RejectedError, SiteError, StoreError
 from automation.mail import Inbox
@@ -112,9 +112,16 @@ def press_create(ctx: ProvisionContext) -> None:
 
 def send_email_code(ctx: ProvisionContext) -> None:
     dialog = SecurityDialog(ctx.page)
+    dialog.send_button.wait_for(timeout=ctx.timeout_ms)
+    wait = dialog.seconds_until_send()
+    if wait:
+        # A code was sent to this account less than a minute ago (an earlier run): HTX only
+        # offers Resend when its countdown ends, so wait for it as a person would.
+        ctx.reporter.info(f"HTX allows a new code in {wait} s (one was sent recently); waiting")
+        expect(dialog.send_button).to_be_enabled(timeout=(wait + 15) * 1000)
     ctx.inbox.mark()  # only mail that arrives after this moment can carry our code
     dialog.send_button.click()
-    error = first_of(dialog.resend_button, dialog.alert, ctx.timeout_ms)
+    error = first_of(dialog.countdown_button, dialog.alert, ctx.timeout_ms)
     if error:
         raise RejectedError(f"HTX did not send the code: {error}")
     ctx.reporter.info("code sent; waiting for the verification email")
