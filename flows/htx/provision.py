@@ -8,6 +8,7 @@ is stored the moment it is read (step 9), before anything else can fail.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,6 +121,7 @@ def send_email_code(ctx: ProvisionContext) -> None:
         ctx.reporter.info(f"HTX allows a new code in {wait} s (one was sent recently); waiting")
         expect(dialog.send_button).to_be_enabled(timeout=(wait + 15) * 1000)
     ctx.inbox.mark()  # only mail that arrives after this moment can carry our code
+    ctx.extra["sent_at"] = time.monotonic()
     dialog.send_button.click()
     error = first_of(dialog.countdown_button, dialog.alert, ctx.timeout_ms)
     if error:
@@ -132,6 +134,9 @@ def confirm_codes(ctx: ProvisionContext) -> None:
     created = CreatedDialog(ctx.page)
     email_code = ctx.inbox.wait_for_code(timeout=ctx.mail_timeout)
     REDACTOR.add(email_code, label="email code")
+    sent_at = ctx.extra.get("sent_at")
+    if isinstance(sent_at, float):
+        ctx.reporter.info(f"verification email read {time.monotonic() - sent_at:.1f} s after Send")
     dialog.email_code_box.fill(email_code)
     for attempt in (1, 2):
         ga_code = ctx.totp.next_code()  # waits for a time step the login did not use

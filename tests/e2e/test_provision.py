@@ -58,6 +58,7 @@ def test_two_provisions_in_a_row_into_the_keyring(
         raw = secret_tool_lookup("htx-keys", out["access_key"])
         assert raw is not None and made.secret_key in raw
         assert "[1/10] Open the HTX login page" in run.stderr
+        assert "s after Send" in run.stderr
 
     # The stale code was never submitted: both keys were made, so both codes were fresh.
     secrets = dict(site.secrets)
@@ -66,7 +67,7 @@ def test_two_provisions_in_a_row_into_the_keyring(
         secrets,
         {f"{name} {i}": getattr(r, name) for i, r in enumerate(runs) for name in
          ("stdout", "stderr")},
-        [site.state_dir],
+        [tmp_path],  # the working directory, the state dir, anything the runs wrote
     )
     assert found == []
 
