@@ -106,17 +106,17 @@ def _convert(name: str, raw: str) -> Any:
         return port
     if name == "mail_timeout":
         try:
-            value = float(raw)
+            seconds = float(raw)
         except ValueError:
             raise ConfigError(f"{env} must be a number of seconds, not {raw!r}") from None
-        if value <= 0:
+        if seconds <= 0:
             raise ConfigError(f"{env} must be more than 0 seconds")
-        return value
+        return seconds
     if name == "imap_security":
-        value = raw.strip().lower()
-        if value not in IMAP_SECURITY:
+        mode = raw.strip().lower()
+        if mode not in IMAP_SECURITY:
             raise ConfigError(f"{env} must be one of tls, starttls, plain; not {raw!r}")
-        return value
+        return mode
     if name in ("imap_ca_file", "state_dir"):
         return Path(raw).expanduser()
     if name == "base_url":
