@@ -24,7 +24,6 @@ import fcntl
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,6 +31,7 @@ from pathlib import Path
 import pyotp
 
 from automation.errors import ConfigError, OtpError
+from automation.files import atomic_write
 
 __all__ = ["Totp", "validate_secret"]
 
@@ -212,15 +212,4 @@ class Totp:
 
     def _write_state(self, step: int) -> None:
         assert self._state_file is not None
-        fd, tmp = tempfile.mkstemp(dir=self._state_file.parent, prefix=".totp-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"last_step": step}, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.chmod(tmp, 0o600)
-            os.replace(tmp, self._state_file)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
+        atomic_write(self._state_file, json.dumps({"last_step": step}).encode())

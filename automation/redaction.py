@@ -16,13 +16,14 @@ import html
 import json
 import logging
 import os
-import secrets
 import threading
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import AnyStr
+from typing import AnyStr, BinaryIO
 from urllib.parse import quote, quote_plus
+
+from automation.files import atomic_write
 
 # Shorter values would match all over ordinary text and turn every output into noise.
 MIN_LENGTH = 4
@@ -107,7 +108,7 @@ class Redactor:
         cleaned = self.scrub_bytes(data)
         if cleaned == data:
             return False
-        _replace(Path(path), cleaned)
+        atomic_write(Path(path), cleaned, mode=os.stat(path).st_mode & 0o7777)
         return True
 
     def scrub_zip(self, path: Path) -> bool:
@@ -126,20 +127,13 @@ class Redactor:
                 members.append((info, cleaned))
         if not changed:
             return False
-        tmp = _temp_path(path)
-        try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "wb") as out:
-                with zipfile.ZipFile(out, "w") as archive:
-                    for info, data in members:
-                        archive.writestr(info, data)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+
+        def write(out: BinaryIO) -> None:
+            with zipfile.ZipFile(out, "w") as archive:
+                for info, data in members:
+                    archive.writestr(info, data)
+
+        atomic_write(path, write, mode=os.stat(path).st_mode & 0o7777)
         return True
 
     def find(self, data: str | bytes) -> list[str]:
@@ -211,26 +205,6 @@ def _mask(data: AnyStr, needles: Iterable[AnyStr], mask: AnyStr) -> AnyStr:
         pos, start, end = end, s, e
     pieces += [data[pos:start], mask, data[end:]]
     return data[:0].join(pieces)
-
-
-def _temp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-
-
-def _replace(path: Path, data: bytes) -> None:
-    """Rewrite path atomically with data, keeping its permission bits."""
-    tmp = _temp_path(path)
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(tmp, os.stat(path).st_mode & 0o7777)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 # The process-wide instance: every secret enters here when it is loaded or captured.

@@ -9,7 +9,6 @@ import io
 import json
 import os
 import re
-import secrets
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,32 +18,9 @@ from typing import Any
 import dotenv
 
 from automation.errors import InputError, StoreError
+from automation.files import atomic_write, fsync_dir
 from automation.redaction import REDACTOR
 from automation.store_base import LOCK_TIMEOUT, KeyRecord, Store, one_line, short
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Atomically replace path with data, mode 0600 from the first byte on."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)  # replacing also drops whatever looser mode the old file had
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
 
 
 def _check_writable(path: Path) -> None:
@@ -108,7 +84,7 @@ class _FileStore(Store):
 
     def _write(self, target: Path, text: str) -> None:
         try:
-            _write_private(target, text.encode("utf-8"))
+            atomic_write(target, text.encode("utf-8"))
         except OSError as exc:
             raise StoreError(f"Cannot write {self.path}: {one_line(exc)}") from None
 
@@ -368,7 +344,7 @@ def rescue_save(record: KeyRecord, directory: Path) -> Path:
                 out.write(data)
                 out.flush()
                 os.fsync(out.fileno())
-            _fsync_dir(directory)
+            fsync_dir(directory)
             return path
     except OSError as exc:
         raise StoreError(f"Cannot write a rescue file in {directory}: {one_line(exc)}") from None

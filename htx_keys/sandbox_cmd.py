@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
-from sandbox.mailserver import EmbeddedImap
-
 from automation.errors import InputError
+from automation.files import atomic_write
 from automation.redaction import REDACTOR
 from sandbox.accounts import Account, demo_account, load_accounts
 from sandbox.faults import Faults
 from sandbox.mailer import MailTarget
+from sandbox.mailserver import EmbeddedImap
 from sandbox.server import SandboxConfig, SandboxServer
 
 ENV_HEADER = "# Written by htx-keys sandbox"
@@ -69,11 +68,7 @@ def write_env_file(path: Path, lines: list[str]) -> None:
         if not first or not first[0].startswith(ENV_HEADER):
             raise InputError(f"--write-env {path}: the file exists and was not written by "
                              "htx-keys sandbox; choose another path")
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
+    atomic_write(path, ("\n".join(lines) + "\n").encode())
 
 
 def serve_sandbox(

@@ -15,7 +15,6 @@ import datetime as dt
 import fcntl
 import ipaddress
 import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +23,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from automation.files import atomic_write
 
 __all__ = ["TlsFiles", "make_test_ca"]
 
@@ -188,22 +189,6 @@ def _generate(files: TlsFiles, hosts: Sequence[str]) -> None:
         serialization.NoEncryption(),
     )
     # Key first: a reader that finds new certificates must never pair them with an old key.
-    _write_atomic(files.key_file, key_pem, 0o600)
-    _write_atomic(files.cert_file, server_cert.public_bytes(serialization.Encoding.PEM), 0o644)
-    _write_atomic(files.ca_file, ca_cert.public_bytes(serialization.Encoding.PEM), 0o644)
-
-
-def _write_atomic(path: Path, data: bytes, mode: int) -> None:
-    # mkstemp creates the file 0600, so the key is never readable by others, even briefly.
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    atomic_write(files.key_file, key_pem, mode=0o600)
+    atomic_write(files.cert_file, server_cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+    atomic_write(files.ca_file, ca_cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
