@@ -74,7 +74,10 @@ def prompt_missing_secrets(settings: Settings) -> Settings:
     for name in sorted(SECRET_SETTINGS):
         if not getattr(settings, name):
             asked[name] = click.prompt(
-                f"{ENV_NAMES[name]} (hidden)", hide_input=True, err=True, default="",
+                f"{ENV_NAMES[name]} (hidden)",
+                hide_input=True,
+                err=True,
+                default="",
                 show_default=False,
             )
     return with_values(settings, **{k: v for k, v in asked.items() if v})
@@ -116,8 +119,7 @@ def cli() -> None:
     "--store",
     "store_spec",
     metavar="SPEC",
-    help="keyring (default), keyring:SERVICE, json:PATH or env-file:PATH "
-    "[env HTX_KEYS_STORE].",
+    help="keyring (default), keyring:SERVICE, json:PATH or env-file:PATH [env HTX_KEYS_STORE].",
 )
 @click.option(
     "--timeout",
@@ -189,22 +191,49 @@ def demo(fmt: str, quiet: bool, headed: bool, browser_path: str | None) -> None:
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8400, show_default=True,
-              help="Port for the website (0: any free port).")
-@click.option("--accounts", "accounts_file", type=click.Path(exists=True, dir_okay=False,
-              path_type=Path), help="TOML file of accounts (default: one demo account).")
-@click.option("--mail-deliver", metavar="URL",
-              help="Where verification mail goes: smtp://, smtp+starttls://, lmtp://, "
-              "imap+starttls:// or imaps://user:pass@host:port (default: an embedded IMAP "
-              "server).")
-@click.option("--mail-ca-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="CA file to verify the mail server's certificate.")
-@click.option("--mail-from", default="HTX <noreply@htx.com>", show_default=True,
-              help="Sender of the verification mail.")
-@click.option("--write-env", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the settings `provision` needs to this .env file (mode 0600).")
-@click.option("--latency-ms", type=click.IntRange(0, 10_000), default=200, show_default=True,
-              help="Delay of the page's own API calls, as on the live site.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8400,
+    show_default=True,
+    help="Port for the website (0: any free port).",
+)
+@click.option(
+    "--accounts",
+    "accounts_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="TOML file of accounts (default: one demo account).",
+)
+@click.option(
+    "--mail-deliver",
+    metavar="URL",
+    help="Where verification mail goes: smtp://, smtp+starttls://, lmtp://, "
+    "imap+starttls:// or imaps://user:pass@host:port (default: an embedded IMAP "
+    "server).",
+)
+@click.option(
+    "--mail-ca-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="CA file to verify the mail server's certificate.",
+)
+@click.option(
+    "--mail-from",
+    default="HTX <noreply@htx.com>",
+    show_default=True,
+    help="Sender of the verification mail.",
+)
+@click.option(
+    "--write-env",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the settings `provision` needs to this .env file (mode 0600).",
+)
+@click.option(
+    "--latency-ms",
+    type=click.IntRange(0, 10_000),
+    default=200,
+    show_default=True,
+    help="Delay of the page's own API calls, as on the live site.",
+)
 def sandbox(
     host: str,
     port: int,
@@ -223,8 +252,13 @@ def sandbox(
     from htx_keys.sandbox_cmd import serve_sandbox
 
     serve_sandbox(
-        host=host, port=port, accounts_file=accounts_file, mail_deliver=mail_deliver,
-        mail_ca_file=mail_ca_file, mail_from=mail_from, write_env=write_env,
+        host=host,
+        port=port,
+        accounts_file=accounts_file,
+        mail_deliver=mail_deliver,
+        mail_ca_file=mail_ca_file,
+        mail_from=mail_from,
+        write_env=write_env,
         latency_ms=latency_ms,
     )
 

@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 import click
-from sandbox.mailserver import EmbeddedImap
 
 from automation.config import Settings, default_state_dir
 from automation.redaction import REDACTOR
@@ -19,6 +18,7 @@ from htx_keys.output import key_summary, render
 from htx_keys.provisioning import RunOptions, prepare, provision
 from sandbox.accounts import demo_account
 from sandbox.mailer import MailTarget
+from sandbox.mailserver import EmbeddedImap
 from sandbox.server import SandboxConfig, SandboxServer
 
 DEMO_SERVICE = "htx-keys-demo"  # keeps made-up sandbox keys apart from real ones
@@ -75,6 +75,7 @@ def run_demo(*, fmt: str, quiet: bool, headed: bool, browser: str | None) -> Non
                 result = provision(prep, options, reporter)
         finally:
             imap.stop()
-    reporter.info(f"demo finished in {time.monotonic() - started:.1f} s; sandbox and mail "
-                  "server stopped")
+    reporter.info(
+        f"demo finished in {time.monotonic() - started:.1f} s; sandbox and mail server stopped"
+    )
     click.echo(render(key_summary(result.record, result.stored_in), fmt))

@@ -99,8 +99,10 @@ def provision(prep: Prepared, options: RunOptions, reporter: Reporter) -> Provis
         page=lambda ctx: ctx.page,
         mask=sensitive_locators,
     )
-    reporter.info(f"mailbox of {prep.mail.user} on {prep.mail.host}:{prep.mail.effective_port}; "
-                  f"browser: {prep.browser.description}")
+    reporter.info(
+        f"mailbox of {prep.mail.user} on {prep.mail.host}:{prep.mail.effective_port}; "
+        f"browser: {prep.browser.description}"
+    )
     with Inbox(prep.mail, on_progress=reporter.info) as inbox:
         browser = BrowserOptions(prep.browser, headed=options.headed, timeout_ms=options.timeout_ms)
         with open_page(browser) as page:

@@ -66,8 +66,10 @@ def write_env_file(path: Path, lines: list[str]) -> None:
     if path.exists():
         first = path.read_text(errors="replace").splitlines()[:1]
         if not first or not first[0].startswith(ENV_HEADER):
-            raise InputError(f"--write-env {path}: the file exists and was not written by "
-                             "htx-keys sandbox; choose another path")
+            raise InputError(
+                f"--write-env {path}: the file exists and was not written by "
+                "htx-keys sandbox; choose another path"
+            )
     atomic_write(path, ("\n".join(lines) + "\n").encode())
 
 
@@ -97,8 +99,12 @@ def serve_sandbox(
             stack.callback(imap.stop)
             REDACTOR.add(imap.password, label="sandbox IMAP password")
             target = MailTarget.parse(imap.delivery_url(), ca_file=imap.ca_file)
-        config = SandboxConfig(accounts=accounts, mail_target=target, mail_from=mail_from,
-                               faults=Faults(latency_ms=latency_ms))
+        config = SandboxConfig(
+            accounts=accounts,
+            mail_target=target,
+            mail_from=mail_from,
+            faults=Faults(latency_ms=latency_ms),
+        )
         server = SandboxServer(config, host=host, port=port)
         server.start()
         stack.callback(server.stop)
@@ -106,8 +112,10 @@ def serve_sandbox(
         for account in accounts:
             say(f"  account {account.email} (uid {account.uid}), mail to {account.mailbox}")
         if imap is not None:
-            say(f"  mail: embedded IMAP server {imap.host}:{imap.port} (STARTTLS, CA file "
-                f"{imap.ca_file}), user {imap.user}")
+            say(
+                f"  mail: embedded IMAP server {imap.host}:{imap.port} (STARTTLS, CA file "
+                f"{imap.ca_file}), user {imap.user}"
+            )
         else:
             say(f"  mail: delivered to {target.display}")
         if write_env:

@@ -156,8 +156,14 @@ async def overview_page(request: Request) -> Response:
     if account is None:
         return _to_login(request)
     keys = _ctx(request).state.keys_for(account.email)
-    return _render(request, "overview.html", title="Overview | HTX", account=account,
-                   masked_email=mask_email(account.email), key_count=len(keys))
+    return _render(
+        request,
+        "overview.html",
+        title="Overview | HTX",
+        account=account,
+        masked_email=mask_email(account.email),
+        key_count=len(keys),
+    )
 
 
 async def apikey_page(request: Request) -> Response:
@@ -167,10 +173,19 @@ async def apikey_page(request: Request) -> Response:
     state = _ctx(request).state
     now = state.now()
     rows = [_row(k, now) for k in state.keys_for(account.email)]
-    return _render(request, "apikey.html", title="API Management | HTX", account=account,
-                   rows=rows, masked_mailbox=mask_email(account.mailbox), max_keys=MAX_KEYS,
-                   max_ips=MAX_IPS, max_note=MAX_NOTE, no_ip_days=NO_IP_VALID_DAYS,
-                   resend={p: state.resend_in(account, p) for p in PURPOSES})
+    return _render(
+        request,
+        "apikey.html",
+        title="API Management | HTX",
+        account=account,
+        rows=rows,
+        masked_mailbox=mask_email(account.mailbox),
+        max_keys=MAX_KEYS,
+        max_ips=MAX_IPS,
+        max_note=MAX_NOTE,
+        no_ip_days=NO_IP_VALID_DAYS,
+        resend={p: state.resend_in(account, p) for p in PURPOSES},
+    )
 
 
 def _row(key: ApiKey, now: Any) -> dict[str, str]:
@@ -207,9 +222,17 @@ def _api(handler: Handler, *, login: bool = True) -> Callable[[Request], Awaitab
             body = await _json_body(request) if request.method == "POST" else {}
             result = await handler(request, account, body)
         except Refused as exc:
-            return JSONResponse({"code": exc.status, "success": False, "message": exc.message,
-                                 "field": exc.field, "errors": exc.errors},
-                                status_code=exc.status, headers={"Cache-Control": "no-store"})
+            return JSONResponse(
+                {
+                    "code": exc.status,
+                    "success": False,
+                    "message": exc.message,
+                    "field": exc.field,
+                    "errors": exc.errors,
+                },
+                status_code=exc.status,
+                headers={"Cache-Control": "no-store"},
+            )
         if isinstance(result, Response):
             return result
         return _ok(result)
@@ -218,8 +241,9 @@ def _api(handler: Handler, *, login: bool = True) -> Callable[[Request], Awaitab
 
 
 def _ok(data: Any = None) -> JSONResponse:
-    return JSONResponse({"code": 200, "success": True, "data": data},
-                        headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        {"code": 200, "success": True, "data": data}, headers={"Cache-Control": "no-store"}
+    )
 
 
 async def _json_body(request: Request) -> Body:
@@ -295,8 +319,11 @@ async def precheck(request: Request, account: Account | None, body: Body) -> Any
         errors.update(exc.errors)
     if errors:
         raise Refused(errors)
-    return {"note": req.note, "permissions": list(req.permissions),
-            "ipAddresses": list(req.ip_addresses)}
+    return {
+        "note": req.note,
+        "permissions": list(req.permissions),
+        "ipAddresses": list(req.ip_addresses),
+    }
 
 
 async def send_email_code(request: Request, account: Account | None, body: Body) -> Any:
@@ -304,8 +331,9 @@ async def send_email_code(request: Request, account: Account | None, body: Body)
     user = _need(account)
     purpose = _text(body, "purpose")
     code = ctx.state.issue_email_code(user, purpose)
-    msg = build_verification_mail(code, purpose, user.mailbox, ctx.config.mail_from,
-                                  ctx.state.now())
+    msg = build_verification_mail(
+        code, purpose, user.mailbox, ctx.config.mail_from, ctx.state.now()
+    )
     ctx.state.record_mail(user.mailbox, msg)
     try:
         await run_in_threadpool(ctx.mailer.send, msg, user.mailbox)
@@ -321,8 +349,9 @@ async def create_key(request: Request, account: Account | None, body: Body) -> A
     if ctx.config.faults.fail_create:
         raise Refused(SYSTEM_BUSY, status=500)
     req = parse_key_request(body.get("note"), body.get("permissions"), body.get("ips"))
-    key = ctx.state.create_key(_need(account), req, _text(body, "emailCode").strip(),
-                               _text(body, "gaCode").strip())
+    key = ctx.state.create_key(
+        _need(account), req, _text(body, "emailCode").strip(), _text(body, "gaCode").strip()
+    )
     log.info("API key created for uid %s", key.uid)
     return {
         "accessKey": key.access_key,
@@ -336,7 +365,11 @@ async def create_key(request: Request, account: Account | None, body: Body) -> A
 
 async def delete_key(request: Request, account: Account | None, body: Body) -> Any:
     ctx = _ctx(request)
-    key = ctx.state.delete_key(_need(account), _text(body, "accessKey"),
-                               _text(body, "emailCode").strip(), _text(body, "gaCode").strip())
+    key = ctx.state.delete_key(
+        _need(account),
+        _text(body, "accessKey"),
+        _text(body, "emailCode").strip(),
+        _text(body, "gaCode").strip(),
+    )
     log.info("API key deleted for uid %s", key.uid)
     return None

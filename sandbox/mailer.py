@@ -51,8 +51,10 @@ class MailTarget:
         scheme = parts.scheme.lower()
         # Say which scheme was given but never echo the URL: it may hold a password.
         if scheme not in DEFAULT_PORTS:
-            raise ValueError(f"mail target: unsupported scheme {scheme or '(none)'!r}; use one of "
-                             + ", ".join(f"{s}://" for s in DEFAULT_PORTS))
+            raise ValueError(
+                f"mail target: unsupported scheme {scheme or '(none)'!r}; use one of "
+                + ", ".join(f"{s}://" for s in DEFAULT_PORTS)
+            )
         if not parts.hostname:
             raise ValueError(f"mail target: {scheme}:// URL has no host")
         try:
@@ -71,8 +73,15 @@ class MailTarget:
             raise ValueError(f"mail target: {scheme}:// takes no mailbox path")
         if (user is None) != (password is None):
             raise ValueError(f"mail target: {scheme}:// needs both a user and a password")
-        return cls(scheme=scheme, host=parts.hostname, port=port, user=user, password=password,
-                   mailbox=mailbox, ca_file=Path(ca_file) if ca_file else None)
+        return cls(
+            scheme=scheme,
+            host=parts.hostname,
+            port=port,
+            user=user,
+            password=password,
+            mailbox=mailbox,
+            ca_file=Path(ca_file) if ca_file else None,
+        )
 
     @property
     def display(self) -> str:
@@ -111,16 +120,20 @@ class MailTarget:
     def _append(self, msg: EmailMessage) -> None:
         client: imaplib.IMAP4
         if self.scheme == "imaps":
-            client = imaplib.IMAP4_SSL(self.host, self.port, ssl_context=self._tls(),
-                                       timeout=TIMEOUT_S)
+            client = imaplib.IMAP4_SSL(
+                self.host, self.port, ssl_context=self._tls(), timeout=TIMEOUT_S
+            )
         else:
             client = imaplib.IMAP4(self.host, self.port, timeout=TIMEOUT_S)
             client.starttls(ssl_context=self._tls())
         try:
             client.login(self.user or "", self.password or "")
-            status, data = client.append(_quote_mailbox(self.mailbox), "",
-                                         imaplib.Time2Internaldate(time.time()),
-                                         msg.as_bytes(policy=SMTP))
+            status, data = client.append(
+                _quote_mailbox(self.mailbox),
+                "",
+                imaplib.Time2Internaldate(time.time()),
+                msg.as_bytes(policy=SMTP),
+            )
             if status != "OK":
                 raise imaplib.IMAP4.error(f"APPEND refused: {_first_line(data)}")
         finally:
@@ -153,8 +166,12 @@ class Mailer:
             return
         delay = self.faults.mail_delay_s
         if delay > 0:
-            threading.Thread(target=self._deliver_later, args=(msg, rcpt, delay),
-                             name="sandbox-mail", daemon=True).start()
+            threading.Thread(
+                target=self._deliver_later,
+                args=(msg, rcpt, delay),
+                name="sandbox-mail",
+                daemon=True,
+            ).start()
             return
         self.target.deliver(msg, rcpt)
 
@@ -170,12 +187,14 @@ class Mailer:
 def log_failure(target: MailTarget | None, rcpt: str, exc: BaseException) -> None:
     # One line, without the message body: the code must never reach a log.
     where = target.display if target else "(no target)"
-    log.warning("verification mail to %s via %s failed: %s: %s",
-                rcpt, where, type(exc).__name__, exc)
+    log.warning(
+        "verification mail to %s via %s failed: %s: %s", rcpt, where, type(exc).__name__, exc
+    )
 
 
-def build_verification_mail(code: str, purpose: str, rcpt: str, mail_from: str,
-                            when: datetime) -> EmailMessage:
+def build_verification_mail(
+    code: str, purpose: str, rcpt: str, mail_from: str, when: datetime
+) -> EmailMessage:
     """The message HTX sends: plain text and HTML alternatives, both carrying the code."""
     action = ACTIONS.get(purpose, "performing a security operation")
     msg = EmailMessage()

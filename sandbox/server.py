@@ -24,8 +24,14 @@ START_TIMEOUT_S = 15.0
 
 
 class SandboxServer:
-    def __init__(self, config: SandboxConfig, host: str = "127.0.0.1", port: int = 0, *,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: SandboxConfig,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.config = config
         self.host = host
         self.state = SandboxState(config.accounts, clock=clock)
@@ -65,8 +71,9 @@ class SandboxServer:
         sock.listen(128)
         sock.setblocking(False)
         self._sock = sock
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False,
-                                lifespan="off", server_header=False)
+        config = uvicorn.Config(
+            self.app, log_level="warning", access_log=False, lifespan="off", server_header=False
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="sandbox-http", daemon=True)
         self._thread.start()
@@ -96,8 +103,9 @@ class SandboxServer:
             except (urllib.error.URLError, OSError):
                 pass
             time.sleep(0.05)
-        raise RuntimeError(f"the sandbox server did not answer on {url} within "
-                           f"{START_TIMEOUT_S:.0f} s")
+        raise RuntimeError(
+            f"the sandbox server did not answer on {url} within {START_TIMEOUT_S:.0f} s"
+        )
 
     def stop(self) -> None:
         if self._server is not None:
@@ -133,6 +141,10 @@ class SandboxServer:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()

@@ -192,8 +192,9 @@ def mask_email(address: str) -> str:
 
 
 def _new_key_part() -> str:
-    return "-".join([secrets.token_hex(4), secrets.token_hex(4), secrets.token_hex(4),
-                     secrets.token_hex(3)[:5]])
+    return "-".join(
+        [secrets.token_hex(4), secrets.token_hex(4), secrets.token_hex(4), secrets.token_hex(3)[:5]]
+    )
 
 
 @dataclass
@@ -252,8 +253,9 @@ class SandboxState:
             raise Refused(WRONG_PASSWORD)
         ticket = secrets.token_urlsafe(24)
         with self._lock:
-            self._tickets[ticket] = _Ticket(account.email.lower(),
-                                            self._clock() + LOGIN_TICKET_TTL_S)
+            self._tickets[ticket] = _Ticket(
+                account.email.lower(), self._clock() + LOGIN_TICKET_TTL_S
+            )
         return ticket
 
     def finish_login(self, ticket: str, code: str) -> str:
@@ -357,8 +359,9 @@ class SandboxState:
                 del self._codes[key]
             raise Refused(WRONG_EMAIL_CODE, field="emailCode")
 
-    def _authorized(self, account: Account, purpose: str, email_code: str, ga_code: str,
-                       action: Callable[[], T]) -> T:
+    def _authorized(
+        self, account: Account, purpose: str, email_code: str, ga_code: str, action: Callable[[], T]
+    ) -> T:
         """Run `action` only if both codes pass; use the codes up only if it succeeds."""
         with self._lock:
             self._check_email_code(account, purpose, email_code)
@@ -388,18 +391,22 @@ class SandboxState:
         if len(self.keys_for(account.email)) >= MAX_KEYS:
             raise Refused(TOO_MANY_KEYS)
 
-    def create_key(self, account: Account, request: KeyRequest, email_code: str,
-                   ga_code: str) -> ApiKey:
-        return self._authorized(account, "create", email_code, ga_code,
-                                lambda: self.add_key(account, request))
+    def create_key(
+        self, account: Account, request: KeyRequest, email_code: str, ga_code: str
+    ) -> ApiKey:
+        return self._authorized(
+            account, "create", email_code, ga_code, lambda: self.add_key(account, request)
+        )
 
-    def delete_key(self, account: Account, access_key: str, email_code: str,
-                   ga_code: str) -> ApiKey:
+    def delete_key(
+        self, account: Account, access_key: str, email_code: str, ga_code: str
+    ) -> ApiKey:
         with self._lock:
             if not any(k.access_key == access_key for k in self.keys_for(account.email)):
                 raise Refused(KEY_NOT_FOUND)
-            return self._authorized(account, "delete", email_code, ga_code,
-                                    lambda: self.remove_key(account, access_key))
+            return self._authorized(
+                account, "delete", email_code, ga_code, lambda: self.remove_key(account, access_key)
+            )
 
     def add_key(self, account: Account, request: KeyRequest) -> ApiKey:
         """Store a new key without any code check (the caller has done the checking)."""

@@ -88,9 +88,7 @@ def check_ips(values: Iterable[str]) -> tuple[str, ...]:
             if item:
                 seen.setdefault(check_ip(item), None)
     if len(seen) > MAX_IPS:
-        raise InputError(
-            f"{len(seen)} IP addresses given; HTX links at most {MAX_IPS} to one key"
-        )
+        raise InputError(f"{len(seen)} IP addresses given; HTX links at most {MAX_IPS} to one key")
     return tuple(seen)
 
 

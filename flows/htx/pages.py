@@ -138,9 +138,7 @@ class ApiManagementPage:
 
     @property
     def form_errors(self) -> Locator:
-        return self.page.get_by_role("form").get_by_role("alert").filter(
-            has_text=re.compile(r"\S")
-        )
+        return self.page.get_by_role("form").get_by_role("alert").filter(has_text=re.compile(r"\S"))
 
     @property
     def key_table(self) -> Locator:

@@ -199,32 +199,60 @@ PROVISION = Flow[ProvisionContext](
     name="provision",
     title="Create an HTX API key",
     steps=(
-        Step("Open the HTX login page",
-             "Go to the HTX website and open the Log In page.", open_login, retries=1),
-        Step("Log in with email and password",
-             "Enter the account's email or phone number and password, then press Log In.",
-             enter_password),
-        Step("Enter the Google Authenticator code",
-             "Type the current 6-digit code from Google Authenticator and press Confirm.",
-             enter_login_ga),
-        Step("Open API Management",
-             "Click the profile icon in the top bar and choose API Management.",
-             open_api_management, retries=1),
-        Step("Fill in the note, permissions and IP whitelist",
-             "Give the key a note, tick the permissions it needs and link the IP addresses "
-             "allowed to use it.", fill_form),
-        Step("Press Create",
-             "Press Create; HTX opens the Security Authentication dialog.", press_create),
-        Step("Send the email verification code",
-             "Press Send; HTX emails a 6-digit verification code to the account's address.",
-             send_email_code),
-        Step("Enter the codes and confirm",
-             "Enter the code from the email and a fresh Google Authenticator code, then press "
-             "Confirm.", confirm_codes),
-        Step("Copy the Access Key and Secret Key",
-             "Copy both keys from the Successfully Created dialog and keep them safe: the "
-             "Secret Key is shown only once.", capture_keys),
-        Step("Close the dialog and check the key list",
-             "Press Confirm; the new key appears in the list of API keys.", check_list),
+        Step(
+            "Open the HTX login page",
+            "Go to the HTX website and open the Log In page.",
+            open_login,
+            retries=1,
+        ),
+        Step(
+            "Log in with email and password",
+            "Enter the account's email or phone number and password, then press Log In.",
+            enter_password,
+        ),
+        Step(
+            "Enter the Google Authenticator code",
+            "Type the current 6-digit code from Google Authenticator and press Confirm.",
+            enter_login_ga,
+        ),
+        Step(
+            "Open API Management",
+            "Click the profile icon in the top bar and choose API Management.",
+            open_api_management,
+            retries=1,
+        ),
+        Step(
+            "Fill in the note, permissions and IP whitelist",
+            "Give the key a note, tick the permissions it needs and link the IP addresses "
+            "allowed to use it.",
+            fill_form,
+        ),
+        Step(
+            "Press Create",
+            "Press Create; HTX opens the Security Authentication dialog.",
+            press_create,
+        ),
+        Step(
+            "Send the email verification code",
+            "Press Send; HTX emails a 6-digit verification code to the account's address.",
+            send_email_code,
+        ),
+        Step(
+            "Enter the codes and confirm",
+            "Enter the code from the email and a fresh Google Authenticator code, then press "
+            "Confirm.",
+            confirm_codes,
+        ),
+        Step(
+            "Copy the Access Key and Secret Key",
+            "Copy both keys from the Successfully Created dialog and keep them safe: the "
+            "Secret Key is shown only once.",
+            capture_keys,
+        ),
+        Step(
+            "Close the dialog and check the key list",
+            "Press Confirm; the new key appears in the list of API keys.",
+            check_list,
+        ),
     ),
 )

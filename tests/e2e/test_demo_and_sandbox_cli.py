@@ -39,7 +39,10 @@ def test_sandbox_command_and_provision_in_two_terminals(tmp_path: Path) -> None:
     env["HTX_KEYS_STATE_DIR"] = str(state)
     server = subprocess.Popen(
         [*htx_keys_command(), "sandbox", "--port", "0", "--write-env", str(env_file)],
-        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
     try:
@@ -50,9 +53,21 @@ def test_sandbox_command_and_provision_in_two_terminals(tmp_path: Path) -> None:
             time.sleep(0.2)
         assert oct(env_file.stat().st_mode & 0o777) == "0o600"
         store = tmp_path / "keys.json"
-        run = run_cli(["provision", "--env-file", str(env_file), "--note", "by hand",
-                       "--store", f"json:{store}", "--format", "json"],
-                      {"HTX_KEYS_STATE_DIR": str(state)}, cwd=tmp_path)
+        run = run_cli(
+            [
+                "provision",
+                "--env-file",
+                str(env_file),
+                "--note",
+                "by hand",
+                "--store",
+                f"json:{store}",
+                "--format",
+                "json",
+            ],
+            {"HTX_KEYS_STATE_DIR": str(state)},
+            cwd=tmp_path,
+        )
         assert run.returncode == 0, run.explain()
         out = json.loads(run.stdout)
         records = json.loads(store.read_text())
@@ -67,5 +82,9 @@ def test_sandbox_command_and_provision_in_two_terminals(tmp_path: Path) -> None:
     # Nothing of the embedded mail server is left running.
     imap_port = re.search(r"^HTX_IMAP_PORT=(\d+)$", env_file.read_text(), re.M)
     assert imap_port is not None
-    assert subprocess.run(["pgrep", "-f", f"pymap.*--port {imap_port.group(1)}"],
-                          capture_output=True).returncode == 1
+    assert (
+        subprocess.run(
+            ["pgrep", "-f", f"pymap.*--port {imap_port.group(1)}"], capture_output=True
+        ).returncode
+        == 1
+    )

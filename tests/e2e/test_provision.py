@@ -21,8 +21,9 @@ pytestmark = pytest.mark.e2e
 def stale_mail(site: Site, code: str) -> bytes:
     """What a previous attempt left in the mailbox: same sender, older, another code."""
     when = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=3)
-    msg = build_verification_mail(code, "create", site.account.mailbox, "HTX <noreply@htx.com>",
-                                  when)
+    msg = build_verification_mail(
+        code, "create", site.account.mailbox, "HTX <noreply@htx.com>", when
+    )
     return msg.as_bytes()
 
 
@@ -34,8 +35,11 @@ def test_two_provisions_in_a_row_into_the_keyring(
     env = site.env()
     runs = []
     for note in ("ci-bot one", "ci-bot two"):
-        run = run_cli(["provision", "--note", note, "-p", "trade", "--ip", "127.0.0.1",
-                       "--format", "json"], env, cwd=tmp_path)
+        run = run_cli(
+            ["provision", "--note", note, "-p", "trade", "--ip", "127.0.0.1", "--format", "json"],
+            env,
+            cwd=tmp_path,
+        )
         assert run.returncode == 0, run.explain()
         runs.append(run)
 
@@ -43,8 +47,15 @@ def test_two_provisions_in_a_row_into_the_keyring(
     assert len(keys) == 2
     for run, note in zip(runs, ("ci-bot one", "ci-bot two"), strict=True):
         out = json.loads(run.stdout)
-        assert set(out) == {"access_key", "note", "permissions", "ip_addresses", "created_at",
-                            "expires_at", "stored_in"}
+        assert set(out) == {
+            "access_key",
+            "note",
+            "permissions",
+            "ip_addresses",
+            "created_at",
+            "expires_at",
+            "stored_in",
+        }
         assert out["note"] == note
         assert out["permissions"] == ["read", "trade"]
         assert out["ip_addresses"] == ["127.0.0.1"]
@@ -65,8 +76,11 @@ def test_two_provisions_in_a_row_into_the_keyring(
     secrets.update({f"secret key {i}": k.secret_key for i, k in enumerate(keys.values())})
     found = leaks(
         secrets,
-        {f"{name} {i}": getattr(r, name) for i, r in enumerate(runs) for name in
-         ("stdout", "stderr")},
+        {
+            f"{name} {i}": getattr(r, name)
+            for i, r in enumerate(runs)
+            for name in ("stdout", "stderr")
+        },
         [tmp_path],  # the working directory, the state dir, anything the runs wrote
     )
     assert found == []
@@ -74,8 +88,11 @@ def test_two_provisions_in_a_row_into_the_keyring(
 
 def test_json_store_text_output_and_expiry(htx_site: Site, tmp_path: Path) -> None:
     store = tmp_path / "out" / "keys.json"
-    run = run_cli(["provision", "--note", "read only", "--store", f"json:{store}"],
-                  htx_site.env(), cwd=tmp_path)
+    run = run_cli(
+        ["provision", "--note", "read only", "--store", f"json:{store}"],
+        htx_site.env(),
+        cwd=tmp_path,
+    )
     assert run.returncode == 0, run.explain()
     assert run.stdout.startswith("Created API key ")
     assert "stored in     " + str(store) in run.stdout
@@ -92,8 +109,11 @@ def test_json_store_text_output_and_expiry(htx_site: Site, tmp_path: Path) -> No
 
 
 def test_wrong_imap_password_fails_before_any_key_is_made(htx_site: Site, tmp_path: Path) -> None:
-    run = run_cli(["provision", "--note", "x", "--store", f"json:{tmp_path / 'k.json'}"],
-                  htx_site.env(HTX_IMAP_PASSWORD="wrong-password-123"), cwd=tmp_path)
+    run = run_cli(
+        ["provision", "--note", "x", "--store", f"json:{tmp_path / 'k.json'}"],
+        htx_site.env(HTX_IMAP_PASSWORD="wrong-password-123"),
+        cwd=tmp_path,
+    )
     assert run.returncode == 6, run.explain()
     assert run.stderr.splitlines()[-2].startswith("htx-keys: error: IMAP login")
     assert "wrong-password-123" not in run.stderr

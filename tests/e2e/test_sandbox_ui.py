@@ -19,9 +19,15 @@ from sandbox.state import KeyRequest
 pytestmark = pytest.mark.e2e
 
 CHROMIUM = "/usr/lib/chromium/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 KEY_FORMAT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{5}$")
 CODE_IN_TEXT = re.compile(r"verification code is (\d{6})")
 SHOT = Path("/tmp/sandbox-shot.png")
@@ -53,8 +59,9 @@ class Authenticator:
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS,
-                              traces_dir=tmp_path_factory.mktemp("traces"))
+        b = p.chromium.launch(
+            executable_path=CHROMIUM, args=ARGS, traces_dir=tmp_path_factory.mktemp("traces")
+        )
         yield b
         b.close()
 
@@ -114,8 +121,14 @@ def open_api_management(page: Page) -> None:
     expect(page.get_by_role("heading", name="API Management")).to_be_visible()
 
 
-def authenticate(page: Page, srv: SandboxServer, ga: Authenticator, *, shot: bool = False,
-                 try_wrong_code: bool = False) -> None:
+def authenticate(
+    page: Page,
+    srv: SandboxServer,
+    ga: Authenticator,
+    *,
+    shot: bool = False,
+    try_wrong_code: bool = False,
+) -> None:
     dialog = page.get_by_role("dialog", name="Security Authentication")
     expect(dialog).to_be_visible()
     email_code = dialog.get_by_role("textbox", name="Email verification code")
@@ -151,7 +164,8 @@ def test_create_key_through_the_ui(page: Page, sandbox: tuple[SandboxServer, Acc
     form = page.get_by_role("form", name="Create API Key")
     form.get_by_role("textbox", name="Note").fill("trading bot")
     read_only = form.get_by_role("group", name="Permission settings").get_by_role(
-        "checkbox", name="Read-only")
+        "checkbox", name="Read-only"
+    )
     expect(read_only).to_be_checked()
     expect(read_only).to_be_disabled()
     form.get_by_role("checkbox", name="Trade").check()
@@ -192,8 +206,11 @@ def test_delete_key_through_the_ui(page: Page, sandbox: tuple[SandboxServer, Acc
     ga = Authenticator(account.totp_secret)
     log_in(page, srv, account, ga)
     open_api_management(page)
-    row = page.get_by_role("table", name="API Keys").get_by_role("row").filter(
-        has_text=key.access_key)
+    row = (
+        page.get_by_role("table", name="API Keys")
+        .get_by_role("row")
+        .filter(has_text=key.access_key)
+    )
     expect(row).to_contain_text("90")
     row.get_by_role("button", name="Delete").click()
     confirm = page.get_by_role("dialog", name="Delete API Key")

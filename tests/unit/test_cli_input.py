@@ -23,8 +23,13 @@ GOOD_ENV = {
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.chdir(tmp_path)  # no stray ./.env
-    others = ["HTX_IMAP_USER", "HTX_IMAP_PORT", "HTX_IMAP_CA_FILE", "HTX_MAIL_FROM",
-              "HTX_KEYS_BROWSER"]
+    others = [
+        "HTX_IMAP_USER",
+        "HTX_IMAP_PORT",
+        "HTX_IMAP_CA_FILE",
+        "HTX_MAIL_FROM",
+        "HTX_KEYS_BROWSER",
+    ]
     for name in [*GOOD_ENV, *others]:
         monkeypatch.delenv(name, raising=False)
     for name, value in GOOD_ENV.items():
@@ -49,25 +54,46 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     ("args", "status", "message"),
     [
         (["--note", "n", "--ip", "1.2.3.999"], ExitStatus.USAGE, "Invalid IP address: 1.2.3.999"),
-        (["--note", "n", "--ip", ",".join(f"10.1.1.{i}" for i in range(21))], ExitStatus.USAGE,
-         "21 IP addresses given; HTX links at most 20 to one key"),
-        (["--note", "n", "-p", "futures"], ExitStatus.USAGE,
-         "Unknown permission 'futures': use read, trade or withdraw"),
-        (["--note", ""], ExitStatus.USAGE,
-         "--note is required and cannot be empty (HTX makes the note compulsory)"),
-        (["--note", "x" * 300], ExitStatus.USAGE,
-         "--note is 300 characters long; HTX allows at most 255"),
-        (["--note", "n", "-p", "withdraw"], ExitStatus.USAGE,
-         "The withdraw permission needs --allow-withdraw (a key that can withdraw can move "
-         "funds out of the account)"),
-        (["--note", "n", "--store", "s3:bucket"], ExitStatus.USAGE,
-         "Unknown store 's3:bucket': use keyring, json:PATH or env-file:PATH"),
+        (
+            ["--note", "n", "--ip", ",".join(f"10.1.1.{i}" for i in range(21))],
+            ExitStatus.USAGE,
+            "21 IP addresses given; HTX links at most 20 to one key",
+        ),
+        (
+            ["--note", "n", "-p", "futures"],
+            ExitStatus.USAGE,
+            "Unknown permission 'futures': use read, trade or withdraw",
+        ),
+        (
+            ["--note", ""],
+            ExitStatus.USAGE,
+            "--note is required and cannot be empty (HTX makes the note compulsory)",
+        ),
+        (
+            ["--note", "x" * 300],
+            ExitStatus.USAGE,
+            "--note is 300 characters long; HTX allows at most 255",
+        ),
+        (
+            ["--note", "n", "-p", "withdraw"],
+            ExitStatus.USAGE,
+            "The withdraw permission needs --allow-withdraw (a key that can withdraw can move "
+            "funds out of the account)",
+        ),
+        (
+            ["--note", "n", "--store", "s3:bucket"],
+            ExitStatus.USAGE,
+            "Unknown store 's3:bucket': use keyring, json:PATH or env-file:PATH",
+        ),
         ([], ExitStatus.USAGE, "Missing option '--note'."),
         (["--note", "n", "--password", "x"], ExitStatus.USAGE, "No such option '--password'."),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
-    env: dict[str, str], capsys: pytest.CaptureFixture[str], args: list[str], status: int,
+    env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    status: int,
     message: str,
 ) -> None:
     code, out, err = run(capsys, *args)
@@ -76,17 +102,21 @@ def test_bad_input_is_one_line_and_exit_2(
     assert err == f"htx-keys: error: {message}\n"
 
 
-def test_missing_setting(env: dict[str, str], capsys: pytest.CaptureFixture[str],
-                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_setting(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("HTX_PASSWORD")
     code, _out, err = run(capsys, "--note", "n")
     assert code == ExitStatus.CONFIG, err
-    assert err == ("htx-keys: error: Missing setting HTX_PASSWORD: set it in the environment or "
-                   "in a .env file (see .env.example)\n")
+    assert err == (
+        "htx-keys: error: Missing setting HTX_PASSWORD: set it in the environment or "
+        "in a .env file (see .env.example)\n"
+    )
 
 
-def test_malformed_totp_seed(env: dict[str, str], capsys: pytest.CaptureFixture[str],
-                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_malformed_totp_seed(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("HTX_TOTP_SECRET", "not-base32!!")
     code, _out, err = run(capsys, "--note", "n")
     assert code == ExitStatus.CONFIG, err

@@ -64,8 +64,11 @@ def test_require_names_every_missing_setting(tmp_path: Path) -> None:
     [
         ("HTX_IMAP_PORT", "imap", "HTX_IMAP_PORT must be a port number, not 'imap'"),
         ("HTX_IMAP_PORT", "70000", "HTX_IMAP_PORT must be between 1 and 65535, not 70000"),
-        ("HTX_IMAP_SECURITY", "ssl", "HTX_IMAP_SECURITY must be one of tls, starttls, plain; "
-         "not 'ssl'"),
+        (
+            "HTX_IMAP_SECURITY",
+            "ssl",
+            "HTX_IMAP_SECURITY must be one of tls, starttls, plain; not 'ssl'",
+        ),
         ("HTX_MAIL_TIMEOUT", "-1", "HTX_MAIL_TIMEOUT must be more than 0 seconds"),
     ],
 )

@@ -50,11 +50,10 @@ def test_playwright_timeout_becomes_a_site_error_naming_the_step() -> None:
 
     hook = Recorder()
     with pytest.raises(SiteError) as err:
-        run_flow(make_flow(lambda c: None, boom), [], reporter=Reporter(io.StringIO()),
-                 hooks=[hook])
-    assert str(err.value) == (
-        "Step 2 (Step 2) timed out: Timeout 30000ms exceeded ********."
-    )
+        run_flow(
+            make_flow(lambda c: None, boom), [], reporter=Reporter(io.StringIO()), hooks=[hook]
+        )
+    assert str(err.value) == ("Step 2 (Step 2) timed out: Timeout 30000ms exceeded ********.")
     assert hook.events[-1] == "failed 2 SiteError"
 
 
@@ -65,8 +64,9 @@ def test_own_errors_pass_through_unchanged_and_later_steps_do_not_run() -> None:
         raise RejectedError("limit reached")
 
     with pytest.raises(RejectedError):
-        run_flow(make_flow(refuse, lambda c: ran.append("x")), ran,
-                 reporter=Reporter(io.StringIO()))
+        run_flow(
+            make_flow(refuse, lambda c: ran.append("x")), ran, reporter=Reporter(io.StringIO())
+        )
     assert ran == []
 
 

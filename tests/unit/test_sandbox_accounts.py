@@ -33,21 +33,25 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_load_accounts(tmp_path: Path) -> None:
     first, second = load_accounts(write(tmp_path, GOOD))
-    assert first == Account("demo@example.test", "pw one", "JBSWY3DPEHPK3PXP", 10000001,
-                            "inbox@example.test")
+    assert first == Account(
+        "demo@example.test", "pw one", "JBSWY3DPEHPK3PXP", 10000001, "inbox@example.test"
+    )
     assert second.mailbox == "two@example.test"  # defaults to the login email
 
 
-@pytest.mark.parametrize(("text", "fragment"), [
-    ("[[account]\n", "not valid TOML"),
-    ("title = 'x'\n", "at least one [[account]] table"),
-    (GOOD.replace('uid = 10000002', 'uid = "x"'), "account #2 (two@example.test): uid"),
-    (GOOD.replace('"JBSWY3DPEHPK3PXQ"', '"not base32!"'), "totp_secret is not valid base32"),
-    (GOOD.replace('password = "pw two"\n', ''), "account #2: password is required"),
-    (GOOD.replace("two@example", "demo@example"), "duplicate email: demo@example.test"),
-    (GOOD.replace("10000002", "10000001"), "duplicate uid: 10000001"),
-    (GOOD + 'colour = "blue"\n', "unknown key(s): colour"),
-])
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("[[account]\n", "not valid TOML"),
+        ("title = 'x'\n", "at least one [[account]] table"),
+        (GOOD.replace("uid = 10000002", 'uid = "x"'), "account #2 (two@example.test): uid"),
+        (GOOD.replace('"JBSWY3DPEHPK3PXQ"', '"not base32!"'), "totp_secret is not valid base32"),
+        (GOOD.replace('password = "pw two"\n', ""), "account #2: password is required"),
+        (GOOD.replace("two@example", "demo@example"), "duplicate email: demo@example.test"),
+        (GOOD.replace("10000002", "10000001"), "duplicate uid: 10000001"),
+        (GOOD + 'colour = "blue"\n', "unknown key(s): colour"),
+    ],
+)
 def test_bad_files(tmp_path: Path, text: str, fragment: str) -> None:
     with pytest.raises(ValueError) as info:
         load_accounts(write(tmp_path, text))

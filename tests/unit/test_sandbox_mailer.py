@@ -25,8 +25,9 @@ WHEN = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def mail(code: str = "123456", purpose: str = "create") -> EmailMessage:
-    return build_verification_mail(code, purpose, "al@mail.example.test",
-                                   "HTX <noreply@htx.com>", WHEN)
+    return build_verification_mail(
+        code, purpose, "al@mail.example.test", "HTX <noreply@htx.com>", WHEN
+    )
 
 
 def test_mail_has_text_and_html_parts_with_the_code() -> None:
@@ -46,32 +47,43 @@ def test_mail_has_text_and_html_parts_with_the_code() -> None:
     assert delete_text is not None and "deleting an API key" in delete_text.get_content()
 
 
-@pytest.mark.parametrize(("url", "expected"), [
-    ("smtp://127.0.0.1:2525", ("smtp", "127.0.0.1", 2525, None, None, "INBOX")),
-    ("smtp://mail.test", ("smtp", "mail.test", 25, None, None, "INBOX")),
-    ("smtp+starttls://u:p@mail.test:587", ("smtp+starttls", "mail.test", 587, "u", "p", "INBOX")),
-    ("lmtp://localhost:24", ("lmtp", "localhost", 24, None, None, "INBOX")),
-    ("imap+starttls://bob%40x.test:p%3Aw%2F@h:1143/Sent%20Items",
-     ("imap+starttls", "h", 1143, "bob@x.test", "p:w/", "Sent Items")),
-    ("imaps://bob:pw@h", ("imaps", "h", 993, "bob", "pw", "INBOX")),
-    ("IMAPS://bob:pw@h:9993/", ("imaps", "h", 9993, "bob", "pw", "INBOX")),
-])
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("smtp://127.0.0.1:2525", ("smtp", "127.0.0.1", 2525, None, None, "INBOX")),
+        ("smtp://mail.test", ("smtp", "mail.test", 25, None, None, "INBOX")),
+        (
+            "smtp+starttls://u:p@mail.test:587",
+            ("smtp+starttls", "mail.test", 587, "u", "p", "INBOX"),
+        ),
+        ("lmtp://localhost:24", ("lmtp", "localhost", 24, None, None, "INBOX")),
+        (
+            "imap+starttls://bob%40x.test:p%3Aw%2F@h:1143/Sent%20Items",
+            ("imap+starttls", "h", 1143, "bob@x.test", "p:w/", "Sent Items"),
+        ),
+        ("imaps://bob:pw@h", ("imaps", "h", 993, "bob", "pw", "INBOX")),
+        ("IMAPS://bob:pw@h:9993/", ("imaps", "h", 9993, "bob", "pw", "INBOX")),
+    ],
+)
 def test_parse_good_targets(url: str, expected: tuple[Any, ...]) -> None:
     t = MailTarget.parse(url, ca_file=Path("/tmp/ca.pem"))
     assert (t.scheme, t.host, t.port, t.user, t.password, t.mailbox) == expected
     assert t.ca_file == Path("/tmp/ca.pem")
 
 
-@pytest.mark.parametrize(("url", "fragment"), [
-    ("http://h:25", "unsupported scheme 'http'"),
-    ("127.0.0.1:25", "unsupported scheme"),
-    ("smtp://:25", "has no host"),
-    ("smtp://h:99999", "invalid port"),
-    ("smtp://h:25/INBOX", "takes no mailbox path"),
-    ("smtp://h:25?x=1", "query strings"),
-    ("imaps://h:993", "needs user:password@"),
-    ("imap+starttls://bob@h:143", "needs user:password@"),
-])
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("http://h:25", "unsupported scheme 'http'"),
+        ("127.0.0.1:25", "unsupported scheme"),
+        ("smtp://:25", "has no host"),
+        ("smtp://h:99999", "invalid port"),
+        ("smtp://h:25/INBOX", "takes no mailbox path"),
+        ("smtp://h:25?x=1", "query strings"),
+        ("imaps://h:993", "needs user:password@"),
+        ("imap+starttls://bob@h:143", "needs user:password@"),
+    ],
+)
 def test_parse_bad_targets(url: str, fragment: str) -> None:
     with pytest.raises(ValueError, match=fragment.replace("?", r"\?")):
         MailTarget.parse(url)

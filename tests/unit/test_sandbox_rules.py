@@ -48,8 +48,9 @@ class Site:
         return r.status_code, r.json()
 
     def login(self) -> None:
-        status, body = self.post("login/password", {"account": self.account.email,
-                                                    "password": self.account.password})
+        status, body = self.post(
+            "login/password", {"account": self.account.email, "password": self.account.password}
+        )
         assert status == 200, body
         ticket = body["data"]["ticket"]  # type: ignore[index]
         status, body = self.post("login/ga", {"ticket": ticket, "gaCode": self.ga()})
@@ -75,8 +76,13 @@ def last_code(state: SandboxState) -> str:
 
 
 def make_account(email: str = "alice@example.test") -> Account:
-    return Account(email=email, password="correct horse", totp_secret=pyotp.random_base32(),
-                   uid=10000001, mailbox="alice@mail.example.test")
+    return Account(
+        email=email,
+        password="correct horse",
+        totp_secret=pyotp.random_base32(),
+        uid=10000001,
+        mailbox="alice@mail.example.test",
+    )
 
 
 @pytest.fixture
@@ -113,13 +119,16 @@ def test_logged_out_api_management_redirects_to_login(site: Site) -> None:
 
 
 def test_login_two_steps_sets_session_cookie(site: Site) -> None:
-    status, body = site.post("login/password", {"account": "ALICE@example.test ",
-                                                "password": "correct horse"})
+    status, body = site.post(
+        "login/password", {"account": "ALICE@example.test ", "password": "correct horse"}
+    )
     assert status == 200, body
     ticket = body["data"]["ticket"]  # type: ignore[index]
     assert "HB-PRO-TOKEN" not in site.client.cookies
-    r = site.client.post("/-/x/web/login/ga", json={"ticket": ticket, "gaCode": site.ga(),
-                                                    "backUrl": "/en-us/apikey/"})
+    r = site.client.post(
+        "/-/x/web/login/ga",
+        json={"ticket": ticket, "gaCode": site.ga(), "backUrl": "/en-us/apikey/"},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["data"] == {"redirect": "/en-us/apikey/"}
     cookie = r.headers["set-cookie"]
@@ -129,8 +138,10 @@ def test_login_two_steps_sets_session_cookie(site: Site) -> None:
     assert "API Management" in page.text
 
 
-@pytest.mark.parametrize(("login", "password"), [("alice@example.test", "wrong"),
-                                                 ("nobody@example.test", "correct horse")])
+@pytest.mark.parametrize(
+    ("login", "password"),
+    [("alice@example.test", "wrong"), ("nobody@example.test", "correct horse")],
+)
 def test_wrong_password_or_account(site: Site, login: str, password: str) -> None:
     status, body = site.post("login/password", {"account": login, "password": password})
     assert status == 400
@@ -140,8 +151,9 @@ def test_wrong_password_or_account(site: Site, login: str, password: str) -> Non
 def test_ga_code_is_accepted_once_per_time_step(site: Site) -> None:
     site.login()
     site.client.post("/-/x/web/logout", json={})
-    _, body = site.post("login/password", {"account": site.account.email,
-                                           "password": site.account.password})
+    _, body = site.post(
+        "login/password", {"account": site.account.email, "password": site.account.password}
+    )
     ticket = body["data"]["ticket"]  # type: ignore[index]
     status, body = site.post("login/ga", {"ticket": ticket, "gaCode": site.ga()})
     assert (status, body["message"]) == (400, "Incorrect Google Authenticator code")
@@ -154,8 +166,9 @@ def test_ga_code_is_accepted_once_per_time_step(site: Site) -> None:
 
 
 def test_previous_window_accepted_older_refused(site: Site) -> None:
-    _, body = site.post("login/password", {"account": site.account.email,
-                                           "password": site.account.password})
+    _, body = site.post(
+        "login/password", {"account": site.account.email, "password": site.account.password}
+    )
     ticket = body["data"]["ticket"]  # type: ignore[index]
     status, body = site.post("login/ga", {"ticket": ticket, "gaCode": site.ga(-60)})
     assert (status, body["message"]) == (400, "Incorrect Google Authenticator code")
@@ -164,8 +177,9 @@ def test_previous_window_accepted_older_refused(site: Site) -> None:
 
 
 def test_login_ticket_expires(site: Site) -> None:
-    _, body = site.post("login/password", {"account": site.account.email,
-                                           "password": site.account.password})
+    _, body = site.post(
+        "login/password", {"account": site.account.email, "password": site.account.password}
+    )
     ticket = body["data"]["ticket"]  # type: ignore[index]
     site.clock.advance(301)
     status, body = site.post("login/ga", {"ticket": ticket, "gaCode": site.ga()})
@@ -174,11 +188,13 @@ def test_login_ticket_expires(site: Site) -> None:
 
 
 def test_back_url_must_stay_on_site(site: Site) -> None:
-    _, body = site.post("login/password", {"account": site.account.email,
-                                           "password": site.account.password})
+    _, body = site.post(
+        "login/password", {"account": site.account.email, "password": site.account.password}
+    )
     ticket = body["data"]["ticket"]  # type: ignore[index]
-    _, body = site.post("login/ga", {"ticket": ticket, "gaCode": site.ga(),
-                                     "backUrl": "//evil.example/"})
+    _, body = site.post(
+        "login/ga", {"ticket": ticket, "gaCode": site.ga(), "backUrl": "//evil.example/"}
+    )
     assert body["data"] == {"redirect": "/en-us/"}
 
 
@@ -193,21 +209,28 @@ def test_json_calls_need_login_and_json(site: Site) -> None:
 # -- create form checks ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("overrides", "field", "message"), [
-    ({"note": ""}, "note", "Please enter a note"),
-    ({"note": "   "}, "note", "Please enter a note"),
-    ({"note": "n" * 256}, "note", "The note cannot exceed 255 characters"),
-    ({"ips": "1.2.3.4, 300.1.1.1"}, "ips", "Invalid IP address: 300.1.1.1"),
-    ({"ips": "2001:db8::/32"}, "ips", "Invalid IP address: 2001:db8::/32"),
-    ({"ips": "::1/128"}, "ips", "Invalid IP address: ::1/128"),
-    ({"ips": "10.0.0.1/33"}, "ips", "Invalid IP address: 10.0.0.1/33"),
-    ({"ips": "010.0.0.1"}, "ips", "Invalid IP address: 010.0.0.1"),
-    ({"ips": ",".join(f"10.0.0.{i}" for i in range(21))}, "ips",
-     "A maximum of 20 IP addresses can be linked"),
-    ({"permissions": ["read", "admin"]}, "permissions", "Invalid permission: admin"),
-])
-def test_precheck_errors(logged_in: Site, overrides: dict[str, object], field: str,
-                         message: str) -> None:
+@pytest.mark.parametrize(
+    ("overrides", "field", "message"),
+    [
+        ({"note": ""}, "note", "Please enter a note"),
+        ({"note": "   "}, "note", "Please enter a note"),
+        ({"note": "n" * 256}, "note", "The note cannot exceed 255 characters"),
+        ({"ips": "1.2.3.4, 300.1.1.1"}, "ips", "Invalid IP address: 300.1.1.1"),
+        ({"ips": "2001:db8::/32"}, "ips", "Invalid IP address: 2001:db8::/32"),
+        ({"ips": "::1/128"}, "ips", "Invalid IP address: ::1/128"),
+        ({"ips": "10.0.0.1/33"}, "ips", "Invalid IP address: 10.0.0.1/33"),
+        ({"ips": "010.0.0.1"}, "ips", "Invalid IP address: 010.0.0.1"),
+        (
+            {"ips": ",".join(f"10.0.0.{i}" for i in range(21))},
+            "ips",
+            "A maximum of 20 IP addresses can be linked",
+        ),
+        ({"permissions": ["read", "admin"]}, "permissions", "Invalid permission: admin"),
+    ],
+)
+def test_precheck_errors(
+    logged_in: Site, overrides: dict[str, object], field: str, message: str
+) -> None:
     status, body = logged_in.post("apikey/precheck", create_body(logged_in, **overrides))
     assert status == 400
     assert body["errors"] == {field: message}
@@ -220,9 +243,12 @@ def test_precheck_reports_every_field(logged_in: Site) -> None:
 
 def test_precheck_cleans_up_accepted_input(logged_in: Site) -> None:
     ips = " 10.0.0.1 ,, 192.168.0.1/24, 2001:DB8::1, 10.0.0.1, " + ",".join(
-        f"172.16.0.{i}" for i in range(17))
-    status, body = logged_in.post("apikey/precheck", create_body(
-        logged_in, note=" " + "n" * 255 + " ", permissions=["withdraw"], ips=ips))
+        f"172.16.0.{i}" for i in range(17)
+    )
+    status, body = logged_in.post(
+        "apikey/precheck",
+        create_body(logged_in, note=" " + "n" * 255 + " ", permissions=["withdraw"], ips=ips),
+    )
     assert status == 200, body
     data = body["data"]
     assert data["note"] == "n" * 255  # type: ignore[index]
@@ -244,8 +270,9 @@ def test_key_limit_is_20(logged_in: Site) -> None:
 
 def test_create_key_returns_keys_once(logged_in: Site) -> None:
     code = logged_in.send()
-    status, body = logged_in.post("apikey/create", create_body(
-        logged_in, emailCode=code, gaCode=logged_in.ga()))
+    status, body = logged_in.post(
+        "apikey/create", create_body(logged_in, emailCode=code, gaCode=logged_in.ga())
+    )
     assert status == 200, body
     data = body["data"]
     access, secret = data["accessKey"], data["secretKey"]  # type: ignore[index]
@@ -263,8 +290,10 @@ def test_create_key_returns_keys_once(logged_in: Site) -> None:
 
 def test_key_with_ips_is_permanent(logged_in: Site) -> None:
     code = logged_in.send()
-    status, body = logged_in.post("apikey/create", create_body(
-        logged_in, ips="1.2.3.4", emailCode=code, gaCode=logged_in.ga()))
+    status, body = logged_in.post(
+        "apikey/create",
+        create_body(logged_in, ips="1.2.3.4", emailCode=code, gaCode=logged_in.ga()),
+    )
     assert status == 200, body
     (key,) = logged_in.state.keys_for(logged_in.account.email)
     assert key.expires_at is None and key.status == "normal"
@@ -283,8 +312,9 @@ def test_key_without_ip_expires_after_90_days(logged_in: Site) -> None:
 
 
 def test_create_without_send(logged_in: Site) -> None:
-    status, body = logged_in.post("apikey/create", create_body(
-        logged_in, emailCode="123456", gaCode=logged_in.ga()))
+    status, body = logged_in.post(
+        "apikey/create", create_body(logged_in, emailCode="123456", gaCode=logged_in.ga())
+    )
     assert (status, body["message"]) == (400, "Please get the email verification code first")
 
 
@@ -293,19 +323,22 @@ def test_only_newest_email_code_counts(logged_in: Site) -> None:
     logged_in.clock.advance(61)
     new = logged_in.send()
     if old != new:
-        _, body = logged_in.post("apikey/create", create_body(
-            logged_in, emailCode=old, gaCode=logged_in.ga()))
+        _, body = logged_in.post(
+            "apikey/create", create_body(logged_in, emailCode=old, gaCode=logged_in.ga())
+        )
         assert body["message"] == "Incorrect email verification code"
-    status, body = logged_in.post("apikey/create", create_body(
-        logged_in, emailCode=new, gaCode=logged_in.ga()))
+    status, body = logged_in.post(
+        "apikey/create", create_body(logged_in, emailCode=new, gaCode=logged_in.ga())
+    )
     assert status == 200, body
 
 
 def test_email_code_expires_after_10_minutes(logged_in: Site) -> None:
     code = logged_in.send()
     logged_in.clock.advance(601)
-    _, body = logged_in.post("apikey/create", create_body(
-        logged_in, emailCode=code, gaCode=logged_in.ga()))
+    _, body = logged_in.post(
+        "apikey/create", create_body(logged_in, emailCode=code, gaCode=logged_in.ga())
+    )
     assert body["message"] == "The email verification code has expired"
 
 
@@ -325,29 +358,35 @@ def test_five_wrong_email_codes_invalidate_the_code(logged_in: Site) -> None:
     code = logged_in.send()
     wrong = f"{(int(code) + 1) % 10**6:06d}"
     for _ in range(5):
-        _, body = logged_in.post("apikey/create", create_body(
-            logged_in, emailCode=wrong, gaCode=logged_in.ga()))
+        _, body = logged_in.post(
+            "apikey/create", create_body(logged_in, emailCode=wrong, gaCode=logged_in.ga())
+        )
         assert body["message"] == "Incorrect email verification code"
-    _, body = logged_in.post("apikey/create", create_body(
-        logged_in, emailCode=code, gaCode=logged_in.ga()))
+    _, body = logged_in.post(
+        "apikey/create", create_body(logged_in, emailCode=code, gaCode=logged_in.ga())
+    )
     assert body["message"] == "Please get the email verification code first"
 
 
 def test_wrong_ga_keeps_email_code_and_uses_nothing(logged_in: Site) -> None:
     code = logged_in.send()
-    _, body = logged_in.post("apikey/create", create_body(
-        logged_in, emailCode=code, gaCode=logged_in.ga(-90)))
+    _, body = logged_in.post(
+        "apikey/create", create_body(logged_in, emailCode=code, gaCode=logged_in.ga(-90))
+    )
     assert body["message"] == "Incorrect Google Authenticator code"
-    _, body = logged_in.post("apikey/create", create_body(
-        logged_in, note="", emailCode=code, gaCode=logged_in.ga()))
+    _, body = logged_in.post(
+        "apikey/create", create_body(logged_in, note="", emailCode=code, gaCode=logged_in.ga())
+    )
     assert body["errors"] == {"note": "Please enter a note"}
-    status, body = logged_in.post("apikey/create", create_body(
-        logged_in, emailCode=code, gaCode=logged_in.ga()))
+    status, body = logged_in.post(
+        "apikey/create", create_body(logged_in, emailCode=code, gaCode=logged_in.ga())
+    )
     assert status == 200, body
     # Both codes are now spent.
     logged_in.next_window()
-    _, body = logged_in.post("apikey/create", create_body(
-        logged_in, emailCode=code, gaCode=logged_in.ga()))
+    _, body = logged_in.post(
+        "apikey/create", create_body(logged_in, emailCode=code, gaCode=logged_in.ga())
+    )
     assert body["message"] == "Please get the email verification code first"
 
 
@@ -361,36 +400,45 @@ def test_ga_code_used_at_login_is_refused_at_create(site: Site) -> None:
 def test_fail_create_fault(logged_in: Site) -> None:
     code = logged_in.send()
     logged_in.faults.fail_create = True
-    status, body = logged_in.post("apikey/create", create_body(
-        logged_in, emailCode=code, gaCode=logged_in.ga()))
+    status, body = logged_in.post(
+        "apikey/create", create_body(logged_in, emailCode=code, gaCode=logged_in.ga())
+    )
     assert (status, body["message"]) == (500, "System busy, please try again later")
     logged_in.faults.fail_create = False
-    assert logged_in.post("apikey/create", create_body(
-        logged_in, emailCode=code, gaCode=logged_in.ga()))[0] == 200
+    assert (
+        logged_in.post(
+            "apikey/create", create_body(logged_in, emailCode=code, gaCode=logged_in.ga())
+        )[0]
+        == 200
+    )
 
 
 def test_delete_flow(logged_in: Site) -> None:
     key = logged_in.state.add_key(logged_in.account, KeyRequest("old", ("read",), ()))
     code = logged_in.send("delete")
-    status, body = logged_in.post("apikey/delete", {"accessKey": "nope", "emailCode": code,
-                                                    "gaCode": logged_in.ga()})
+    status, body = logged_in.post(
+        "apikey/delete", {"accessKey": "nope", "emailCode": code, "gaCode": logged_in.ga()}
+    )
     assert (status, body["message"]) == (400, "The API key does not exist")
     create_code = logged_in.send("create")
     # A code sent for creating a key does not delete one.
     if create_code != code:
-        _, body = logged_in.post("apikey/delete", {"accessKey": key.access_key,
-                                                   "emailCode": create_code,
-                                                   "gaCode": logged_in.ga()})
+        _, body = logged_in.post(
+            "apikey/delete",
+            {"accessKey": key.access_key, "emailCode": create_code, "gaCode": logged_in.ga()},
+        )
         assert body["message"] == "Incorrect email verification code"
-    status, body = logged_in.post("apikey/delete", {"accessKey": key.access_key,
-                                                    "emailCode": code, "gaCode": logged_in.ga()})
+    status, body = logged_in.post(
+        "apikey/delete", {"accessKey": key.access_key, "emailCode": code, "gaCode": logged_in.ga()}
+    )
     assert status == 200, body
     assert logged_in.state.keys_for(logged_in.account.email) == []
     assert "No data" in logged_in.client.get("/en-us/apikey/").text
 
 
 def test_failed_delivery_is_reported_and_logged_without_code(
-        logged_in: Site, caplog: pytest.LogCaptureFixture) -> None:
+    logged_in: Site, caplog: pytest.LogCaptureFixture
+) -> None:
     from sandbox.mailer import Mailer, MailTarget
 
     ctx = logged_in.client.app.state.ctx  # type: ignore[attr-defined]
@@ -398,14 +446,17 @@ def test_failed_delivery_is_reported_and_logged_without_code(
     ctx.mailer = Mailer(MailTarget.parse("smtp://127.0.0.1:1"), logged_in.faults)
     status, body = logged_in.post("verify/email/send", {"purpose": "create"})
     assert (status, body["message"]) == (
-        502, "Failed to send the verification code, please try again later")
+        502,
+        "Failed to send the verification code, please try again later",
+    )
     code = last_code(logged_in.state)
     records = [r for r in caplog.records if r.name.startswith("sandbox")]
     assert len(records) == 1
     assert code not in records[0].getMessage()
     # A failed Send does not start the 60 s wait and leaves no usable code behind.
-    _, body = logged_in.post("apikey/create", create_body(
-        logged_in, emailCode=code, gaCode=logged_in.ga()))
+    _, body = logged_in.post(
+        "apikey/create", create_body(logged_in, emailCode=code, gaCode=logged_in.ga())
+    )
     assert body["message"] == "Please get the email verification code first"
     ctx.mailer = Mailer(None, logged_in.faults)
     assert logged_in.post("verify/email/send", {"purpose": "create"})[0] == 200

@@ -24,8 +24,11 @@ def test_serves_on_a_free_port_and_stops() -> None:
             home = client.get("/en-us/")
             assert "Log In" in home.text and "Sign Up" in home.text
             assert "default-src 'self'" in home.headers["content-security-policy"]
-            for asset, kind in [("style.css", "text/css"), ("app.js", "javascript"),
-                                ("htx-logo.svg", "image/svg+xml")]:
+            for asset, kind in [
+                ("style.css", "text/css"),
+                ("app.js", "javascript"),
+                ("htx-logo.svg", "image/svg+xml"),
+            ]:
                 r = client.get(f"/static/{asset}")
                 assert r.status_code == 200 and kind in r.headers["content-type"], asset
             login = client.get("/en-us/login/?backUrl=/en-us/apikey/")
