@@ -27,6 +27,7 @@ def default_state_dir() -> Path:
 @dataclass(frozen=True)
 class Settings:
     base_url: str = "https://www.htx.com"
+    api_url: str = "https://api.huobi.pro"  # REST API host (the sandbox serves both on one origin)
     email: str | None = None
     password: str | None = field(default=None, repr=False)
     totp_secret: str | None = field(default=None, repr=False)
@@ -60,6 +61,7 @@ class Settings:
 # The environment name of each setting. HTX_* are the account's; HTX_KEYS_* are the tool's.
 ENV_NAMES: dict[str, str] = {
     "base_url": "HTX_BASE_URL",
+    "api_url": "HTX_API_URL",
     "email": "HTX_EMAIL",
     "password": "HTX_PASSWORD",
     "totp_secret": "HTX_TOTP_SECRET",
@@ -119,7 +121,7 @@ def _convert(name: str, raw: str) -> Any:
         return mode
     if name in ("imap_ca_file", "state_dir"):
         return Path(raw).expanduser()
-    if name == "base_url":
+    if name in ("base_url", "api_url"):
         return raw.strip().rstrip("/")
     return raw
 

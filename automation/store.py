@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from automation.errors import InputError
+from automation.errors import InputError, StoreError
 from automation.store_base import (
     DEFAULT_SERVICE,
     INDEX_ENTRY,
@@ -32,6 +32,7 @@ __all__ = [
     "keyring_usable",
     "open_store",
     "rescue_save",
+    "save_or_rescue",
     "short",
 ]
 
@@ -48,3 +49,20 @@ def open_store(spec: str) -> Store:
         path = Path(os.path.abspath(Path(arg.strip()).expanduser()))
         return JsonStore(path) if kind == "json" else EnvFileStore(path)
     raise InputError(f"Unknown store '{spec}': use keyring, json:PATH or env-file:PATH")
+
+
+def save_or_rescue(store: Store, record: KeyRecord, rescue_dir: Path) -> str:
+    """Store a key that now exists on the exchange; if that fails, keep it in a rescue file.
+
+    The secret is shown once, so a failed store must not lose it: the pair goes to a 0600
+    file first and the error says where.
+    """
+    try:
+        return store.save(record)
+    except Exception as exc:
+        path = rescue_save(record, rescue_dir)
+        raise StoreError(
+            f"Key {record.access_key} was created but could not be stored ({exc}); "
+            f"the pair was saved to {path} (mode 0600)",
+            hint="move it into your store, or delete the key on HTX",
+        ) from None

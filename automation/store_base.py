@@ -36,6 +36,7 @@ class KeyRecord:
     created_at: str  # ISO 8601 UTC, e.g. 2026-11-21T10:00:00Z
     expires_at: str | None  # None: does not expire (bound to IP addresses)
     site: str = ""  # base URL of the site the key was made on
+    sub_uid: int | None = None  # set for a sub-user's key (made over REST by the parent)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,7 +51,7 @@ class KeyRecord:
         """Build from to_dict() output; ValueError (naming fields, never values) if malformed."""
         if not isinstance(d, dict):
             raise ValueError("a key record must be a JSON object")
-        required = [n for n in cls.__dataclass_fields__ if n != "site"]
+        required = [n for n in cls.__dataclass_fields__ if n not in ("site", "sub_uid")]
         missing = [n for n in required if n not in d]
         if missing:
             raise ValueError(f"key record is missing {', '.join(missing)}")
@@ -63,6 +64,9 @@ class KeyRecord:
         ]
         if d["expires_at"] is not None and not isinstance(d["expires_at"], str):
             bad.append("expires_at")
+        sub_uid = d.get("sub_uid")
+        if sub_uid is not None and (isinstance(sub_uid, bool) or not isinstance(sub_uid, int)):
+            bad.append("sub_uid")
         if bad:
             raise ValueError(f"key record has a malformed {', '.join(bad)}")
         return cls(**{n: d[n] for n in cls.__dataclass_fields__ if n in d})

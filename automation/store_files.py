@@ -167,6 +167,9 @@ _FIELDS = {
 }
 
 
+_SUB_USER = "sub user"  # written only for sub-user keys
+
+
 def _plain(text: str) -> bool:
     """A value that reads back as itself when written bare into a comment."""
     return (
@@ -236,6 +239,8 @@ class EnvFileStore(_FileStore):
         lines = [_HEADER]
         for label, name in _FIELDS.items():
             lines.append(f"# {label}: {_encode(getattr(record, name))}")
+        if record.sub_uid is not None:
+            lines.append(f"# {_SUB_USER}: {record.sub_uid}")
         lines += [f"{ACCESS_VAR}={record.access_key}", f"{SECRET_VAR}={record.secret_key}"]
         return "\n".join(lines) + "\n"
 
@@ -262,7 +267,7 @@ class EnvFileStore(_FileStore):
                 in_header = True
                 continue
             match = _FIELD.match(line.strip())
-            if in_header and match and match.group(1) in _FIELDS:
+            if in_header and match and (match.group(1) in _FIELDS or match.group(1) == _SUB_USER):
                 continue
             in_header = False
             if not _ASSIGNMENT.match(line):
@@ -282,6 +287,9 @@ class EnvFileStore(_FileStore):
                 in_header = True
                 continue
             match = _FIELD.match(line.strip()) if in_header else None
+            if match and match.group(1) == _SUB_USER and match.group(2).strip().isdigit():
+                fields["sub_uid"] = int(match.group(2))
+                continue
             if not match or match.group(1) not in _FIELDS:
                 in_header = False
                 continue

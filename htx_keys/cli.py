@@ -8,79 +8,25 @@ where one helps) and exits with its own status (automation.errors.ExitStatus).
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
 
 import click
 
-from automation.config import ENV_NAMES, SECRET_SETTINGS, Settings, load_settings, with_values
+from automation.config import load_settings
 from automation.errors import ExitStatus, HtxKeysError
 from automation.redaction import REDACTOR
 from automation.runner import Reporter
 from automation.store import open_store
 from flows.htx.limits import MAX_IPS, MAX_NOTE, check_request
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def site_options(func: F) -> F:
-    """--env-file and --base-url: every command that talks to the site takes both."""
-    func = click.option(
-        "--env-file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Read settings from this .env file instead of ./.env.",
-    )(func)
-    func = click.option(
-        "--base-url",
-        metavar="URL",
-        help=f"The HTX website [env {ENV_NAMES['base_url']}; default https://www.htx.com].",
-    )(func)
-    return func
-
-
-def browser_options(func: F) -> F:
-    func = click.option(
-        "--headed", is_flag=True, help="Show the browser window (default: headless)."
-    )(func)
-    func = click.option(
-        "--browser",
-        "browser_path",
-        metavar="PATH",
-        help="Chromium/Chrome to use [env HTX_KEYS_BROWSER; default: Playwright's Chromium, "
-        "else a system one].",
-    )(func)
-    return func
-
-
-def output_options(func: F) -> F:
-    func = click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(["text", "json"]),
-        default="text",
-        show_default=True,
-        help="How to print the result on stdout (never the secret).",
-    )(func)
-    func = click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")(func)
-    return func
-
-
-def prompt_missing_secrets(settings: Settings) -> Settings:
-    """On a terminal, ask for missing secrets with hidden input instead of failing."""
-    if not sys.stdin.isatty():
-        return settings
-    asked: dict[str, str] = {}
-    for name in sorted(SECRET_SETTINGS):
-        if not getattr(settings, name):
-            asked[name] = click.prompt(
-                f"{ENV_NAMES[name]} (hidden)",
-                hide_input=True,
-                err=True,
-                default="",
-                show_default=False,
-            )
-    return with_values(settings, **{k: v for k, v in asked.items() if v})
+from htx_keys.keys_cli import keys, verify
+from htx_keys.options import (
+    browser_options,
+    output_options,
+    prompt_missing_secrets,
+    report_key,
+    site_options,
+    store_option,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -115,11 +61,23 @@ def cli() -> None:
     help=f"IP address or IPv4 range to bind; repeatable or comma separated (max {MAX_IPS}). "
     "Without one the key expires after 90 days.",
 )
+@store_option
 @click.option(
-    "--store",
-    "store_spec",
-    metavar="SPEC",
-    help="keyring (default), keyring:SERVICE, json:PATH or env-file:PATH [env HTX_KEYS_STORE].",
+    "--sub-uid",
+    type=click.IntRange(min=1),
+    help="Make the key for this sub-user over REST (no browser), signed with a stored "
+    "parent key that has Trade permission.",
+)
+@click.option(
+    "--parent-key",
+    metavar="ACCESS_KEY",
+    help="With --sub-uid: the stored parent key to sign with (default: the newest stored "
+    "key of the account with Trade permission).",
+)
+@click.option(
+    "--no-verify",
+    is_flag=True,
+    help="Skip checking the new key with signed REST calls.",
 )
 @click.option(
     "--timeout",
@@ -142,6 +100,9 @@ def provision(
     allow_withdraw: bool,
     ips: tuple[str, ...],
     store_spec: str | None,
+    sub_uid: int | None,
+    parent_key: str | None,
+    no_verify: bool,
     timeout: float,
     output: Path | None,
     fmt: str,
@@ -149,28 +110,45 @@ def provision(
     headed: bool,
     browser_path: str | None,
     base_url: str | None,
+    api_url: str | None,
     env_file: Path | None,
 ) -> None:
-    """Log in, create one API key, store it and print what was made.
+    """Log in, create one API key, store it, verify it and print what was made.
 
     The Access Key / Secret Key pair goes to the OS keyring (service htx-keys) unless --store
-    says otherwise; stdout shows the access key and its facts, never the secret.
+    says otherwise; stdout shows the access key and its facts, never the secret. The new key
+    is then checked with signed REST calls (`verified` in the output).
     """
-    from htx_keys.output import key_summary, render
+    request = check_request(note, permissions or ("read",), ips, allow_withdraw=allow_withdraw)
+    flags = {"base_url": base_url, "api_url": api_url, "store": store_spec, "browser": browser_path}
+    settings = load_settings(flags, env_file)
+    reporter = Reporter(quiet=quiet)
+    if sub_uid is not None:
+        from htx_keys.subuser import check_sub_user_request, pick_parent, provision_sub_user
+
+        check_sub_user_request(request)
+        settings = prompt_missing_secrets(settings, ("totp_secret",))
+        settings.require("email", "totp_secret")
+        store = open_store(settings.store)
+        store.check()
+        parent = pick_parent(store, settings.email or "", parent_key)
+        record, stored_in, verification = provision_sub_user(
+            settings, request, store, parent, sub_uid, reporter, verify=not no_verify
+        )
+        report_key(record, stored_in, verification, fmt)
+        return
+
     from htx_keys.provisioning import RunOptions, prepare
     from htx_keys.provisioning import provision as run_provision
 
-    request = check_request(note, permissions or ("read",), ips, allow_withdraw=allow_withdraw)
-    settings = load_settings(
-        {"base_url": base_url, "store": store_spec, "browser": browser_path}, env_file
-    )
     settings = prompt_missing_secrets(settings)
     prep = prepare(settings, request, open_store(settings.store))
-    reporter = Reporter(quiet=quiet)
-    options = RunOptions(headed=headed, timeout_ms=timeout * 1000, artifacts_root=output)
+    options = RunOptions(
+        headed=headed, timeout_ms=timeout * 1000, artifacts_root=output, verify=not no_verify
+    )
     result = run_provision(prep, options, reporter)
     reporter.info(f"done in {result.run.seconds:.1f} s")
-    click.echo(render(key_summary(result.record, result.stored_in), fmt))
+    report_key(result.record, result.stored_in, result.verification, fmt)
 
 
 @cli.command()
@@ -261,6 +239,10 @@ def sandbox(
         write_env=write_env,
         latency_ms=latency_ms,
     )
+
+
+cli.add_command(verify)
+cli.add_command(keys)
 
 
 def fail(message: str, status: int, hint: str | None = None) -> int:

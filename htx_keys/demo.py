@@ -7,14 +7,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import click
-
 from automation.config import Settings, default_state_dir
 from automation.redaction import REDACTOR
 from automation.runner import Reporter
 from automation.store import Store, keyring_usable, open_store
 from flows.htx.limits import check_request
-from htx_keys.output import key_summary, render
+from htx_keys.options import report_key
 from htx_keys.provisioning import RunOptions, prepare, provision
 from sandbox.accounts import demo_account
 from sandbox.mailer import MailTarget
@@ -55,6 +53,7 @@ def run_demo(*, fmt: str, quiet: bool, headed: bool, browser: str | None) -> Non
                 reporter.info(f"HTX sandbox at {server.base_url}, mail on {imap.host}:{imap.port}")
                 settings = Settings(
                     base_url=server.base_url,
+                    api_url=server.base_url,  # the replica serves its REST API on one origin
                     email=account.email,
                     password=account.password,
                     totp_secret=account.totp_secret,
@@ -78,4 +77,4 @@ def run_demo(*, fmt: str, quiet: bool, headed: bool, browser: str | None) -> Non
     reporter.info(
         f"demo finished in {time.monotonic() - started:.1f} s; sandbox and mail server stopped"
     )
-    click.echo(render(key_summary(result.record, result.stored_in), fmt))
+    report_key(result.record, result.stored_in, result.verification, fmt)

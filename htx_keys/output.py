@@ -7,12 +7,15 @@ from typing import Any
 
 from automation.redaction import REDACTOR
 from automation.store import KeyRecord
+from flows.htx.verify import Verification
 
 PERMISSION_NAMES = {"read": "Read-only", "trade": "Trade", "withdraw": "Withdraw"}
 
 
-def key_summary(record: KeyRecord, stored_in: str) -> dict[str, Any]:
-    return {
+def key_summary(
+    record: KeyRecord, stored_in: str, verification: Verification | None = None
+) -> dict[str, Any]:
+    summary: dict[str, Any] = {
         "access_key": record.access_key,
         "note": record.note,
         "permissions": list(record.permissions),
@@ -21,6 +24,15 @@ def key_summary(record: KeyRecord, stored_in: str) -> dict[str, Any]:
         "expires_at": record.expires_at,
         "stored_in": stored_in,
     }
+    if record.sub_uid is not None:
+        summary["sub_uid"] = record.sub_uid
+    if verification is not None:
+        # true: works and reads back as asked; false: it does not; null: not checkable here
+        summary["verified"] = verification.verified
+        summary["read_back"] = verification.read_back
+        if verification.reason:
+            summary["verification_note"] = verification.reason
+    return summary
 
 
 def render(summary: dict[str, Any], fmt: str) -> str:
@@ -30,8 +42,11 @@ def render(summary: dict[str, Any], fmt: str) -> str:
     ips = ", ".join(summary["ip_addresses"]) or "none"
     expiry = summary["expires_at"] or "never (IP addresses bound)"
     perms = ", ".join(PERMISSION_NAMES.get(p, p) for p in summary["permissions"])
+    title = f"Created API key {summary['access_key']}"
+    if "sub_uid" in summary:
+        title += f" for sub-user {summary['sub_uid']}"
     lines = [
-        f"Created API key {summary['access_key']}",
+        title,
         f"  note          {summary['note']}",
         f"  permissions   {perms}",
         f"  IP addresses  {ips}",
@@ -39,4 +54,14 @@ def render(summary: dict[str, Any], fmt: str) -> str:
         f"  expires       {expiry}",
         f"  stored in     {summary['stored_in']}",
     ]
+    if "verified" in summary:
+        lines.append(f"  verified      {verification_text(summary)}")
     return REDACTOR.scrub("\n".join(lines))
+
+
+def verification_text(summary: dict[str, Any]) -> str:
+    verified = summary.get("verified")
+    if verified is True:
+        return "yes: a signed call works and HTX reads back the same note, permissions and IPs"
+    word = "no" if verified is False else "skipped"
+    return f"{word}: {summary.get('verification_note', '')}"

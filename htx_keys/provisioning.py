@@ -24,6 +24,7 @@ from automation.store import KeyRecord, Store
 from flows.htx.limits import KeyRequest
 from flows.htx.pages import sensitive_locators
 from flows.htx.provision import PROVISION, ProvisionContext
+from flows.htx.verify import Verification, verify_key
 
 NEEDED = ("email", "password", "totp_secret", "imap_host", "imap_password")
 
@@ -34,6 +35,7 @@ class RunOptions:
     timeout_ms: float = 30_000
     artifacts_root: Path | None = None  # where failure screenshots go; default: state dir
     use_totp_state: bool = True  # remember used GA steps across runs (off for throwaway seeds)
+    verify: bool = True  # check the new key with signed REST calls once it is stored
     hooks: Sequence[StepHook[Any]] = ()
 
 
@@ -53,6 +55,7 @@ class ProvisionResult:
     stored_in: str
     run: RunResult
     artifacts: list[Path] = field(default_factory=list)
+    verification: Verification | None = None
 
 
 def mail_settings(settings: Settings) -> MailSettings:
@@ -132,7 +135,20 @@ def provision(prep: Prepared, options: RunOptions, reporter: Reporter) -> Provis
             finally:
                 _remove_if_empty(failure.directory)
     assert ctx.record is not None and ctx.stored_in is not None
-    return ProvisionResult(ctx.record, ctx.stored_in, run, failure.saved)
+    result = ProvisionResult(ctx.record, ctx.stored_in, run, failure.saved)
+    if options.verify:
+        result.verification = check_new_key(settings.api_url, ctx.record, reporter)
+    return result
+
+
+def check_new_key(
+    api_url: str, record: KeyRecord, reporter: Reporter, reader: KeyRecord | None = None
+) -> Verification:
+    reporter.info(f"verifying the new key with signed calls to {api_url}")
+    verification = verify_key(api_url, record, reader)
+    if verification.status == "skipped":
+        reporter.info(f"not verified: {verification.reason}")
+    return verification
 
 
 def _remove_if_empty(directory: Path) -> None:

@@ -44,6 +44,7 @@ def env_lines(base_url: str, account: Account, imap: EmbeddedImap | None) -> lis
     lines = [
         f"{ENV_HEADER} at {stamp}: settings for the local HTX replica; not for the live site.",
         f"HTX_BASE_URL={base_url}",
+        f"HTX_API_URL={base_url}",
         f"HTX_EMAIL={account.email}",
         f"HTX_PASSWORD={account.password}",
         f"HTX_TOTP_SECRET={account.totp_secret}",

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from automation.errors import LoginError, RejectedError, SiteError, StoreError
+from automation.errors import LoginError, RejectedError, SiteError
 from automation.mail import Inbox
 from automation.otp import Totp
 from automation.redaction import REDACTOR
 from automation.runner import Flow, Reporter, Step
-from automation.store import KeyRecord, Store, rescue_save
+from automation.store import KeyRecord, Store, save_or_rescue
 from flows.htx.limits import NO_IP_EXPIRY_DAYS, KeyRequest
 from flows.htx.pages import (
     ApiManagementPage,
@@ -175,16 +175,7 @@ def capture_keys(ctx: ProvisionContext) -> None:
         expires_at=expires,
         site=ctx.base_url,
     )
-    try:
-        ctx.stored_in = ctx.store.save(ctx.record)
-    except Exception as exc:
-        # The secret is shown once: keep it somewhere before reporting anything.
-        path = rescue_save(ctx.record, ctx.rescue_dir)
-        raise StoreError(
-            f"Key {access_key} was created but could not be stored ({exc}); "
-            f"the pair was saved to {path} (mode 0600)",
-            hint="move it into your store, or delete the key in API Management",
-        ) from None
+    ctx.stored_in = save_or_rescue(ctx.store, ctx.record, ctx.rescue_dir)
 
 
 def check_list(ctx: ProvisionContext) -> None:

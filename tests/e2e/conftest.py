@@ -33,6 +33,7 @@ class Site:
         """The settings `htx-keys provision` needs, as environment variables."""
         values = {
             "HTX_BASE_URL": self.server.base_url,
+            "HTX_API_URL": self.server.base_url,
             "HTX_EMAIL": self.account.email,
             "HTX_PASSWORD": self.account.password,
             "HTX_TOTP_SECRET": self.account.totp_secret,

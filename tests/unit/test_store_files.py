@@ -493,3 +493,25 @@ def test_keyring_usable_false_when_the_probe_fails() -> None:
         False,
         "tests.unit.test_store_files.BrokenKeyring: RuntimeError: dbus says no",
     )
+
+
+def test_sub_user_keys_keep_their_sub_uid_in_every_file_store(tmp_path: Path) -> None:
+    record = KeyRecord(
+        access_key="aaaaaaaa-bbbbbbbb-cccccccc-ddddd",
+        secret_key="11111111-22222222-33333333-44444",
+        account="parent@example.test",
+        note="sub bot",
+        permissions=["read", "trade"],
+        ip_addresses=[],
+        created_at="2026-11-21T10:00:00Z",
+        expires_at="2027-02-19T10:00:00Z",
+        sub_uid=10000101,
+    )
+    for spec in (f"json:{tmp_path / 'k.json'}", f"env-file:{tmp_path / 'k.env'}"):
+        store = open_store(spec)
+        store.save(record)
+        assert store.load(record.access_key) == record
+        store.delete(record.access_key)
+    assert KeyRecord.from_dict({**record.to_dict(), "sub_uid": None}).sub_uid is None
+    with pytest.raises(ValueError, match="sub_uid"):
+        KeyRecord.from_dict({**record.to_dict(), "sub_uid": "10000101"})

@@ -1,0 +1,105 @@
+"""Options shared by several commands, as small decorators (shot-scraper's style)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from automation.config import ENV_NAMES, SECRET_SETTINGS, Settings, with_values
+from automation.errors import VerifyError
+from automation.store import KeyRecord
+from flows.htx.verify import Verification
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def site_options(func: F) -> F:
+    """--env-file, --base-url and --api-url: every command that talks to HTX takes them."""
+    func = click.option(
+        "--env-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Read settings from this .env file instead of ./.env.",
+    )(func)
+    func = click.option(
+        "--api-url",
+        metavar="URL",
+        help=f"HTX's REST API [env {ENV_NAMES['api_url']}; default https://api.huobi.pro].",
+    )(func)
+    func = click.option(
+        "--base-url",
+        metavar="URL",
+        help=f"The HTX website [env {ENV_NAMES['base_url']}; default https://www.htx.com].",
+    )(func)
+    return func
+
+
+def store_option(func: F) -> F:
+    return click.option(
+        "--store",
+        "store_spec",
+        metavar="SPEC",
+        help="keyring (default), keyring:SERVICE, json:PATH or env-file:PATH [env HTX_KEYS_STORE].",
+    )(func)
+
+
+def browser_options(func: F) -> F:
+    func = click.option(
+        "--headed", is_flag=True, help="Show the browser window (default: headless)."
+    )(func)
+    func = click.option(
+        "--browser",
+        "browser_path",
+        metavar="PATH",
+        help="Chromium/Chrome to use [env HTX_KEYS_BROWSER; default: Playwright's Chromium, "
+        "else a system one].",
+    )(func)
+    return func
+
+
+def output_options(func: F) -> F:
+    func = click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="How to print the result on stdout (never the secret).",
+    )(func)
+    func = click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")(func)
+    return func
+
+
+def prompt_missing_secrets(settings: Settings, names: tuple[str, ...] | None = None) -> Settings:
+    """On a terminal, ask for missing secrets with hidden input instead of failing."""
+    if not sys.stdin.isatty():
+        return settings
+    asked: dict[str, str] = {}
+    for name in sorted(SECRET_SETTINGS if names is None else SECRET_SETTINGS & set(names)):
+        if not getattr(settings, name):
+            asked[name] = click.prompt(
+                f"{ENV_NAMES[name]} (hidden)",
+                hide_input=True,
+                err=True,
+                default="",
+                show_default=False,
+            )
+    return with_values(settings, **{k: v for k, v in asked.items() if v})
+
+
+def report_key(
+    record: KeyRecord, stored_in: str, verification: Verification | None, fmt: str
+) -> None:
+    """Print what was made; a key that does not check out is still reported, then fails."""
+    from htx_keys.output import key_summary, render
+
+    click.echo(render(key_summary(record, stored_in, verification), fmt))
+    if verification is not None and verification.status == "failed":
+        raise VerifyError(
+            f"Key {record.access_key} was created and stored in {stored_in}, but it does not "
+            f"check out: {verification.reason}",
+            hint="delete it on HTX (API Management) and create it again",
+        )

@@ -1,0 +1,115 @@
+"""Sub-user keys over REST: HTX lets a parent make them with its own key and a GA code.
+
+No browser is involved: POST /v2/sub-user/api-key-generation signed with a stored parent key
+that has Trade permission, with a fresh Google Authenticator code under the same one-use rule
+as the website.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from automation.config import Settings
+from automation.errors import ConfigError, InputError, RejectedError
+from automation.otp import Totp, validate_secret
+from automation.redaction import REDACTOR
+from automation.runner import Reporter
+from automation.store import KeyRecord, Store, save_or_rescue
+from flows.htx.limits import NO_IP_EXPIRY_DAYS, KeyRequest
+from flows.htx.provision import iso, utc_now
+from flows.htx.rest import HtxRest
+from flows.htx.verify import Verification, verify_key
+
+OTP_WORDS = ("otp", "google", "ga code", "2fa", "authenticator")
+
+
+def check_sub_user_request(request: KeyRequest) -> None:
+    if "withdraw" in request.permissions:
+        raise InputError("Sub-user keys can have the read and trade permissions only")
+
+
+def pick_parent(
+    store: Store, account: str, access_key: str | None, *, need_trade: bool = True
+) -> KeyRecord:
+    """The parent account's own stored key that signs sub-user calls."""
+    if access_key:
+        record = store.load(access_key)
+        if record.sub_uid is not None:
+            raise InputError(f"--parent-key {access_key} is a sub-user's key, not the parent's")
+        if need_trade and "trade" not in record.permissions:
+            raise InputError(
+                f"--parent-key {access_key} has no Trade permission, which HTX requires here"
+            )
+        return record
+    candidates = [
+        r
+        for r in store.list()
+        if r.sub_uid is None
+        and r.account == account
+        and (not need_trade or "trade" in r.permissions)
+    ]
+    if not candidates:
+        kind = "with Trade permission " if need_trade else ""
+        raise ConfigError(
+            f"No stored key of {account} {kind}in {store.location}: create one with "
+            "`htx-keys provision -p trade`, or name one with --parent-key"
+        )
+    return max(candidates, key=lambda r: r.created_at)
+
+
+def provision_sub_user(
+    settings: Settings,
+    request: KeyRequest,
+    store: Store,
+    parent: KeyRecord,
+    sub_uid: int,
+    reporter: Reporter,
+    *,
+    verify: bool = True,
+) -> tuple[KeyRecord, str, Verification | None]:
+    totp = Totp(
+        validate_secret(settings.totp_secret or ""),
+        state_dir=settings.state_dir,
+        on_wait=lambda s: reporter.info(
+            f"waiting {s:.0f} s for a fresh Google Authenticator code (each code works once)"
+        ),
+    )
+    rest = HtxRest(settings.api_url, parent.access_key, parent.secret_key)
+    reporter.info(
+        f"creating a key for sub-user {sub_uid} over REST at {settings.api_url}, "
+        f"signed with {parent.access_key[:8]}…"
+    )
+    for attempt in (1, 2):
+        otp = totp.next_code()
+        REDACTOR.add(otp, label="GA code")
+        try:
+            data = rest.generate_sub_user_key(
+                otp, sub_uid, request.note, list(request.permissions), list(request.ip_addresses)
+            )
+            break
+        except RejectedError as exc:
+            if attempt == 1 and any(w in str(exc).lower() for w in OTP_WORDS):
+                totp.mark_rejected()
+                reporter.info("the Google Authenticator code was refused; trying the next one")
+                continue
+            raise
+    now = utc_now()
+    expires = iso(now + dt.timedelta(days=NO_IP_EXPIRY_DAYS)) if request.expires else None
+    record = KeyRecord(
+        access_key=str(data["accessKey"]),
+        secret_key=str(data["secretKey"]),
+        account=parent.account,
+        note=request.note,
+        permissions=list(request.permissions),
+        ip_addresses=list(request.ip_addresses),
+        created_at=iso(now),
+        expires_at=expires,
+        site=settings.api_url,
+        sub_uid=sub_uid,
+    )
+    stored_in = save_or_rescue(store, record, settings.state_dir / "rescue")
+    verification = None
+    if verify:
+        reporter.info("verifying the new key with signed calls")
+        verification = verify_key(settings.api_url, record, reader=parent)
+    return record, stored_in, verification
