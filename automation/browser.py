@@ -88,6 +88,7 @@ def open_page(options: BrowserOptions) -> Iterator[object]:
 
     Yields the Playwright `Page`. Typed as object so callers import Playwright types lazily.
     """
+    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     args = list(LAUNCH_ARGS)
@@ -95,13 +96,20 @@ def open_page(options: BrowserOptions) -> Iterator[object]:
         args.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox on
     # Playwright leaves empty tracing folders in /tmp unless told where they go.
     with tempfile.TemporaryDirectory(prefix="htx-keys-pw-") as traces_dir, sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=options.choice.executable,
-            headless=not options.headed,
-            args=args,
-            slow_mo=options.slow_mo,
-            traces_dir=traces_dir,
-        )
+        try:
+            browser = p.chromium.launch(
+                executable_path=options.choice.executable,
+                headless=not options.headed,
+                args=args,
+                slow_mo=options.slow_mo,
+                traces_dir=traces_dir,
+            )
+        except PlaywrightError as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise ConfigError(
+                f"Could not start {options.choice.description}: {first}",
+                hint="check HTX_KEYS_BROWSER / --browser, or run `playwright install chromium`",
+            ) from None
         try:
             context = browser.new_context(
                 viewport=VIEWPORT,  # type: ignore[arg-type]

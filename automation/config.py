@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +91,9 @@ def read_env_file(path: Path | None, *, explicit: bool) -> dict[str, str]:
             raise InputError(f"--env-file {path}: no such file")
         return {}
     try:
-        return {k: v for k, v in dotenv_values(path).items() if v is not None}
+        # No ${VAR} expansion: a password may well contain "$".
+        values = dotenv_values(path, interpolate=False)
+        return {k: v for k, v in values.items() if v is not None}
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Cannot read {path}: {exc.__class__.__name__}") from None
 
@@ -161,7 +163,3 @@ def with_values(settings: Settings, **changes: Any) -> Settings:
     for name in SECRET_SETTINGS & changes.keys():
         REDACTOR.add(changes[name], label=ENV_NAMES[name])
     return replace(settings, **changes)
-
-
-def settings_fields() -> list[str]:
-    return [f.name for f in fields(Settings) if f.name != "source"]

@@ -87,3 +87,9 @@ class RejectedError(HtxKeysError):
 
 class VerifyError(HtxKeysError):
     exit_status = ExitStatus.VERIFY
+
+
+class Interrupted(HtxKeysError):
+    """Ctrl-C or SIGTERM, caught where something had to be saved first."""
+
+    exit_status = ExitStatus.INTERRUPTED

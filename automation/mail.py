@@ -305,9 +305,10 @@ class Inbox:
         assert client is not None and mark is not None
         _take_news(client)  # what is announced from here on is looked at by this search
         # A new UIDVALIDITY makes old UIDs meaningless: fall back to the date alone, strictly
-        # after the mark (INTERNALDATE has whole seconds, hence the one second).
+        # after the mark, less a few seconds for INTERNALDATE's whole seconds and a server clock
+        # slightly behind ours.
         uids_valid = mark.uidvalidity is None or mark.uidvalidity == self._uidvalidity
-        oldest = mark.time - (SKEW_ALLOWANCE if uids_valid else 1.0)
+        oldest = mark.time - (SKEW_ALLOWANCE if uids_valid else 5.0)
         # SINCE compares dates in the server's zone, which we do not know: go back a day more.
         since = dt.datetime.fromtimestamp(oldest, dt.UTC).date() - dt.timedelta(days=1)
         criteria: list[object] = ["SINCE", since]

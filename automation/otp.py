@@ -32,6 +32,7 @@ import pyotp
 
 from automation.errors import ConfigError, OtpError
 from automation.files import atomic_write
+from automation.redaction import REDACTOR
 
 __all__ = ["Totp", "validate_secret"]
 
@@ -94,6 +95,7 @@ class Totp:
         if not 0 <= min_remaining < period:
             raise ValueError("min_remaining must be at least 0 and shorter than the period")
         normalised = validate_secret(secret)
+        REDACTOR.add(normalised, label="TOTP seed")  # the normalised form differs from the input
         self._totp = _SeedTotp(normalised, digits=digits, interval=period)
         self._period = period
         self._min_remaining = min_remaining
@@ -134,7 +136,9 @@ class Totp:
                     # Record before returning: if the caller crashes after submitting, the
                     # step is still burnt for every later run.
                     self._record(step)
-                    return self._totp.generate_otp(step)
+                    code = self._totp.generate_otp(step)
+                    REDACTOR.add(code, label="GA code")
+                    return code
             wait = ready - now
             if wait > _MAX_WAIT_STEPS * self._period:
                 raise OtpError(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from automation.errors import InputError, StoreError
+from automation.errors import ConfigError, InputError, Interrupted, StoreError
 from automation.store_base import (
     DEFAULT_SERVICE,
     INDEX_ENTRY,
@@ -29,6 +29,7 @@ __all__ = [
     "KeyRecord",
     "KeyringStore",
     "Store",
+    "check_store",
     "keyring_usable",
     "open_store",
     "rescue_save",
@@ -51,6 +52,15 @@ def open_store(spec: str) -> Store:
     raise InputError(f"Unknown store '{spec}': use keyring, json:PATH or env-file:PATH")
 
 
+def check_store(store: Store) -> None:
+    """Preflight: a store that cannot take a key is a setting to fix (exit 3), found before
+    anything is created; exit 8 stays for "created, but not stored"."""
+    try:
+        store.check()
+    except StoreError as exc:
+        raise ConfigError(exc.message, hint=exc.hint) from None
+
+
 def save_or_rescue(store: Store, record: KeyRecord, rescue_dir: Path) -> str:
     """Store a key that now exists on the exchange; if that fails, keep it in a rescue file.
 
@@ -59,8 +69,19 @@ def save_or_rescue(store: Store, record: KeyRecord, rescue_dir: Path) -> str:
     """
     try:
         return store.save(record)
-    except Exception as exc:
-        path = rescue_save(record, rescue_dir)
+    except BaseException as exc:
+        try:
+            path = rescue_save(record, rescue_dir)
+        except StoreError as rescue_exc:
+            raise StoreError(
+                f"Key {record.access_key} was created but neither stored ({exc}) nor saved to "
+                f"a rescue file ({rescue_exc}); delete it on HTX",
+            ) from None
+        if not isinstance(exc, Exception):
+            raise Interrupted(
+                f"Interrupted while storing key {record.access_key}; the pair was saved to "
+                f"{path} (mode 0600)"
+            ) from None
         raise StoreError(
             f"Key {record.access_key} was created but could not be stored ({exc}); "
             f"the pair was saved to {path} (mode 0600)",

@@ -7,6 +7,8 @@ where one helps) and exits with its own status (automation.errors.ExitStatus).
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from automation.config import load_settings
 from automation.errors import ExitStatus, HtxKeysError
 from automation.redaction import REDACTOR
 from automation.runner import Reporter
-from automation.store import open_store
+from automation.store import check_store, open_store
 from flows.htx.limits import MAX_IPS, MAX_NOTE, check_request
 from htx_keys.keys_cli import keys, verify
 from htx_keys.options import (
@@ -130,7 +132,7 @@ def provision(
         settings = prompt_missing_secrets(settings, ("totp_secret",))
         settings.require("email", "totp_secret")
         store = open_store(settings.store)
-        store.check()
+        check_store(store)
         parent = pick_parent(store, settings.email or "", parent_key)
         record, stored_in, verification = provision_sub_user(
             settings, request, store, parent, sub_uid, reporter, verify=not no_verify
@@ -252,7 +254,14 @@ def fail(message: str, status: int, hint: str | None = None) -> int:
     return status
 
 
+def _terminate(signum: int, frame: object) -> None:
+    # SIGTERM (CI cancelling a job, `kill`) takes the same careful way out as Ctrl-C: a key
+    # being stored is rescued first, browsers and servers are closed.
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         cli.main(args=argv, prog_name="htx-keys", standalone_mode=False)
     except click.exceptions.Exit as exc:
@@ -269,6 +278,15 @@ def main(argv: list[str] | None = None) -> int:
         return fail(exc.message, exc.exit_status, None if quiet_hint else exc.hint)
     except KeyboardInterrupt:
         return fail("interrupted", ExitStatus.INTERRUPTED)
+    except Exception as exc:  # a bug or an unforeseen failure: still one scrubbed line
+        if os.environ.get("HTX_KEYS_DEBUG"):
+            raise
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return fail(
+            f"unexpected {type(exc).__name__}: {detail}",
+            ExitStatus.ERROR,
+            "run again with HTX_KEYS_DEBUG=1 for the traceback",
+        )
     return ExitStatus.OK
 
 

@@ -20,9 +20,9 @@ from automation.mail import Inbox, MailSettings, check_settings, parse_senders
 from automation.otp import Totp, validate_secret
 from automation.recording import FailureScreenshot, new_run_dir
 from automation.runner import Reporter, RunResult, StepHook, run_flow
-from automation.store import KeyRecord, Store
+from automation.store import KeyRecord, Store, check_store
 from flows.htx.limits import KeyRequest
-from flows.htx.pages import sensitive_locators
+from flows.htx.pages import failure_mask
 from flows.htx.provision import PROVISION, ProvisionContext
 from flows.htx.verify import Verification, verify_key
 
@@ -46,7 +46,7 @@ class Prepared:
     store: Store
     browser: BrowserChoice
     mail: MailSettings
-    totp_secret: str
+    totp_secret: str = field(repr=False)
 
 
 @dataclass
@@ -82,7 +82,7 @@ def prepare(settings: Settings, request: KeyRequest, store: Store) -> Prepared:
     mail = mail_settings(settings)
     check_settings(mail)
     browser = choose_browser(settings.browser)
-    store.check()
+    check_store(store)
     return Prepared(settings, request, store, browser, mail, secret)
 
 
@@ -100,7 +100,7 @@ def provision(prep: Prepared, options: RunOptions, reporter: Reporter) -> Provis
     failure = FailureScreenshot(
         directory=artifacts_root,
         page=lambda ctx: ctx.page,
-        mask=sensitive_locators,
+        mask=failure_mask,
     )
     reporter.info(
         f"mailbox of {prep.mail.user} on {prep.mail.host}:{prep.mail.effective_port}; "

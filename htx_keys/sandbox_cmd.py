@@ -39,27 +39,37 @@ def load_or_demo(accounts_file: Path | None) -> list[Account]:
     return accounts
 
 
+def env_value(value: str) -> str:
+    """Quoted so that no .env reader expands or cuts it ("$", "#", spaces)."""
+    if "'" not in value and "\n" not in value:
+        return f"'{value}'"
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
 def env_lines(base_url: str, account: Account, imap: EmbeddedImap | None) -> list[str]:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-    lines = [
-        f"{ENV_HEADER} at {stamp}: settings for the local HTX replica; not for the live site.",
-        f"HTX_BASE_URL={base_url}",
-        f"HTX_API_URL={base_url}",
-        f"HTX_EMAIL={account.email}",
-        f"HTX_PASSWORD={account.password}",
-        f"HTX_TOTP_SECRET={account.totp_secret}",
-        "HTX_MAIL_FROM=*@htx.com",
-    ]
+    values = {
+        "HTX_BASE_URL": base_url,
+        "HTX_API_URL": base_url,
+        "HTX_EMAIL": account.email,
+        "HTX_PASSWORD": account.password,
+        "HTX_TOTP_SECRET": account.totp_secret,
+        "HTX_MAIL_FROM": "*@htx.com",
+    }
     if imap is not None:
-        lines += [
-            f"HTX_IMAP_HOST={imap.host}",
-            f"HTX_IMAP_PORT={imap.port}",
-            f"HTX_IMAP_USER={imap.user}",
-            f"HTX_IMAP_PASSWORD={imap.password}",
-            "HTX_IMAP_SECURITY=starttls",
-            f"HTX_IMAP_CA_FILE={imap.ca_file}",
-        ]
-    return lines
+        values.update(
+            {
+                "HTX_IMAP_HOST": imap.host,
+                "HTX_IMAP_PORT": str(imap.port),
+                "HTX_IMAP_USER": imap.user,
+                "HTX_IMAP_PASSWORD": imap.password,
+                "HTX_IMAP_SECURITY": "starttls",
+                "HTX_IMAP_CA_FILE": str(imap.ca_file),
+            }
+        )
+    header = f"{ENV_HEADER} at {stamp}: settings for the local HTX replica; not for the live site."
+    return [header] + [f"{key}={env_value(value)}" for key, value in values.items()]
 
 
 def write_env_file(path: Path, lines: list[str]) -> None:

@@ -14,6 +14,7 @@ import pyotp
 
 DEMO_EMAIL = "demo@example.test"
 DEMO_UID = 10000001
+DEMO_SUB_UIDS = (10000101, 10000102)
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,8 @@ class Account:
     totp_secret: str = field(repr=False)
     uid: int
     mailbox: str
+    # Sub-users' uids: they have no login of their own; their keys are made over REST.
+    sub_uids: tuple[int, ...] = ()
 
 
 def demo_account() -> Account:
@@ -34,6 +37,7 @@ def demo_account() -> Account:
         totp_secret=pyotp.random_base32(),
         uid=DEMO_UID,
         mailbox=DEMO_EMAIL,
+        sub_uids=DEMO_SUB_UIDS,
     )
 
 
@@ -57,7 +61,7 @@ def _account_from_table(path: Path, index: int, table: Any) -> Account:
     where = f"{path}: account #{index}"
     if not isinstance(table, dict):
         raise ValueError(f"{where}: must be a table")
-    unknown = set(table) - {"email", "password", "totp_secret", "uid", "mailbox"}
+    unknown = set(table) - {"email", "password", "totp_secret", "uid", "mailbox", "sub_uids"}
     if unknown:
         raise ValueError(f"{where}: unknown key(s): {', '.join(sorted(unknown))}")
     email = _required_str(where, table, "email")
@@ -74,7 +78,23 @@ def _account_from_table(path: Path, index: int, table: Any) -> Account:
     mailbox = table.get("mailbox", email)
     if not isinstance(mailbox, str) or "@" not in mailbox:
         raise ValueError(f"{where} ({email}): mailbox must be an email address")
-    return Account(email=email, password=password, totp_secret=secret, uid=uid, mailbox=mailbox)
+    sub_uids = table.get("sub_uids", [])
+    if not isinstance(sub_uids, list) or not all(_is_uid(u) for u in sub_uids):
+        raise ValueError(f"{where} ({email}): sub_uids must be a list of positive integers")
+    if len(set(sub_uids)) != len(sub_uids) or uid in sub_uids:
+        raise ValueError(f"{where} ({email}): sub_uids must be unique and differ from uid")
+    return Account(
+        email=email,
+        password=password,
+        totp_secret=secret,
+        uid=uid,
+        mailbox=mailbox,
+        sub_uids=tuple(sub_uids),
+    )
+
+
+def _is_uid(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def _required_str(where: str, table: dict[str, Any], key: str) -> str:
@@ -93,7 +113,8 @@ def _is_base32(secret: str) -> bool:
 
 def _check_unique(path: Path, accounts: list[Account]) -> None:
     emails = [a.email.lower() for a in accounts]
-    uids = [str(a.uid) for a in accounts]
+    # A uid names one user: an account or somebody's sub-user, never both or twice.
+    uids = [str(u) for a in accounts for u in (a.uid, *a.sub_uids)]
     for label, values in (("email", emails), ("uid", uids)):
         dupes = sorted({v for v in values if values.count(v) > 1})
         if dupes:

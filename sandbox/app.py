@@ -26,6 +26,7 @@ from starlette.templating import Jinja2Templates
 from sandbox.accounts import Account
 from sandbox.faults import Faults
 from sandbox.mailer import Mailer, MailTarget, build_verification_mail, log_failure
+from sandbox.rest import RestApi
 from sandbox.state import (
     MAX_IPS,
     MAX_KEYS,
@@ -102,6 +103,8 @@ def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Star
         Route("/-/x/web/apikey/delete", _api(delete_key), methods=["POST"]),
         Route("/-/x/web/verify/email/send", _api(send_email_code), methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
+        # HTX's signed REST API on the same origin, over the same state (sandbox/rest.py).
+        *RestApi(ctx.state).routes(),
     ]
     app = Starlette(routes=routes)
     app.state.ctx = ctx

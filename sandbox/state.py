@@ -87,6 +87,8 @@ class ApiKey:
     expires_at: datetime | None
     email: str
     uid: int
+    # Set when a sub-user key is changed over REST (`updateTime`); None means "as created".
+    updated_at: datetime | None = None
 
     @property
     def status(self) -> str:
@@ -228,12 +230,20 @@ class SandboxState:
         self._codes: dict[tuple[str, str], _EmailCode] = {}
         self._last_send: dict[tuple[str, str], float] = {}
         self._keys: dict[str, list[ApiKey]] = {k: [] for k in self._accounts}
+        # Sub-user keys by sub uid: made over REST only, never shown in the web table
+        # (sandbox/subusers.py changes them under `lock`).
+        self.sub_keys: dict[int, list[ApiKey]] = {}
         self.outbox: list[tuple[str, EmailMessage]] = []
 
     # -- time and accounts -------------------------------------------------------------------
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(int(self._clock()), UTC)
+
+    @property
+    def lock(self) -> threading.RLock:
+        """The one lock; modules that extend the state (sub-user keys) take it too."""
+        return self._lock
 
     @property
     def accounts(self) -> list[Account]:
@@ -381,7 +391,8 @@ class SandboxState:
 
     def find_key(self, access_key: str) -> ApiKey | None:
         with self._lock:
-            for keys in self._keys.values():
+            # Web keys and sub-user keys share one namespace: the REST API finds either.
+            for keys in (*self._keys.values(), *self.sub_keys.values()):
                 for key in keys:
                     if hmac.compare_digest(key.access_key, access_key):
                         return key

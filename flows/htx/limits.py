@@ -63,7 +63,13 @@ def check_permissions(values: Iterable[str], *, allow_withdraw: bool) -> tuple[s
 
 
 def check_ip(text: str) -> str:
-    """An IPv4/IPv6 host address or an IPv4 range, as HTX's "Link IP Address" field takes."""
+    """An IPv4/IPv6 host address or an IPv4 range, as HTX's "Link IP Address" field takes.
+
+    Returned in the form the exchange keeps: 192.168.0.1/24 as 192.168.0.0/24, IPv6 in its
+    short lower-case form, so what is stored and printed is what HTX binds.
+    """
+    if "%" in text:  # fe80::1%eth0: a zone only means something on this machine
+        raise InputError(f"Invalid IP address: {text} (no zone ids)")
     if "/" in text:
         try:
             network = ipaddress.ip_network(text, strict=False)
@@ -71,12 +77,11 @@ def check_ip(text: str) -> str:
             raise InputError(f"Invalid IP address or range: {text}") from None
         if network.version != 4:
             raise InputError(f"Invalid IP range: {text} (HTX takes IPv4 ranges only)")
-        return text
+        return str(network)
     try:
-        ipaddress.ip_address(text)
+        return str(ipaddress.ip_address(text))
     except ValueError:
         raise InputError(f"Invalid IP address: {text}") from None
-    return text
 
 
 def check_ips(values: Iterable[str]) -> tuple[str, ...]:

@@ -225,6 +225,18 @@ def read_value(box: Locator) -> str:
     return value.strip()
 
 
+def failure_mask(page: Page) -> list[Locator]:
+    """For pictures of a failed step, when the page may not be what the flow expects.
+
+    Labels may have changed (that may be why the step failed), so masking by label is not
+    enough: every input is masked, and so is every dialog except the Security Authentication
+    one, whose error text is what a failure picture is for. A dialog showing a new key may
+    have any name.
+    """
+    dialogs = page.locator("dialog[open], [role=dialog]").filter(has_not_text=T_SECURITY_DIALOG)
+    return [page.locator("input, textarea"), dialogs, *sensitive_locators(page)]
+
+
 def sensitive_locators(page: Page) -> list[Locator]:
     """Everything that may show a secret or personal data, for masking in images."""
     login = LoginPage(page)

@@ -71,9 +71,7 @@ def differences(record: KeyRecord, back: dict[str, Any]) -> list[str]:
     return found
 
 
-def verify_key(
-    api_url: str, record: KeyRecord, reader: KeyRecord | None = None
-) -> Verification:
+def verify_key(api_url: str, record: KeyRecord, reader: KeyRecord | None = None) -> Verification:
     """Check `record` against the exchange.
 
     `reader` is the key used to read the record back; a sub-user's key cannot list keys

@@ -134,8 +134,21 @@ def test_plain_imap_to_a_remote_host_is_refused(
 
 
 def test_good_input_reaches_the_mailbox_step(
-    env: dict[str, str], capsys: pytest.CaptureFixture[str]
+    env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The stubbed Inbox raises: proves every pre-browser check passed for good input.
+    monkeypatch.setenv("HTX_KEYS_DEBUG", "1")  # let the stub's exception through
     with pytest.raises(AssertionError, match="a browser was started"):
         main(["provision", "--note", "ok", "-p", "trade", "--ip", "10.0.0.0/24"])
+
+
+def test_unexpected_errors_are_one_scrubbed_line(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(capsys, "--note", "ok")
+    assert code == ExitStatus.ERROR
+    assert out == ""
+    assert err.splitlines()[-2:] == [
+        "htx-keys: error: unexpected AssertionError: a browser was started for bad input",
+        "htx-keys: hint: run again with HTX_KEYS_DEBUG=1 for the traceback",
+    ]

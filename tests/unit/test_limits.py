@@ -5,10 +5,12 @@ from flows.htx.limits import check_ips, check_note, check_permissions, check_req
 
 
 def test_request_is_normalised() -> None:
-    req = check_request("  bot  ", ["trade"], ["1.2.3.4, 10.0.0.0/24", "1.2.3.4", "::1"])
+    req = check_request(
+        "  bot  ", ["trade"], ["1.2.3.4, 10.0.0.9/24", "1.2.3.4", "2001:DB8::1", "10.0.0.0/24"]
+    )
     assert req.note == "bot"
     assert req.permissions == ("read", "trade")
-    assert req.ip_addresses == ("1.2.3.4", "10.0.0.0/24", "::1")
+    assert req.ip_addresses == ("1.2.3.4", "10.0.0.0/24", "2001:db8::1")
     assert not req.expires
 
 
@@ -52,6 +54,7 @@ def test_permissions() -> None:
         ("example.com", "Invalid IP address: example.com"),
         ("10.0.0.0/33", "Invalid IP address or range: 10.0.0.0/33"),
         ("2001:db8::/32", "Invalid IP range: 2001:db8::/32 (HTX takes IPv4 ranges only)"),
+        ("fe80::1%eth0", "Invalid IP address: fe80::1%eth0 (no zone ids)"),
     ],
 )
 def test_bad_ips(value: str, message: str) -> None:

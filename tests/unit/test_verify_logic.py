@@ -95,12 +95,19 @@ def test_pick_parent(tmp_path: Path) -> None:
         pick_parent(store, "parent@example.test", None)
     old = record(access_key="0ld00000-00000000-00000000-00000", created_at="2026-01-01T00:00:00Z")
     new = record(access_key="ne000000-00000000-00000000-00000", created_at="2026-06-01T00:00:00Z")
-    reader = record(access_key="re000000-00000000-00000000-00000", permissions=["read"],
-                    created_at="2026-09-01T00:00:00Z")
-    sub = record(access_key="5ub00000-00000000-00000000-00000", sub_uid=7,
-                 created_at="2026-10-01T00:00:00Z")
-    other = record(access_key="07h00000-00000000-00000000-00000", account="x@example.test",
-                   created_at="2026-10-02T00:00:00Z")
+    reader = record(
+        access_key="re000000-00000000-00000000-00000",
+        permissions=["read"],
+        created_at="2026-09-01T00:00:00Z",
+    )
+    sub = record(
+        access_key="5ub00000-00000000-00000000-00000", sub_uid=7, created_at="2026-10-01T00:00:00Z"
+    )
+    other = record(
+        access_key="07h00000-00000000-00000000-00000",
+        account="x@example.test",
+        created_at="2026-10-02T00:00:00Z",
+    )
     for r in (old, new, reader, sub, other):
         store.save(r)
     assert pick_parent(store, "parent@example.test", None).access_key == new.access_key
