@@ -17,7 +17,7 @@ from automation.runner import Reporter
 from automation.store import KeyRecord, Store, save_or_rescue
 from flows.htx.limits import NO_IP_EXPIRY_DAYS, KeyRequest
 from flows.htx.provision import iso, utc_now
-from flows.htx.rest import HtxRest
+from flows.htx.rest import HtxRest, KeyRefused
 from flows.htx.verify import Verification, verify_key
 
 OTP_WORDS = ("otp", "google", "ga code", "2fa", "authenticator")
@@ -87,7 +87,7 @@ def provision_sub_user(
                 otp, sub_uid, request.note, list(request.permissions), list(request.ip_addresses)
             )
             break
-        except RejectedError as exc:
+        except (RejectedError, KeyRefused) as exc:
             if attempt == 1 and any(w in str(exc).lower() for w in OTP_WORDS):
                 totp.mark_rejected()
                 reporter.info("the Google Authenticator code was refused; trying the next one")

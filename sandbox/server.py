@@ -72,7 +72,13 @@ class SandboxServer:
         sock.setblocking(False)
         self._sock = sock
         config = uvicorn.Config(
-            self.app, log_level="warning", access_log=False, lifespan="off", server_header=False
+            self.app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            server_header=False,
+            # The client address decides IP whitelists: never take it from X-Forwarded-For.
+            proxy_headers=False,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="sandbox-http", daemon=True)

@@ -85,14 +85,14 @@ def mapped_errors(what: str) -> Iterator[None]:
 
     try:
         yield
+    except ccxt.PermissionDenied as exc:  # a subclass of AuthenticationError: first
+        raise KeyRefused(f"{what}: the key lacks the permission: {_htx_message(exc)}") from None
     except ccxt.AuthenticationError as exc:
         text = REDACTOR.scrub(_htx_message(exc))
         ip = IP_REFUSED.search(text)
         if ip:
             raise IpNotAllowed(f"{what}: HTX refused this address: {text}", ip.group(1)) from None
         raise KeyRefused(f"{what}: HTX refused the key: {text}") from None
-    except ccxt.PermissionDenied as exc:
-        raise KeyRefused(f"{what}: the key lacks the permission: {_htx_message(exc)}") from None
     except ccxt.NetworkError as exc:
         raise SiteError(f"{what}: cannot reach the HTX API: {_htx_message(exc)}") from None
     except ccxt.BaseError as exc:
@@ -114,6 +114,15 @@ def _htx_message(exc: BaseException) -> str:
     return REDACTOR.scrub(first)
 
 
+def v2_data(what: str, answer: dict[str, Any]) -> Any:
+    """The data of a v2 answer; ccxt raises only for some codes and returns the others."""
+    code = answer.get("code")
+    if code not in (200, "200"):
+        message = REDACTOR.scrub(str(answer.get("message") or answer.get("err-msg") or answer))
+        raise RejectedError(f"{what}: HTX answered {code}: {message}")
+    return answer.get("data")
+
+
 class HtxRest:
     """The few endpoints the tool needs, each returning the `data` part of the answer."""
 
@@ -122,7 +131,8 @@ class HtxRest:
 
     def uid(self) -> int:
         with mapped_errors("GET /v2/user/uid"):
-            return int(self.client.spot_private_get_v2_user_uid()["data"])
+            answer = self.client.spot_private_get_v2_user_uid()
+        return int(v2_data("GET /v2/user/uid", answer))
 
     def accounts(self) -> list[dict[str, Any]]:
         with mapped_errors("GET /v1/account/accounts"):
@@ -133,7 +143,8 @@ class HtxRest:
         if access_key:
             params["accessKey"] = access_key
         with mapped_errors("GET /v2/user/api-key"):
-            return list(self.client.spot_private_get_v2_user_api_key(params)["data"])
+            answer = self.client.spot_private_get_v2_user_api_key(params)
+        return list(v2_data("GET /v2/user/api-key", answer) or [])
 
     def generate_sub_user_key(
         self, otp: str, sub_uid: int, note: str, permissions: list[str], ips: list[str]
@@ -145,13 +156,19 @@ class HtxRest:
             "permission": htx_permissions(permissions),
             "ipAddresses": ",".join(ips),
         }
-        with mapped_errors("POST /v2/sub-user/api-key-generation"):
-            data = self.client.spot_private_post_v2_sub_user_api_key_generation(body)["data"]
-        REDACTOR.add(data.get("secretKey"), label="secret key")
+        what = "POST /v2/sub-user/api-key-generation"
+        with mapped_errors(what):
+            answer = self.client.spot_private_post_v2_sub_user_api_key_generation(body)
+        data = v2_data(what, answer)
+        if not isinstance(data, dict) or not data.get("accessKey") or not data.get("secretKey"):
+            raise RejectedError(f"{what}: HTX answered without a key pair")
+        REDACTOR.add(str(data["secretKey"]), label="secret key")
         return dict(data)
 
     def delete_sub_user_key(self, sub_uid: int, access_key: str) -> None:
-        with mapped_errors("POST /v2/sub-user/api-key-deletion"):
-            self.client.spot_private_post_v2_sub_user_api_key_deletion(
+        what = "POST /v2/sub-user/api-key-deletion"
+        with mapped_errors(what):
+            answer = self.client.spot_private_post_v2_sub_user_api_key_deletion(
                 {"subUid": sub_uid, "accessKey": access_key}
             )
+        v2_data(what, answer)

@@ -55,7 +55,14 @@ def test_two_provisions_in_a_row_into_the_keyring(
             "created_at",
             "expires_at",
             "stored_in",
+            "verified",
+            "read_back",
         }
+        assert out["verified"] is True
+        assert out["read_back"]["permissions"] == ["read", "trade"]
+        assert out["read_back"]["ip_addresses"] == ["127.0.0.1"]
+        assert out["read_back"]["note"] == note
+        assert out["read_back"]["valid_days"] == -1
         assert out["note"] == note
         assert out["permissions"] == ["read", "trade"]
         assert out["ip_addresses"] == ["127.0.0.1"]
@@ -118,3 +125,26 @@ def test_wrong_imap_password_fails_before_any_key_is_made(htx_site: Site, tmp_pa
     assert run.stderr.splitlines()[-2].startswith("htx-keys: error: IMAP login")
     assert "wrong-password-123" not in run.stderr
     assert htx_site.server.state.keys_for(htx_site.account.email) == []
+
+
+def test_a_ga_code_used_elsewhere_is_followed_by_the_next_one(
+    htx_site: Site, tmp_path: Path
+) -> None:
+    """Someone logs in with the current code just before the tool does: HTX refuses the
+    tool's first code (used once already), and the tool takes the next window's."""
+    import time
+
+    import pyotp
+
+    totp = pyotp.TOTP(htx_site.account.totp_secret)
+    if 30 - time.time() % 30 < 12:  # the tool must reach its GA step inside this window
+        time.sleep(30 - time.time() % 30 + 0.5)
+    assert htx_site.server.state.verify_totp(htx_site.account, totp.now())
+    run = run_cli(
+        ["provision", "--note", "after a refused code", "--store", f"json:{tmp_path / 'k.json'}"],
+        htx_site.env(),
+        cwd=tmp_path,
+    )
+    assert run.returncode == 0, run.explain()
+    assert "the Google Authenticator code was refused; trying the next one" in run.stderr
+    assert len(htx_site.server.state.keys_for(htx_site.account.email)) == 1

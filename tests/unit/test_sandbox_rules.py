@@ -460,3 +460,22 @@ def test_failed_delivery_is_reported_and_logged_without_code(
     assert body["message"] == "Please get the email verification code first"
     ctx.mailer = Mailer(None, logged_in.faults)
     assert logged_in.post("verify/email/send", {"purpose": "create"})[0] == 200
+
+
+def test_an_80_bit_seed_works_as_exchanges_issue_them() -> None:
+    """HTX hands out 16-character seeds; pyotp alone refuses them since 2.10."""
+    import time as _time
+
+    from sandbox.accounts import Account
+    from sandbox.state import SandboxState, SeedTotp
+
+    account = Account(
+        email="short@example.test",
+        password="pw-123456",
+        totp_secret="JBSWY3DPEHPK3PXP",
+        uid=30000001,
+        mailbox="short@example.test",
+    )
+    state = SandboxState([account])
+    code = SeedTotp(account.totp_secret).at(_time.time())
+    assert state.verify_totp(account, code)
