@@ -70,6 +70,7 @@ def htx_site(dovecot: Dovecot, tmp_path: Path) -> Iterator[Site]:  # noqa: F811
         totp_secret=pyotp.random_base32(),
         uid=next(_uids),
         mailbox=f"{user}@example.test",
+        sub_uids=(next(_uids), next(_uids)),
     )
     target = MailTarget.parse(f"lmtp://127.0.0.1:{dovecot.lmtp_port}")
     with SandboxServer(SandboxConfig(accounts=[account], mail_target=target)) as server:
