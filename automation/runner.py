@@ -60,6 +60,7 @@ class Reporter:
     def __init__(self, stream: TextIO | None = None, *, quiet: bool = False) -> None:
         self.stream = stream or sys.stderr
         self.quiet = quiet
+        self.waited = 0.0  # seconds spent on waits the site imposes (GA windows, countdowns)
 
     def _write(self, text: str) -> None:
         if not self.quiet:
@@ -75,6 +76,10 @@ class Reporter:
 
     def info(self, message: str) -> None:
         self._write(f"      {message}")
+
+    def waiting(self, seconds: float, what: str) -> None:
+        self.waited += seconds
+        self.info(f"waiting {seconds:.0f} s for {what}")
 
 
 @dataclass

@@ -149,7 +149,8 @@ def provision(
         headed=headed, timeout_ms=timeout * 1000, artifacts_root=output, verify=not no_verify
     )
     result = run_provision(prep, options, reporter)
-    reporter.info(f"done in {result.run.seconds:.1f} s")
+    waited = f" ({reporter.waited:.0f} s of it waiting on HTX's timers)" if reporter.waited else ""
+    reporter.info(f"done in {result.run.seconds:.1f} s{waited}")
     report_key(result.record, result.stored_in, result.verification, fmt)
 
 

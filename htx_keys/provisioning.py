@@ -58,6 +58,17 @@ class ProvisionResult:
     verification: Verification | None = None
 
 
+def new_totp(secret: str, state_dir: Path | None, reporter: Reporter) -> Totp:
+    """GA codes for one run; `state_dir` shares the used time steps with every other run."""
+    return Totp(
+        secret,
+        state_dir=state_dir,
+        on_wait=lambda s: reporter.waiting(
+            s, "a fresh Google Authenticator code (each code works once)"
+        ),
+    )
+
+
 def mail_settings(settings: Settings) -> MailSettings:
     extra: dict[str, Any] = {}
     if settings.mail_from:
@@ -89,13 +100,7 @@ def prepare(settings: Settings, request: KeyRequest, store: Store) -> Prepared:
 def provision(prep: Prepared, options: RunOptions, reporter: Reporter) -> ProvisionResult:
     settings = prep.settings
     state_dir = settings.state_dir
-    totp = Totp(
-        prep.totp_secret,
-        state_dir=state_dir if options.use_totp_state else None,
-        on_wait=lambda s: reporter.info(
-            f"waiting {s:.0f} s for a fresh Google Authenticator code (each code works once)"
-        ),
-    )
+    totp = new_totp(prep.totp_secret, state_dir if options.use_totp_state else None, reporter)
     artifacts_root = options.artifacts_root or state_dir / "runs"
     failure = FailureScreenshot(
         directory=artifacts_root,

@@ -11,7 +11,7 @@ import datetime as dt
 
 from automation.config import Settings
 from automation.errors import ConfigError, InputError, RejectedError
-from automation.otp import Totp, validate_secret
+from automation.otp import validate_secret
 from automation.redaction import REDACTOR
 from automation.runner import Reporter
 from automation.store import KeyRecord, Store, save_or_rescue
@@ -19,6 +19,7 @@ from flows.htx.limits import NO_IP_EXPIRY_DAYS, KeyRequest
 from flows.htx.provision import iso, utc_now
 from flows.htx.rest import HtxRest, KeyRefused
 from flows.htx.verify import Verification, verify_key
+from htx_keys.provisioning import new_totp
 
 OTP_WORDS = ("otp", "google", "ga code", "2fa", "authenticator")
 
@@ -67,13 +68,7 @@ def provision_sub_user(
     *,
     verify: bool = True,
 ) -> tuple[KeyRecord, str, Verification | None]:
-    totp = Totp(
-        validate_secret(settings.totp_secret or ""),
-        state_dir=settings.state_dir,
-        on_wait=lambda s: reporter.info(
-            f"waiting {s:.0f} s for a fresh Google Authenticator code (each code works once)"
-        ),
-    )
+    totp = new_totp(validate_secret(settings.totp_secret or ""), settings.state_dir, reporter)
     rest = HtxRest(settings.api_url, parent.access_key, parent.secret_key)
     reporter.info(
         f"creating a key for sub-user {sub_uid} over REST at {settings.api_url}, "

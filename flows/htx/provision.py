@@ -134,7 +134,7 @@ def send_email_code(ctx: ProvisionContext) -> None:
     if wait:
         # A code was sent to this account less than a minute ago (an earlier run): HTX only
         # offers Resend when its countdown ends, so wait for it as a person would.
-        ctx.reporter.info(f"HTX allows a new code in {wait} s (one was sent recently); waiting")
+        ctx.reporter.waiting(wait, "HTX to allow a new email code (one was sent recently)")
         expect(dialog.send_button).to_be_enabled(timeout=(wait + 15) * 1000)
     ctx.inbox.mark()  # only mail that arrives after this moment can carry our code
     ctx.extra["sent_at"] = time.monotonic()
