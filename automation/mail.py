@@ -37,6 +37,10 @@ from automation.errors import ConfigError, InputError, MailError, MailTimeout
 from automation.mailparse import DEFAULT_CODE_PATTERN, extract_code, sender_matches, sender_of
 
 DEFAULT_SENDERS: tuple[str, ...] = ("*@htx.com", "*@*.htx.com", "*@huobi.com", "*@*.huobi.com")
+# With UIDs unusable (UIDVALIDITY changed), only the date tells old mail from new: a little
+# slack for a server clock behind ours. A stale code that slips through is refused by HTX and
+# the flow then waits for the next mail.
+DATE_ONLY_SKEW = 5.0
 SKEW_ALLOWANCE = 120.0  # seconds a server clock may lag ours before a new mail looks stale
 PROGRESS_EVERY = 5.0
 MAX_MESSAGE_BYTES = 2_000_000  # a verification mail is a few kB; never download a huge foreign one
@@ -308,7 +312,7 @@ class Inbox:
         # after the mark, less a few seconds for INTERNALDATE's whole seconds and a server clock
         # slightly behind ours.
         uids_valid = mark.uidvalidity is None or mark.uidvalidity == self._uidvalidity
-        oldest = mark.time - (SKEW_ALLOWANCE if uids_valid else 5.0)
+        oldest = mark.time - (SKEW_ALLOWANCE if uids_valid else DATE_ONLY_SKEW)
         # SINCE compares dates in the server's zone, which we do not know: go back a day more.
         since = dt.datetime.fromtimestamp(oldest, dt.UTC).date() - dt.timedelta(days=1)
         criteria: list[object] = ["SINCE", since]
