@@ -12,10 +12,12 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
-from automation.errors import ConfigError
+from automation.errors import ConfigError, InputError
 
 SYSTEM_CHROMIUMS = (
     "/usr/lib/chromium/chromium",  # Debian: the binary itself (the /usr/bin wrapper is a script)
@@ -40,8 +42,14 @@ VIEWPORT = {"width": 1280, "height": 800}
 
 @dataclass(frozen=True)
 class BrowserChoice:
-    executable: str | None  # None: Playwright's own build
+    executable: str | None  # None: Playwright's own build (or a remote browser)
     description: str
+    cdp_endpoint: str | None = None  # an existing Chromium's DevTools endpoint
+    ws_endpoint: str | None = None  # a Playwright server (`playwright run-server`, Browserless)
+
+    @property
+    def remote(self) -> bool:
+        return bool(self.cdp_endpoint or self.ws_endpoint)
 
 
 def playwright_chromium() -> str | None:
@@ -56,7 +64,26 @@ def playwright_chromium() -> str | None:
     return None
 
 
-def choose_browser(explicit: str | None = None) -> BrowserChoice:
+def choose_browser(
+    explicit: str | None = None, *, cdp_endpoint: str | None = None, ws_endpoint: str | None = None
+) -> BrowserChoice:
+    """Which browser a run uses, decided before anything starts."""
+    if cdp_endpoint and ws_endpoint:
+        raise InputError("Give --cdp-endpoint or --ws-endpoint, not both")
+    if cdp_endpoint:
+        if not cdp_endpoint.startswith(("http://", "https://", "ws://", "wss://")):
+            raise InputError(
+                f"--cdp-endpoint must be an http(s):// or ws(s):// URL: {cdp_endpoint}"
+            )
+        return BrowserChoice(
+            None, f"remote Chromium over CDP at {_safe(cdp_endpoint)}", cdp_endpoint=cdp_endpoint
+        )
+    if ws_endpoint:
+        if not ws_endpoint.startswith(("ws://", "wss://")):
+            raise InputError(f"--ws-endpoint must be a ws(s):// URL: {ws_endpoint}")
+        return BrowserChoice(
+            None, f"remote Playwright server at {_safe(ws_endpoint)}", ws_endpoint=ws_endpoint
+        )
     if explicit:
         path = shutil.which(explicit) or explicit
         if not (os.path.isfile(path) and os.access(path, os.X_OK)):
@@ -73,6 +100,14 @@ def choose_browser(explicit: str | None = None) -> BrowserChoice:
     )
 
 
+def _safe(url: str) -> str:
+    """An endpoint for messages: services put tokens in the query string (?token=...)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
+
+
 @dataclass
 class BrowserOptions:
     choice: BrowserChoice
@@ -80,41 +115,28 @@ class BrowserOptions:
     slow_mo: float = 0.0
     timeout_ms: float = 30_000
     record_video_dir: Path | None = None
+    storage_state: dict[str, Any] | None = field(default=None, repr=False)  # a saved login
 
 
 @contextmanager
-def open_page(options: BrowserOptions) -> Iterator[object]:
-    """Launch Chromium, open one context and page, and close everything on the way out.
+def open_page(options: BrowserOptions) -> Iterator[Any]:
+    """Start or reach Chromium, open one fresh context and page, close them on the way out.
 
-    Yields the Playwright `Page`. Typed as object so callers import Playwright types lazily.
+    Yields the Playwright `Page`. A remote browser (CDP, Playwright server) gets its own new
+    context, so nothing of other users' sessions is seen or left behind; leaving disconnects
+    from it without stopping it.
     """
-    from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
-    args = list(LAUNCH_ARGS)
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        args.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox on
     # Playwright leaves empty tracing folders in /tmp unless told where they go.
     with tempfile.TemporaryDirectory(prefix="htx-keys-pw-") as traces_dir, sync_playwright() as p:
-        try:
-            browser = p.chromium.launch(
-                executable_path=options.choice.executable,
-                headless=not options.headed,
-                args=args,
-                slow_mo=options.slow_mo,
-                traces_dir=traces_dir,
-            )
-        except PlaywrightError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            raise ConfigError(
-                f"Could not start {options.choice.description}: {first}",
-                hint="check HTX_KEYS_BROWSER / --browser, or run `playwright install chromium`",
-            ) from None
+        browser = _start(p, options, traces_dir)
         try:
             context = browser.new_context(
-                viewport=VIEWPORT,  # type: ignore[arg-type]
+                viewport=VIEWPORT,
                 locale="en-US",
                 record_video_dir=options.record_video_dir,
+                storage_state=options.storage_state,  # type: ignore[arg-type]
             )
             context.set_default_timeout(options.timeout_ms)
             page = context.new_page()
@@ -124,3 +146,32 @@ def open_page(options: BrowserOptions) -> Iterator[object]:
                 context.close()
         finally:
             browser.close()
+
+
+def _start(p: Any, options: BrowserOptions, traces_dir: str) -> Any:
+    from playwright.sync_api import Error as PlaywrightError
+
+    choice = options.choice
+    try:
+        if choice.cdp_endpoint:
+            return p.chromium.connect_over_cdp(choice.cdp_endpoint, timeout=options.timeout_ms)
+        if choice.ws_endpoint:
+            return p.chromium.connect(choice.ws_endpoint, timeout=options.timeout_ms)
+        args = list(LAUNCH_ARGS)
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            args.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox on
+        return p.chromium.launch(
+            executable_path=choice.executable,
+            headless=not options.headed,
+            args=args,
+            slow_mo=options.slow_mo,
+            traces_dir=traces_dir,
+        )
+    except PlaywrightError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        hint = (
+            "is the remote browser running and reachable?"
+            if choice.remote
+            else "check HTX_KEYS_BROWSER / --browser, or run `playwright install chromium`"
+        )
+        raise ConfigError(f"Could not start {choice.description}: {first}", hint=hint) from None

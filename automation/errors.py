@@ -22,6 +22,9 @@ class ExitStatus(IntEnum):
     STORE = 8  # the key could not be stored where asked (it was saved to a rescue file)
     REJECTED = 9  # the exchange refused the request (limits, validation, codes)
     VERIFY = 10  # the key was created but does not work as asked
+    CAPTCHA = 11  # a captcha needs a person (headless run); `htx-keys login --headed` once
+    HUMAN = 12  # the site asks for something only a person has (an SMS code) and none is here
+    DOCTOR = 13  # `htx-keys doctor` found a check that fails
     INTERRUPTED = 130  # Ctrl-C / SIGTERM
 
 
@@ -93,3 +96,15 @@ class Interrupted(HtxKeysError):
     """Ctrl-C or SIGTERM, caught where something had to be saved first."""
 
     exit_status = ExitStatus.INTERRUPTED
+
+
+class CaptchaRequired(HtxKeysError):
+    """The site shows a captcha: the tool never solves one, a person must."""
+
+    exit_status = ExitStatus.CAPTCHA
+
+
+class HumanNeeded(HtxKeysError):
+    """The site asks for something only a person can give (an SMS code)."""
+
+    exit_status = ExitStatus.HUMAN

@@ -28,6 +28,8 @@ class Step(Generic[C]):
     description: str  # one sentence a person can follow
     action: Callable[[C], None]
     retries: int = 0  # only for steps that are safe to repeat
+    # Why the step is not needed this time (a saved session, no new-device check), or None.
+    skip: Callable[[C], str | None] | None = None
 
     @property
     def slug(self) -> str:
@@ -69,6 +71,9 @@ class Reporter:
 
     def step(self, index: int, total: int, step: Step[Any]) -> None:
         self._write(f"[{index}/{total}] {step.title}")
+
+    def step_skipped(self, index: int, total: int, step: Step[Any], reason: str) -> None:
+        self._write(f"[{index}/{total}] {step.title}: skipped ({reason})")
 
     def step_done(self, index: int, total: int, step: Step[Any], seconds: float) -> None:
         if seconds >= 1.0:
@@ -141,6 +146,10 @@ def run_flow(
     result = RunResult()
     total = len(flow.steps)
     for index, step in enumerate(flow.steps, 1):
+        reason = step.skip(ctx) if step.skip is not None else None
+        if reason:
+            reporter.step_skipped(index, total, step, reason)
+            continue
         reporter.step(index, total, step)
         for hook in hooks:
             hook.before_step(index, step, ctx)

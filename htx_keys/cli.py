@@ -18,14 +18,18 @@ from automation.config import load_settings
 from automation.errors import ExitStatus, HtxKeysError
 from automation.redaction import REDACTOR
 from automation.runner import Reporter
+from automation.session import NoSession, open_session_store
 from automation.store import check_store, open_store
 from flows.htx.limits import MAX_IPS, MAX_NOTE, check_request
 from htx_keys.keys_cli import keys, verify
 from htx_keys.options import (
+    ask_person,
     browser_options,
     output_options,
     prompt_missing_secrets,
+    remote_browser_options,
     report_key,
+    session_option,
     site_options,
     store_option,
 )
@@ -94,6 +98,7 @@ def cli() -> None:
     help="Where failure screenshots go [default: the state dir's runs/].",
 )
 @output_options
+@session_option
 @browser_options
 @site_options
 def provision(
@@ -111,6 +116,9 @@ def provision(
     quiet: bool,
     headed: bool,
     browser_path: str | None,
+    cdp_endpoint: str | None,
+    ws_endpoint: str | None,
+    session_spec: str,
     base_url: str | None,
     api_url: str | None,
     env_file: Path | None,
@@ -143,11 +151,20 @@ def provision(
     from htx_keys.provisioning import RunOptions, prepare
     from htx_keys.provisioning import provision as run_provision
 
-    settings = prompt_missing_secrets(settings)
-    prep = prepare(settings, request, open_store(settings.store))
+    session = open_session_store(session_spec, settings.base_url, settings.email or "")
+    asked = ("totp_secret", "imap_password") + (() if session.load() else ("password",))
+    settings = prompt_missing_secrets(settings, asked)
     options = RunOptions(
-        headed=headed, timeout_ms=timeout * 1000, artifacts_root=output, verify=not no_verify
+        headed=headed,
+        timeout_ms=timeout * 1000,
+        artifacts_root=output,
+        verify=not no_verify,
+        cdp_endpoint=cdp_endpoint,
+        ws_endpoint=ws_endpoint,
+        session=session,
+        ask=ask_person,
     )
+    prep = prepare(settings, request, open_store(settings.store), options)
     result = run_provision(prep, options, reporter)
     waited = f" ({reporter.waited:.0f} s of it waiting on HTX's timers)" if reporter.waited else ""
     reporter.info(f"done in {result.run.seconds:.1f} s{waited}")
@@ -155,9 +172,90 @@ def provision(
 
 
 @cli.command()
+@click.option("--headless", is_flag=True, help="No browser window (then a captcha stops it).")
+@click.option(
+    "--captcha-timeout",
+    type=click.FloatRange(min=10),
+    default=180.0,
+    show_default=True,
+    help="Seconds a person has to solve a captcha.",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+@session_option
+@click.option(
+    "--browser",
+    "browser_path",
+    metavar="PATH",
+    help="Chromium/Chrome to use [env HTX_KEYS_BROWSER].",
+)
+@remote_browser_options
+@site_options
+def login(
+    headless: bool,
+    captcha_timeout: float,
+    quiet: bool,
+    session_spec: str,
+    browser_path: str | None,
+    cdp_endpoint: str | None,
+    ws_endpoint: str | None,
+    base_url: str | None,
+    api_url: str | None,
+    env_file: Path | None,
+) -> None:
+    """Sign in once, in a browser window, and save the session for later runs.
+
+    A person can solve a captcha or answer a new-device check here. The browser's session
+    (cookies) is then saved in the OS keyring (or --session file:PATH, mode 0600), and
+    `provision`, `doctor` and the other commands reuse it: no password, captcha or login GA
+    code while it lasts. When it expires they log in again if the password is set.
+    """
+    from htx_keys.provisioning import RunOptions, prepare, sign_in
+
+    settings = load_settings(
+        {"base_url": base_url, "api_url": api_url, "browser": browser_path}, env_file
+    )
+    settings = prompt_missing_secrets(settings, ("password", "totp_secret", "imap_password"))
+    settings.require("email")
+    session = open_session_store(session_spec, settings.base_url, settings.email or "")
+    if isinstance(session, NoSession):
+        raise click.UsageError("--session none: `login` exists to save a session")
+    options = RunOptions(
+        headed=not headless,
+        cdp_endpoint=cdp_endpoint,
+        ws_endpoint=ws_endpoint,
+        ask=ask_person,
+        captcha_timeout_s=captcha_timeout,
+    )
+    prep = prepare(settings, None, None, options)  # a fresh login: no saved session is used
+    where = sign_in(prep, session, options, Reporter(quiet=quiet))
+    click.echo(f"Signed in as {settings.email}; session saved in {where}")
+
+
+@cli.command()
+@session_option
+@site_options
+def logout(
+    session_spec: str, base_url: str | None, api_url: str | None, env_file: Path | None
+) -> None:
+    """Forget the saved session (it stays valid on HTX until it expires there)."""
+    settings = load_settings({"base_url": base_url, "api_url": api_url}, env_file)
+    settings.require("email")
+    session = open_session_store(session_spec, settings.base_url, settings.email or "")
+    session.delete()
+    click.echo(f"Forgot the saved session of {settings.email} ({session.description})")
+
+
+@cli.command()
 @output_options
 @browser_options
-def demo(fmt: str, quiet: bool, headed: bool, browser_path: str | None) -> None:
+def demo(
+    fmt: str,
+    quiet: bool,
+    headed: bool,
+    browser_path: str | None,
+    cdp_endpoint: str | None,
+    ws_endpoint: str | None,
+) -> None:
     """Run a whole provisioning against the built-in HTX replica, in one command.
 
     Starts the sandbox website and an embedded IMAP server (pymap, TLS) on free loopback
@@ -167,7 +265,14 @@ def demo(fmt: str, quiet: bool, headed: bool, browser_path: str | None) -> None:
     """
     from htx_keys.demo import run_demo
 
-    run_demo(fmt=fmt, quiet=quiet, headed=headed, browser=browser_path)
+    run_demo(
+        fmt=fmt,
+        quiet=quiet,
+        headed=headed,
+        browser=browser_path,
+        cdp_endpoint=cdp_endpoint,
+        ws_endpoint=ws_endpoint,
+    )
 
 
 @cli.command()

@@ -36,7 +36,15 @@ def demo_store(reporter: Reporter) -> Store:
     return open_store(f"json:{path}")
 
 
-def run_demo(*, fmt: str, quiet: bool, headed: bool, browser: str | None) -> None:
+def run_demo(
+    *,
+    fmt: str,
+    quiet: bool,
+    headed: bool,
+    browser: str | None,
+    cdp_endpoint: str | None = None,
+    ws_endpoint: str | None = None,
+) -> None:
     reporter = Reporter(quiet=quiet)
     started = time.monotonic()
     account = demo_account()
@@ -68,9 +76,14 @@ def run_demo(*, fmt: str, quiet: bool, headed: bool, browser: str | None) -> Non
                     state_dir=default_state_dir(),
                 )
                 request = check_request("htx-keys demo", ["read", "trade"], [])
-                prep = prepare(settings, request, demo_store(reporter))
                 # The seed is made up for this run: nothing to remember between runs.
-                options = RunOptions(headed=headed, use_totp_state=False)
+                options = RunOptions(
+                    headed=headed,
+                    use_totp_state=False,
+                    cdp_endpoint=cdp_endpoint,
+                    ws_endpoint=ws_endpoint,
+                )
+                prep = prepare(settings, request, demo_store(reporter), options)
                 result = provision(prep, options, reporter)
         finally:
             imap.stop()

@@ -48,8 +48,12 @@ def store_option(func: F) -> F:
 
 def browser_options(func: F) -> F:
     func = click.option(
-        "--headed", is_flag=True, help="Show the browser window (default: headless)."
+        "--headed",
+        is_flag=True,
+        help="Show the browser window (default: headless). A person at the window and the "
+        "terminal is then asked to solve captchas and type SMS codes.",
     )(func)
+    func = remote_browser_options(func)
     func = click.option(
         "--browser",
         "browser_path",
@@ -58,6 +62,50 @@ def browser_options(func: F) -> F:
         "else a system one].",
     )(func)
     return func
+
+
+def remote_browser_options(func: F) -> F:
+    func = click.option(
+        "--ws-endpoint",
+        metavar="URL",
+        envvar="HTX_KEYS_WS_ENDPOINT",
+        show_envvar=True,
+        help="Use a Playwright server (playwright run-server, Browserless) instead of a local "
+        "browser.",
+    )(func)
+    func = click.option(
+        "--cdp-endpoint",
+        metavar="URL",
+        envvar="HTX_KEYS_CDP_ENDPOINT",
+        show_envvar=True,
+        help="Use a running Chromium through its DevTools endpoint "
+        "(e.g. http://127.0.0.1:9222) instead of a local browser.",
+    )(func)
+    return func
+
+
+def session_option(func: F) -> F:
+    return click.option(
+        "--session",
+        "session_spec",
+        metavar="SPEC",
+        envvar="HTX_KEYS_SESSION",
+        show_envvar=True,
+        default="keyring",
+        show_default=True,
+        help="Where the saved login (from `htx-keys login`) is kept: keyring, file:PATH, or "
+        "none to always log in.",
+    )(func)
+
+
+def ask_person(question: str) -> str | None:
+    """Ask the person at the terminal; hidden on a terminal, a plain line from a pipe."""
+    if sys.stdin.isatty():
+        answer = click.prompt(question, hide_input=True, err=True, default="", show_default=False)
+        return str(answer) or None
+    click.echo(f"{question}: ", err=True, nl=False)
+    line = sys.stdin.readline()
+    return line.strip() or None
 
 
 def output_options(func: F) -> F:

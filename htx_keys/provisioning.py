@@ -8,45 +8,57 @@ here, not after a key exists), and only then does a browser start.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+import os
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from automation.browser import BrowserChoice, BrowserOptions, choose_browser, open_page
 from automation.config import Settings
-from automation.errors import HtxKeysError
+from automation.errors import ConfigError, HtxKeysError
 from automation.mail import Inbox, MailSettings, check_settings, parse_senders
 from automation.otp import Totp, validate_secret
 from automation.recording import FailureScreenshot, new_run_dir
 from automation.runner import Reporter, RunResult, StepHook, run_flow
+from automation.session import SessionStore
 from automation.store import KeyRecord, Store, check_store
+from flows.htx.context import ProvisionContext, SiteContext
 from flows.htx.limits import KeyRequest
+from flows.htx.login import LOGIN
 from flows.htx.pages import failure_mask
-from flows.htx.provision import PROVISION, ProvisionContext
+from flows.htx.provision import PROVISION
 from flows.htx.verify import Verification, verify_key
 
-NEEDED = ("email", "password", "totp_secret", "imap_host", "imap_password")
+NEEDED = ("email", "totp_secret", "imap_host", "imap_password")  # + password without a session
 
 
 @dataclass
 class RunOptions:
-    headed: bool = False
+    headed: bool = False  # a person sees the browser: captchas and SMS codes go to them
     timeout_ms: float = 30_000
     artifacts_root: Path | None = None  # where failure screenshots go; default: state dir
     use_totp_state: bool = True  # remember used GA steps across runs (off for throwaway seeds)
     verify: bool = True  # check the new key with signed REST calls once it is stored
     hooks: Sequence[StepHook[Any]] = ()
+    cdp_endpoint: str | None = None
+    ws_endpoint: str | None = None
+    session: SessionStore | None = None  # where a saved login is read (and renewed)
+    ask: Callable[[str], str | None] | None = None  # a hidden prompt for the person
+    captcha_timeout_s: float = 180.0
 
 
 @dataclass
 class Prepared:
     settings: Settings
-    request: KeyRequest
-    store: Store
+    request: KeyRequest | None  # None: sign in only
+    store: Store | None
     browser: BrowserChoice
     mail: MailSettings
     totp_secret: str = field(repr=False)
+    saved_state: dict[str, Any] | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -86,51 +98,93 @@ def mail_settings(settings: Settings) -> MailSettings:
     )
 
 
-def prepare(settings: Settings, request: KeyRequest, store: Store) -> Prepared:
+def prepare(
+    settings: Settings,
+    request: KeyRequest | None,
+    store: Store | None,
+    options: RunOptions | None = None,
+) -> Prepared:
     """Everything that can fail before a browser starts, in well under a second."""
-    settings.require(*NEEDED)
+    options = options or RunOptions()
+    saved = options.session.load() if options.session else None
+    settings.require(*NEEDED, *(() if saved else ("password",)))
     secret = validate_secret(settings.totp_secret or "")
     mail = mail_settings(settings)
     check_settings(mail)
-    browser = choose_browser(settings.browser)
-    check_store(store)
-    return Prepared(settings, request, store, browser, mail, secret)
+    browser = choose_browser(
+        settings.browser, cdp_endpoint=options.cdp_endpoint, ws_endpoint=options.ws_endpoint
+    )
+    if options.headed and not browser.remote and not has_display():
+        raise ConfigError(
+            "--headed needs a display for the browser window: run it on a desktop or under "
+            "xvfb-run, or leave out --headed"
+        )
+    if store is not None:
+        check_store(store)
+    return Prepared(settings, request, store, browser, mail, secret, saved)
 
 
-def provision(prep: Prepared, options: RunOptions, reporter: Reporter) -> ProvisionResult:
+def has_display() -> bool:
+    if not sys.platform.startswith("linux"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+@contextmanager
+def site_context(
+    prep: Prepared, options: RunOptions, reporter: Reporter, name: str
+) -> Iterator[tuple[SiteContext, FailureScreenshot]]:
+    """The mailbox (opened first: a wrong IMAP password fails before anything is made), the
+    browser with the saved session if there is one, and a context for the flow."""
     settings = prep.settings
     state_dir = settings.state_dir
     totp = new_totp(prep.totp_secret, state_dir if options.use_totp_state else None, reporter)
-    artifacts_root = options.artifacts_root or state_dir / "runs"
     failure = FailureScreenshot(
-        directory=artifacts_root,
+        directory=options.artifacts_root or state_dir / "runs",
         page=lambda ctx: ctx.page,
         mask=failure_mask,
     )
+    session = "; with the saved session" if prep.saved_state else ""
     reporter.info(
         f"mailbox of {prep.mail.user} on {prep.mail.host}:{prep.mail.effective_port}; "
-        f"browser: {prep.browser.description}"
+        f"browser: {prep.browser.description}{session}"
     )
     with Inbox(prep.mail, on_progress=reporter.info) as inbox:
-        browser = BrowserOptions(prep.browser, headed=options.headed, timeout_ms=options.timeout_ms)
+        browser = BrowserOptions(
+            prep.browser,
+            headed=options.headed,
+            timeout_ms=options.timeout_ms,
+            storage_state=prep.saved_state,
+        )
         with open_page(browser) as page:
-            ctx = ProvisionContext(
-                page=page,  # type: ignore[arg-type]
+            common = dict(
+                page=page,
                 base_url=settings.base_url,
                 email=settings.email or "",
                 password=settings.password or "",
-                request=prep.request,
                 totp=totp,
                 inbox=inbox,
-                store=prep.store,
                 reporter=reporter,
-                rescue_dir=state_dir / "rescue",
                 mail_timeout=settings.mail_timeout,
                 timeout_ms=options.timeout_ms,
+                interactive=options.headed,
+                ask=options.ask,
+                captcha_timeout_s=options.captcha_timeout_s,
+                saved_session=prep.saved_state is not None,
             )
-            failure.directory = new_run_dir(artifacts_root, "provision")
+            ctx: SiteContext
+            if prep.request is not None and prep.store is not None:
+                ctx = ProvisionContext(
+                    **common,  # type: ignore[arg-type]
+                    request=prep.request,
+                    store=prep.store,
+                    rescue_dir=state_dir / "rescue",
+                )
+            else:
+                ctx = SiteContext(**common)  # type: ignore[arg-type]
+            failure.directory = new_run_dir(failure.directory, name)
             try:
-                run = run_flow(PROVISION, ctx, reporter=reporter, hooks=[*options.hooks, failure])
+                yield ctx, failure
             except HtxKeysError as exc:
                 if failure.saved:
                     exc.hint = f"screenshot of the failed step: {failure.saved[-1]}" + (
@@ -139,11 +193,28 @@ def provision(prep: Prepared, options: RunOptions, reporter: Reporter) -> Provis
                 raise
             finally:
                 _remove_if_empty(failure.directory)
+
+
+def provision(prep: Prepared, options: RunOptions, reporter: Reporter) -> ProvisionResult:
+    with site_context(prep, options, reporter, "provision") as (ctx, failure):
+        assert isinstance(ctx, ProvisionContext)
+        run = run_flow(PROVISION, ctx, reporter=reporter, hooks=[*options.hooks, failure])
+        if ctx.session_renewed and options.session is not None:
+            options.session.save(dict(ctx.page.context.storage_state()))
+            reporter.info(f"the saved session was renewed ({options.session.description})")
     assert ctx.record is not None and ctx.stored_in is not None
     result = ProvisionResult(ctx.record, ctx.stored_in, run, failure.saved)
     if options.verify:
-        result.verification = check_new_key(settings.api_url, ctx.record, reporter)
+        result.verification = check_new_key(prep.settings.api_url, ctx.record, reporter)
     return result
+
+
+def sign_in(prep: Prepared, session: SessionStore, options: RunOptions, reporter: Reporter) -> str:
+    """Log in (a person may solve a captcha) and save the browser's session."""
+    with site_context(prep, options, reporter, "login") as (ctx, failure):
+        run_flow(LOGIN, ctx, reporter=reporter, hooks=[*options.hooks, failure])
+        session.save(dict(ctx.page.context.storage_state()))
+    return session.description
 
 
 def check_new_key(

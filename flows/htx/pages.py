@@ -31,8 +31,14 @@ T_CREATE = "Create"
 T_KEY_TABLE = "API Keys"
 T_SECURITY_DIALOG = "Security Authentication"
 T_EMAIL_CODE = "Email verification code"
-T_SEND = re.compile(r"^(Send|Get code|Resend)", re.I)  # any state of the button
+# Any state of the email code button ("Send", "Resend (42s)"), never "Send SMS code".
+T_SEND = re.compile(r"^(Send|Get code|Resend)(\s*\(\s*\d+\s*s\s*\))?$", re.I)
 T_COUNTDOWN = re.compile(r"^Resend\s*\(\s*(\d+)\s*s\s*\)$", re.I)  # "Resend (59s)": sent
+T_CAPTCHA_SLIDER = "Slide to verify"  # older UI: Alibaba NoCaptcha, #nc_1_n1z
+T_NEW_DEVICE = "New Device Verification"
+T_SMS_CODE = "SMS verification code"
+T_SEND_SMS = "Send SMS code"
+T_CANCEL = "Cancel"
 T_CREATED_DIALOG = "Successfully Created"
 T_ACCESS_KEY = "Access Key"
 T_SECRET_KEY = "Secret Key"
@@ -70,18 +76,59 @@ class LoginPage:
     def alert(self) -> Locator:
         return self.page.get_by_role("alert").filter(has_text=re.compile(r"\S"))
 
+    @property
+    def captcha(self) -> Locator:
+        """A slider captcha: for a person to solve; the tool never touches it."""
+        return self.page.get_by_role("slider", name=T_CAPTCHA_SLIDER)
+
     def submit_password(self, email: str, password: str) -> None:
         self.email_box.fill(email)
         self.password_box.fill(password)
         self.login_button.click()
 
-    def wait_for_ga_step_or_error(self, timeout_ms: float) -> str | None:
-        """None when the GA step appeared, else the error text the page showed."""
-        return first_of(self.ga_box, self.alert, timeout_ms)
+    def wait_after_password(self, timeout_ms: float) -> str:
+        """ "ga" (the GA step), "captcha", or the error text the page showed."""
+        self.ga_box.or_(self.captcha).or_(self.alert).first.wait_for(timeout=timeout_ms)
+        if self.ga_box.is_visible():
+            return "ga"
+        if self.captcha.count() and self.captcha.first.is_visible():
+            return "captcha"
+        return self.alert.first.inner_text().strip()
 
     def submit_ga(self, code: str) -> None:
         self.ga_box.fill(code)
         self.confirm_button.click()
+
+
+class NewDeviceStep:
+    """HTX may ask a browser it has not seen before for an emailed code after the GA step."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+
+    @property
+    def heading(self) -> Locator:
+        return self.page.get_by_role("heading", name=T_NEW_DEVICE)
+
+    @property
+    def email_code_box(self) -> Locator:
+        return self.page.get_by_label(T_EMAIL_CODE)
+
+    @property
+    def send_button(self) -> Locator:
+        return self.page.get_by_role("button", name=T_SEND)
+
+    @property
+    def countdown_button(self) -> Locator:
+        return self.page.get_by_role("button", name=T_COUNTDOWN)
+
+    @property
+    def confirm_button(self) -> Locator:
+        return self.page.get_by_role("button", name=T_CONFIRM, exact=True)
+
+    @property
+    def alert(self) -> Locator:
+        return self.page.get_by_role("alert").filter(has_text=re.compile(r"\S"))
 
 
 class Header:
@@ -180,20 +227,26 @@ class SecurityDialog:
         """What the Send button turns into once a code is on its way."""
         return self.root.get_by_role("button", name=T_COUNTDOWN)
 
-    def seconds_until_send(self) -> int:
-        """0 when Send can be pressed; else the countdown a previous code started."""
-        if self.send_button.is_enabled():
-            return 0
-        match = T_COUNTDOWN.match(self.send_button.inner_text().strip())
-        return int(match.group(1)) if match else 1
-
     @property
     def ga_box(self) -> Locator:
         return self.root.get_by_label(T_GA_CODE)
 
     @property
+    def sms_code_box(self) -> Locator:
+        """Only on accounts that still have SMS as a factor."""
+        return self.root.get_by_label(T_SMS_CODE)
+
+    @property
+    def send_sms_button(self) -> Locator:
+        return self.root.get_by_role("button", name=T_SEND_SMS, exact=True)
+
+    @property
     def confirm_button(self) -> Locator:
         return self.root.get_by_role("button", name=T_CONFIRM, exact=True)
+
+    @property
+    def cancel_button(self) -> Locator:
+        return self.root.get_by_role("button", name=T_CANCEL, exact=True)
 
     @property
     def alert(self) -> Locator:
@@ -216,6 +269,14 @@ class CreatedDialog:
     @property
     def confirm_button(self) -> Locator:
         return self.root.get_by_role("button", name=T_CONFIRM, exact=True)
+
+
+def seconds_until_enabled(send: Locator) -> int:
+    """0 when a Send button can be pressed; else what its countdown says ("Resend (42s)")."""
+    if send.is_enabled():
+        return 0
+    match = T_COUNTDOWN.match(send.inner_text().strip())
+    return int(match.group(1)) if match else 60
 
 
 def read_value(box: Locator) -> str:
@@ -246,7 +307,9 @@ def sensitive_locators(page: Page) -> list[Locator]:
         login.email_box,
         login.password_box,
         login.ga_box,
+        NewDeviceStep(page).email_code_box,
         dialog.email_code_box,
+        dialog.sms_code_box,
         dialog.ga_box,
         created.access_key_box,
         created.secret_key_box,

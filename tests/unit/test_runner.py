@@ -88,3 +88,20 @@ def test_secrets_are_scrubbed_from_progress() -> None:
     out = io.StringIO()
     Reporter(out).info("value s3cr3t-progress here")
     assert "s3cr3t-progress" not in out.getvalue()
+
+
+def test_a_step_can_be_skipped_with_a_reason() -> None:
+    ran: list[str] = []
+    out = io.StringIO()
+    flow = Flow(
+        name="t",
+        title="T",
+        steps=(
+            Step("Log in", "x.", lambda c: ran.append("login"), skip=lambda c: "saved session"),
+            Step("Create", "y.", lambda c: ran.append("create")),
+        ),
+    )
+    result = run_flow(flow, ran, reporter=Reporter(out))
+    assert ran == ["create"]
+    assert [t.title for t in result.timings] == ["Create"]
+    assert out.getvalue().splitlines() == ["[1/2] Log in: skipped (saved session)", "[2/2] Create"]

@@ -1,0 +1,152 @@
+"""Saved browser sessions: Playwright's storage state, kept where a password would be kept.
+
+A signed-in session spares the login (and its GA code, and any captcha or new-device check)
+on later runs. It is as good as a password while it lasts, so it goes to the OS keyring by
+default or to a 0600 file when asked, and its cookie values enter the redactor when loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from automation.errors import ConfigError, InputError, StoreError
+from automation.files import atomic_write
+from automation.redaction import REDACTOR
+
+SESSION_SERVICE = "htx-keys-session"
+
+
+def _register(state: dict[str, Any]) -> None:
+    for cookie in state.get("cookies", []):
+        REDACTOR.add(str(cookie.get("value", "")), label="session cookie")
+    for origin in state.get("origins", []):
+        for item in origin.get("localStorage", []):
+            REDACTOR.add(str(item.get("value", "")), label="session storage")
+
+
+class SessionStore(ABC):
+    description: str
+
+    @abstractmethod
+    def load(self) -> dict[str, Any] | None:
+        """The saved state, or None when there is none (or it cannot be read)."""
+
+    @abstractmethod
+    def save(self, state: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def delete(self) -> None: ...
+
+
+class NoSession(SessionStore):
+    description = "no saved session"
+
+    def load(self) -> dict[str, Any] | None:
+        return None
+
+    def save(self, state: dict[str, Any]) -> None:
+        raise InputError("--session none: nowhere to save the session")
+
+    def delete(self) -> None:
+        return None
+
+
+class FileSession(SessionStore):
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.description = f"session file {path}"
+
+    def load(self) -> dict[str, Any] | None:
+        try:
+            state = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"Cannot read {self.path}: {type(exc).__name__}") from None
+        if not isinstance(state, dict):
+            raise ConfigError(f"{self.path} is not a saved browser session")
+        _register(state)
+        return state
+
+    def save(self, state: dict[str, Any]) -> None:
+        _register(state)
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        atomic_write(self.path, json.dumps(state).encode())
+
+    def delete(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+class KeyringSession(SessionStore):
+    """One keyring entry per site and login: `htx-keys-session` / `email @ host`."""
+
+    def __init__(self, base_url: str, email: str) -> None:
+        self.entry = f"{email} @ {urlsplit(base_url).netloc}"
+        self.description = f"keyring (service {SESSION_SERVICE})"
+        self._loaded: tuple[dict[str, Any] | None] | None = None
+
+    def load(self) -> dict[str, Any] | None:
+        if self._loaded is None:  # read the keyring once per run
+            self._loaded = (self._read(),)
+        return self._loaded[0]
+
+    def _read(self) -> dict[str, Any] | None:
+        import keyring
+        from keyring.errors import KeyringError
+
+        try:
+            text = keyring.get_password(SESSION_SERVICE, self.entry)
+        except KeyringError:
+            return None  # no keyring: simply no saved session
+        if not text:
+            return None
+        try:
+            state = json.loads(text)
+        except ValueError:
+            return None
+        _register(state)
+        return state if isinstance(state, dict) else None
+
+    def save(self, state: dict[str, Any]) -> None:
+        import keyring
+        from keyring.errors import KeyringError
+
+        from automation.store import keyring_usable
+
+        usable, reason = keyring_usable(SESSION_SERVICE)
+        if not usable:
+            raise StoreError(
+                f"Cannot save the session in the OS keyring ({reason})",
+                hint="use --session file:PATH to keep it in a 0600 file instead",
+            )
+        _register(state)
+        try:
+            keyring.set_password(SESSION_SERVICE, self.entry, json.dumps(state))
+        except KeyringError as exc:
+            raise StoreError(f"Cannot save the session in the OS keyring: {exc}") from None
+        self._loaded = (state,)
+
+    def delete(self) -> None:
+        import keyring
+        from keyring.errors import KeyringError, PasswordDeleteError
+
+        with contextlib.suppress(PasswordDeleteError, KeyringError):
+            keyring.delete_password(SESSION_SERVICE, self.entry)
+        self._loaded = (None,)
+
+
+def open_session_store(spec: str, base_url: str, email: str) -> SessionStore:
+    """keyring (default) | file:PATH | none."""
+    kind, _, arg = spec.strip().partition(":")
+    if kind == "keyring" and not arg:
+        return KeyringSession(base_url, email)
+    if kind == "file" and arg.strip():
+        return FileSession(Path(arg.strip()).expanduser().absolute())
+    if kind == "none" and not arg:
+        return NoSession()
+    raise InputError(f"Unknown session store '{spec}': use keyring, file:PATH or none")

@@ -1,0 +1,47 @@
+"""What the HTX steps share while they run: the page, the account, codes, and the person."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playwright.sync_api import Page
+
+from automation.mail import Inbox
+from automation.otp import Totp
+from automation.runner import Reporter
+from automation.store import KeyRecord, Store
+from flows.htx.limits import KeyRequest
+
+
+@dataclass(kw_only=True)
+class SiteContext:
+    page: Page
+    base_url: str
+    email: str
+    password: str = field(repr=False)
+    totp: Totp
+    inbox: Inbox
+    reporter: Reporter
+    mail_timeout: float = 120.0
+    timeout_ms: float = 30_000
+    # A person can see the browser and answer at the terminal (headed runs): captchas and SMS
+    # codes are handed to them; without one, those stop the run with their own exit status.
+    interactive: bool = False
+    ask: Callable[[str], str | None] | None = None  # a hidden prompt at the terminal
+    captcha_timeout_s: float = 180.0
+    saved_session: bool = False  # the browser started with a saved login
+    logged_in: bool = False
+    session_renewed: bool = False  # a saved session had expired and a full login replaced it
+    new_device: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(kw_only=True)
+class ProvisionContext(SiteContext):
+    request: KeyRequest
+    store: Store
+    rescue_dir: Path
+    record: KeyRecord | None = None
+    stored_in: str | None = None

@@ -1,0 +1,193 @@
+"""The login steps: the website, password, captcha hand-off, GA code, new-device check.
+
+Used by `provision` (as its first steps), by `login` (which saves the session) and by
+`doctor`. With a saved session the password and GA steps are skipped: no code is spent.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from playwright.sync_api import Locator, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from automation.errors import CaptchaRequired, LoginError, RejectedError
+from automation.runner import Flow, Step
+from flows.htx.context import SiteContext
+from flows.htx.pages import (
+    APIKEY_PATH,
+    ApiManagementPage,
+    Header,
+    LoginPage,
+    NewDeviceStep,
+    first_of,
+    seconds_until_enabled,
+)
+
+GA_REJECTED = "Incorrect Google Authenticator code"
+# A code the site did not take: wrong (a late mail of an earlier run) or expired.
+EMAIL_REJECTED = ("Incorrect email verification code", "email verification code has expired")
+
+
+def open_site(ctx: SiteContext) -> None:
+    login = LoginPage(ctx.page)
+    if ctx.saved_session:
+        ctx.page.goto(f"{ctx.base_url}{APIKEY_PATH}")
+        heading = ApiManagementPage(ctx.page).heading
+        heading.or_(login.email_box).first.wait_for(timeout=ctx.timeout_ms)
+        if heading.is_visible():
+            ctx.logged_in = True
+            ctx.reporter.info("signed in with the saved session")
+            return
+        ctx.session_renewed = True
+        if not ctx.password:
+            raise LoginError(
+                "The saved session has expired and no password is set",
+                hint="run `htx-keys login` again, or set HTX_PASSWORD",
+            )
+        ctx.reporter.info("the saved session has expired; logging in")
+        login.email_box.wait_for(timeout=ctx.timeout_ms)
+        return
+    login.open(ctx.base_url, back_path="/en-us/")
+
+
+def signed_in(ctx: SiteContext) -> str | None:
+    return "signed in with the saved session" if ctx.logged_in else None
+
+
+def enter_password(ctx: SiteContext) -> None:
+    login = LoginPage(ctx.page)
+    login.submit_password(ctx.email, ctx.password)
+    outcome = login.wait_after_password(ctx.timeout_ms)
+    if outcome == "captcha":
+        hand_captcha_to_a_person(ctx)
+    elif outcome != "ga":
+        raise LoginError(f"The site refused the login: {outcome}")
+
+
+def hand_captcha_to_a_person(ctx: SiteContext) -> None:
+    """The tool never solves a captcha: a person at a visible browser does, or the run stops."""
+    if not ctx.interactive:
+        raise CaptchaRequired(
+            "HTX shows a slider captcha, which this tool leaves to a person",
+            hint="run `htx-keys login --headed` once and solve it there; later runs reuse "
+            "the saved session",
+        )
+    limit = ctx.captcha_timeout_s
+    ctx.reporter.info(
+        f"HTX shows a slider captcha: solve it in the browser window (waiting up to {limit:.0f} s)"
+    )
+    try:
+        # Failed drags show an alert and a fresh slider: only the GA step means it is solved.
+        LoginPage(ctx.page).ga_box.wait_for(timeout=limit * 1000)
+    except PlaywrightTimeout:
+        raise CaptchaRequired(f"The captcha was not solved within {limit:.0f} s") from None
+    ctx.reporter.info("captcha solved; carrying on")
+
+
+def enter_login_ga(ctx: SiteContext) -> None:
+    login = LoginPage(ctx.page)
+    done = Header(ctx.page).account_button.or_(NewDeviceStep(ctx.page).heading)
+
+    def attempt() -> str | None:
+        login.submit_ga(ctx.totp.next_code())
+        return first_of(done, login.alert, ctx.timeout_ms)
+
+    error = with_fresh_ga_codes(ctx, attempt)
+    if error:
+        raise LoginError(f"The site refused the Google Authenticator code: {error}")
+    ctx.new_device = NewDeviceStep(ctx.page).heading.is_visible()
+
+
+def with_fresh_ga_codes(ctx: SiteContext, attempt: Callable[[], str | None]) -> str | None:
+    """Run `attempt` (which submits a new GA code); once more if HTX refused the code.
+
+    A refusal usually means the code was used elsewhere in its 30 s window (another run, a
+    person): the next window's code is then taken. The page clears its alert on submit, so
+    the outcome waited for is the new one.
+    """
+    error = attempt()
+    if error and GA_REJECTED in error:
+        ctx.totp.mark_rejected()
+        ctx.reporter.info("the Google Authenticator code was refused; trying the next one")
+        error = attempt()
+    return error
+
+
+def press_send(ctx: SiteContext, send: Locator, countdown: Locator, alert: Locator) -> None:
+    """Press an email code's Send button once HTX allows it; only later mail counts."""
+    send.wait_for(timeout=ctx.timeout_ms)
+    seconds = seconds_until_enabled(send)
+    if seconds:
+        # A code went out less than a minute ago (an earlier run): HTX offers Resend when its
+        # countdown ends, so wait for it as a person would.
+        ctx.reporter.waiting(seconds, "HTX to allow a new email code (one was sent recently)")
+        expect(send).to_be_enabled(timeout=(seconds + 15) * 1000)
+    ctx.inbox.mark()
+    ctx.extra["sent_at"] = time.monotonic()
+    send.click()
+    error = first_of(countdown, alert, ctx.timeout_ms)
+    if error:
+        raise RejectedError(f"HTX did not send the code: {error}")
+
+
+def read_email_code(ctx: SiteContext) -> str:
+    code = ctx.inbox.wait_for_code(timeout=ctx.mail_timeout)
+    sent_at = ctx.extra.get("sent_at")
+    if isinstance(sent_at, float):
+        ctx.reporter.info(f"verification email read {time.monotonic() - sent_at:.1f} s after Send")
+    return code
+
+
+def confirm_new_device(ctx: SiteContext) -> None:
+    step = NewDeviceStep(ctx.page)
+    press_send(ctx, step.send_button, step.countdown_button, step.alert)
+    home = Header(ctx.page).account_button
+    for attempt in (1, 2):
+        step.email_code_box.fill(read_email_code(ctx))
+        step.confirm_button.click()
+        error = first_of(home, step.alert, ctx.timeout_ms)
+        if error is None:
+            return
+        if attempt == 1 and any(text in error for text in EMAIL_REJECTED):
+            ctx.reporter.info("HTX refused the email code; waiting for a newer email")
+            continue
+        raise LoginError(f"HTX refused the new-device check: {error}")
+
+
+def no_new_device_check(ctx: SiteContext) -> str | None:
+    if ctx.logged_in and not ctx.new_device:
+        return "signed in with the saved session"
+    return None if ctx.new_device else "HTX did not ask"
+
+
+LOGIN_STEPS: tuple[Step[SiteContext], ...] = (
+    Step(
+        "Open the HTX website",
+        "Go to the HTX website and open the Log In page.",
+        open_site,
+        retries=1,
+    ),
+    Step(
+        "Log in with email and password",
+        "Enter the account's email or phone number and password, then press Log In; if a "
+        "slider captcha appears, solve it.",
+        enter_password,
+        skip=signed_in,
+    ),
+    Step(
+        "Enter the Google Authenticator code",
+        "Type the current 6-digit code from Google Authenticator and press Confirm.",
+        enter_login_ga,
+        skip=signed_in,
+    ),
+    Step(
+        "Confirm the new device",
+        "If HTX asks to verify a new device, press Send and enter the code it emails.",
+        confirm_new_device,
+        skip=no_new_device_check,
+    ),
+)
+
+LOGIN = Flow[SiteContext](name="login", title="Sign in to HTX", steps=LOGIN_STEPS)
