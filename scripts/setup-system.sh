@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(chromium ffmpeg fonts-liberation ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(dovecot-imapd dovecot-lmtpd gnome-keyring dbus dbus-x11 libsecret-tools)
+  packages+=(dovecot-imapd dovecot-lmtpd gnome-keyring dbus dbus-x11 libsecret-tools xvfb xauth)
 fi
 
 missing=()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import itertools
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyotp
 import pytest
@@ -58,20 +60,43 @@ class Site:
         }
 
 
+SiteFactory = Callable[..., Site]
+
+
 @pytest.fixture
-def htx_site(dovecot: Dovecot, tmp_path: Path) -> Iterator[Site]:  # noqa: F811
-    """A fresh account (own GA seed, own mailbox) on a sandbox delivering over LMTP."""
-    user = f"user{secrets.token_hex(4)}"
-    imap_password = secrets.token_urlsafe(12)
-    dovecot.add_user(user, imap_password)
-    account = Account(
-        email=f"{user}@example.test",
-        password=secrets.token_urlsafe(12),
-        totp_secret=pyotp.random_base32(),
-        uid=next(_uids),
-        mailbox=f"{user}@example.test",
-        sub_uids=(next(_uids), next(_uids)),
-    )
-    target = MailTarget.parse(f"lmtp://127.0.0.1:{dovecot.lmtp_port}")
-    with SandboxServer(SandboxConfig(accounts=[account], mail_target=target)) as server:
-        yield Site(server, account, dovecot, user, imap_password, tmp_path / "state")
+def site_factory(dovecot: Dovecot, tmp_path: Path) -> Iterator[SiteFactory]:  # noqa: F811
+    """Make sandboxes with their own account (own GA seed, own mailbox), delivering over LMTP.
+
+    `account` keywords go to the Account (captcha, auth_factors...), `config` keywords to the
+    SandboxConfig (captcha mode, new_device_check...).
+    """
+    with ExitStack() as stack:
+
+        def make(account: dict[str, Any] | None = None, **config: Any) -> Site:
+            user = f"user{secrets.token_hex(4)}"
+            imap_password = secrets.token_urlsafe(12)
+            dovecot.add_user(user, imap_password)
+            values: dict[str, Any] = {
+                "email": f"{user}@example.test",
+                "password": secrets.token_urlsafe(12),
+                "totp_secret": pyotp.random_base32(),
+                "uid": next(_uids),
+                "mailbox": f"{user}@example.test",
+                "sub_uids": (next(_uids), next(_uids)),
+            }
+            values.update(account or {})
+            target = MailTarget.parse(f"lmtp://127.0.0.1:{dovecot.lmtp_port}")
+            server = SandboxServer(
+                SandboxConfig(accounts=[Account(**values)], mail_target=target, **config)
+            )
+            stack.enter_context(server)
+            return Site(
+                server, Account(**values), dovecot, user, imap_password, tmp_path / "state"
+            )
+
+        yield make
+
+
+@pytest.fixture
+def htx_site(site_factory: SiteFactory) -> Site:
+    return site_factory()

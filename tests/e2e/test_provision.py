@@ -75,7 +75,7 @@ def test_two_provisions_in_a_row_into_the_keyring(
         assert stored["secret_key"] == made.secret_key
         raw = secret_tool_lookup("htx-keys", out["access_key"])
         assert raw is not None and made.secret_key in raw
-        assert "[1/10] Open the HTX login page" in run.stderr
+        assert "[1/11] Open the HTX website" in run.stderr
         assert "s after Send" in run.stderr
 
     # The stale code was never submitted: both keys were made, so both codes were fresh.

@@ -1,0 +1,111 @@
+"""A virtual screen (Xvfb) and a Chromium reachable over CDP, for tests that need a person's
+browser window or a remote browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/lib/chromium/chromium"
+
+
+def need(binary: str) -> str:
+    path = shutil.which(binary) or (binary if os.path.exists(binary) else None)
+    if path is None:
+        if os.environ.get("HTX_KEYS_REQUIRE_SERVICES") == "1":
+            pytest.fail(f"{binary} is not installed: run scripts/setup-system.sh --test")
+        pytest.skip(f"{binary} is not installed")
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def xvfb() -> Iterator[str]:
+    """A private X display; yields its name (":N")."""
+    binary = need("Xvfb")
+    for number in range(90, 140):
+        if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(
+            f"/tmp/.X{number}-lock"
+        ).exists():
+            break
+    display = f":{number}"
+    proc = subprocess.Popen(
+        [binary, display, "-screen", "0", "1280x900x24", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not Path(f"/tmp/.X11-unix/X{number}").exists():
+            assert proc.poll() is None, "Xvfb exited"
+            assert time.monotonic() < deadline, "Xvfb did not start"
+            time.sleep(0.05)
+        yield display
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@contextmanager
+def chromium_over_cdp(display: str | None = None) -> Iterator[str]:
+    """A Chromium with its DevTools endpoint on loopback; headed when given a display."""
+    binary = need(CHROMIUM)
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="htx-keys-cdp-") as profile:
+        args = [
+            binary,
+            f"--remote-debugging-port={port}",
+            "--remote-debugging-address=127.0.0.1",
+            f"--user-data-dir={profile}",
+            "--no-sandbox",
+            "--no-first-run",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,900",
+        ]
+        env = dict(os.environ)
+        if display:
+            env["DISPLAY"] = display
+        else:
+            args.append("--headless")
+        proc = subprocess.Popen(
+            [*args, "about:blank"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        endpoint = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    with urllib.request.urlopen(f"{endpoint}/json/version", timeout=1) as answer:
+                        json.load(answer)
+                    break
+                except OSError:
+                    assert proc.poll() is None, "Chromium exited"
+                    assert time.monotonic() < deadline, "Chromium's DevTools never answered"
+                    time.sleep(0.1)
+            yield endpoint
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
