@@ -3,6 +3,10 @@
 Every setting has one environment name. Secrets (passwords, the TOTP seed) are never flags:
 they come from the environment, a .env file or a hidden prompt, and enter the redactor the
 moment they are loaded, so no later output can carry them.
+
+With a named account (--account NAME or HTX_KEYS_ACCOUNT) the accounts file joins in below the
+environment, and the account's secrets come only from HTX_PASSWORD_<NAME> etc. or the OS
+keyring (automation.accounts), never from the generic HTX_PASSWORD.
 """
 
 from __future__ import annotations
@@ -45,9 +49,26 @@ class Settings:
     state_dir: Path = field(default_factory=default_state_dir)
     # name of the .env file the values came from, for error messages
     source: str = field(default="", compare=False)
+    # the named account these settings are for (None: the plain HTX_* settings)
+    account: str | None = None
+    # the account's default permissions and IP addresses for `provision`, from the file
+    default_permissions: tuple[str, ...] = ()
+    default_ips: tuple[str, ...] = ()
+    # for error messages: the accounts file, and why the keyring could not be read
+    accounts_file: str = field(default="", compare=False)
+    keyring_problem: str = field(default="", compare=False)
+
+    def env_name(self, name: str) -> str:
+        """The variable a setting comes from: an account's secrets have their own names."""
+        if self.account is not None and name in SECRET_SETTINGS:
+            return account_env_name(self.account, name)
+        return ENV_NAMES[name]
 
     def require(self, *names: str) -> None:
         """Raise one ConfigError naming every missing setting, with where to put them."""
+        if self.account is not None:
+            self._require_for_account(names)
+            return
         missing = [ENV_NAMES[n] for n in names if getattr(self, n) in (None, "")]
         if missing:
             where = f" or in {self.source}" if self.source else " or in a .env file"
@@ -56,6 +77,34 @@ class Settings:
                 f"set {'them' if len(missing) > 1 else 'it'} in the environment{where} "
                 "(see .env.example)"
             )
+
+    def _require_for_account(self, names: tuple[str, ...]) -> None:
+        absent = [n for n in names if getattr(self, n) in (None, "")]
+        if not absent:
+            return
+        account = self.account or ""
+        secrets = [self.env_name(n) for n in absent if n in SECRET_SETTINGS]
+        plain = [n for n in absent if n not in SECRET_SETTINGS]
+        # Secrets are named by their variable (the only place besides the keyring they can
+        # be); other settings by their key in the accounts file, where they usually live.
+        listed = [*secrets, *plain]
+        several = len(listed) > 1
+        fixes = []
+        if secrets:
+            what = ", ".join(secrets) if plain else ("them" if len(secrets) > 1 else "it")
+            fix = f"set {what} in the environment or run `htx-keys account set {account}`"
+            if self.keyring_problem:
+                fix += f" (the OS keyring could not be read: {self.keyring_problem})"
+            fixes.append(fix)
+        if plain:
+            what = ", ".join(plain) if secrets else ("them" if len(plain) > 1 else "it")
+            where = f" in {self.accounts_file}" if self.accounts_file else ""
+            env = ", ".join(ENV_NAMES[n] for n in plain)
+            fixes.append(f"add {what} to [accounts.{account}]{where} or set {env}")
+        raise ConfigError(
+            f"Missing setting{'s' if several else ''} {', '.join(listed)} for account "
+            f"'{account}': {'; '.join(fixes)}"
+        )
 
 
 # The environment name of each setting. HTX_* are the account's; HTX_KEYS_* are the tool's.
@@ -80,6 +129,15 @@ ENV_NAMES: dict[str, str] = {
 }
 SECRET_SETTINGS = frozenset({"password", "totp_secret", "imap_password"})
 IMAP_SECURITY = ("tls", "starttls", "plain")
+# Identity settings an account's entries decide even against the generic environment.
+ACCOUNT_OWNED = frozenset({"email", "imap_user"})
+ACCOUNT_ENV = "HTX_KEYS_ACCOUNT"  # selects an account when --account is not given
+CONFIG_ENV = "HTX_KEYS_CONFIG"  # the accounts file when --config is not given
+
+
+def account_env_name(account: str, name: str) -> str:
+    """HTX_PASSWORD_<NAME>: an account's own variable for a secret setting."""
+    return f"{ENV_NAMES[name]}_{account.upper().replace('-', '_')}"
 
 
 def read_env_file(path: Path | None, *, explicit: bool) -> dict[str, str]:
@@ -98,8 +156,9 @@ def read_env_file(path: Path | None, *, explicit: bool) -> dict[str, str]:
         raise ConfigError(f"Cannot read {path}: {exc.__class__.__name__}") from None
 
 
-def _convert(name: str, raw: str) -> Any:
-    env = ENV_NAMES[name]
+def _convert(name: str, raw: str, label: str | None = None) -> Any:
+    """Parse one value; `label` names where it came from in messages (default: its variable)."""
+    env = label or ENV_NAMES[name]
     if name == "imap_port":
         try:
             port = int(raw)
@@ -132,34 +191,65 @@ def load_settings(
     flags: Mapping[str, Any] | None = None,
     env_file: Path | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    account: str | None = None,
+    config_file: Path | None = None,
 ) -> Settings:
     """Merge the sources, highest first: flags, environment, the .env file, defaults.
 
     `env_file` None means ./.env if there is one; a given path must exist.
+
+    With an account (`account`, else HTX_KEYS_ACCOUNT) its entries in the accounts file
+    (`config_file`, else HTX_KEYS_CONFIG, else the XDG default) rank below the environment and
+    above .env, except email and imap_user, which the account's entries decide when it sets
+    them: a stray HTX_EMAIL must not log in to another account's name. Its secrets come from
+    HTX_PASSWORD_<NAME> etc., then the OS keyring; the generic HTX_PASSWORD etc. are ignored,
+    so two accounts never share a password by accident.
     """
     environ = os.environ if environ is None else environ
     explicit = env_file is not None
     path = env_file if explicit else Path.cwd() / ".env"
     from_file = read_env_file(path, explicit=explicit)
+    name = account or environ.get(ACCOUNT_ENV) or None
     values: dict[str, Any] = {}
-    for name, env in ENV_NAMES.items():
+    extra: dict[str, Any] = {}
+    entries: Mapping[str, Any] = {}
+    if name is not None:
+        from automation.accounts import resolve_account  # accounts imports this module
+
+        found, secrets = resolve_account(name, config_file, environ)
+        entries = found.entries
+        values.update(secrets.values)
+        extra = {
+            "account": name,
+            "default_permissions": found.permissions,
+            "default_ips": found.ip_addresses,
+            "accounts_file": str(found.path),
+            "keyring_problem": secrets.keyring_problem,
+        }
+    for setting, env in ENV_NAMES.items():
+        if name is not None and setting in SECRET_SETTINGS:
+            continue  # resolved above, from the account's own sources only
         raw = environ.get(env)
+        if setting in entries and (setting in ACCOUNT_OWNED or raw in (None, "")):
+            values[setting] = entries[setting]
+            continue
         if raw in (None, ""):
             raw = from_file.get(env)
         if raw not in (None, ""):
-            values[name] = _convert(name, str(raw))
-    for name, value in (flags or {}).items():
+            values[setting] = _convert(setting, str(raw))
+    for setting, value in (flags or {}).items():
         if value is not None:
-            values[name] = _convert(name, value) if isinstance(value, str) else value
+            values[setting] = _convert(setting, value) if isinstance(value, str) else value
     source = str(path) if from_file else ""
-    settings = Settings(**values, source=source)
-    for name in SECRET_SETTINGS:
-        REDACTOR.add(getattr(settings, name), label=ENV_NAMES[name])
+    settings = Settings(**values, source=source, **extra)
+    for setting in SECRET_SETTINGS:
+        REDACTOR.add(getattr(settings, setting), label=settings.env_name(setting))
     return settings
 
 
 def with_values(settings: Settings, **changes: Any) -> Settings:
     """A copy with some settings replaced (secrets given here enter the redactor too)."""
     for name in SECRET_SETTINGS & changes.keys():
-        REDACTOR.add(changes[name], label=ENV_NAMES[name])
+        REDACTOR.add(changes[name], label=settings.env_name(name))
     return replace(settings, **changes)

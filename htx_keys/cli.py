@@ -21,6 +21,8 @@ from automation.runner import Reporter
 from automation.session import NoSession, open_session_store
 from automation.store import check_store, open_store
 from flows.htx.limits import MAX_IPS, MAX_NOTE, check_request
+from htx_keys.account_cli import account as account_group
+from htx_keys.account_cli import account_options
 from htx_keys.keys_cli import keys, verify
 from htx_keys.options import (
     ask_person,
@@ -101,6 +103,7 @@ def cli() -> None:
 @session_option
 @browser_options
 @site_options
+@account_options
 def provision(
     note: str,
     permissions: tuple[str, ...],
@@ -122,6 +125,8 @@ def provision(
     base_url: str | None,
     api_url: str | None,
     env_file: Path | None,
+    account: str | None,
+    config_file: Path | None,
 ) -> None:
     """Log in, create one API key, store it, verify it and print what was made.
 
@@ -131,7 +136,15 @@ def provision(
     """
     request = check_request(note, permissions or ("read",), ips, allow_withdraw=allow_withdraw)
     flags = {"base_url": base_url, "api_url": api_url, "store": store_spec, "browser": browser_path}
-    settings = load_settings(flags, env_file)
+    settings = load_settings(flags, env_file, account=account, config_file=config_file)
+    if (not permissions and settings.default_permissions) or (not ips and settings.default_ips):
+        # The account's defaults, for what the command line leaves out.
+        request = check_request(
+            note,
+            permissions or settings.default_permissions or ("read",),
+            ips or settings.default_ips,
+            allow_withdraw=allow_withdraw,
+        )
     reporter = Reporter(quiet=quiet)
     if sub_uid is not None:
         from htx_keys.subuser import check_sub_user_request, pick_parent, provision_sub_user
@@ -190,6 +203,7 @@ def provision(
 )
 @remote_browser_options
 @site_options
+@account_options
 def login(
     headless: bool,
     captcha_timeout: float,
@@ -201,6 +215,8 @@ def login(
     base_url: str | None,
     api_url: str | None,
     env_file: Path | None,
+    account: str | None,
+    config_file: Path | None,
 ) -> None:
     """Sign in once, in a browser window, and save the session for later runs.
 
@@ -212,7 +228,10 @@ def login(
     from htx_keys.provisioning import RunOptions, prepare, sign_in
 
     settings = load_settings(
-        {"base_url": base_url, "api_url": api_url, "browser": browser_path}, env_file
+        {"base_url": base_url, "api_url": api_url, "browser": browser_path},
+        env_file,
+        account=account,
+        config_file=config_file,
     )
     settings = prompt_missing_secrets(settings, ("password", "totp_secret", "imap_password"))
     settings.require("email")
@@ -234,11 +253,22 @@ def login(
 @cli.command()
 @session_option
 @site_options
+@account_options
 def logout(
-    session_spec: str, base_url: str | None, api_url: str | None, env_file: Path | None
+    session_spec: str,
+    base_url: str | None,
+    api_url: str | None,
+    env_file: Path | None,
+    account: str | None,
+    config_file: Path | None,
 ) -> None:
     """Forget the saved session (it stays valid on HTX until it expires there)."""
-    settings = load_settings({"base_url": base_url, "api_url": api_url}, env_file)
+    settings = load_settings(
+        {"base_url": base_url, "api_url": api_url},
+        env_file,
+        account=account,
+        config_file=config_file,
+    )
     settings.require("email")
     session = open_session_store(session_spec, settings.base_url, settings.email or "")
     session.delete()
@@ -351,6 +381,7 @@ def sandbox(
 
 cli.add_command(verify)
 cli.add_command(keys)
+cli.add_command(account_group)
 
 
 def fail(message: str, status: int, hint: str | None = None) -> int:

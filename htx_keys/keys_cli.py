@@ -13,6 +13,7 @@ from automation.errors import ConfigError, HtxKeysError, StoreError, VerifyError
 from automation.redaction import REDACTOR
 from automation.runner import Reporter
 from automation.store import KeyRecord, Store, open_store
+from htx_keys.account_cli import account_options
 from htx_keys.options import output_options, site_options, store_option
 
 
@@ -35,6 +36,7 @@ def _parent_for_reading(store: Store, record: KeyRecord, cache: dict[str, Any]) 
 @store_option
 @output_options
 @site_options
+@account_options
 def verify(
     access_key: str | None,
     store_spec: str | None,
@@ -43,6 +45,8 @@ def verify(
     base_url: str | None,
     api_url: str | None,
     env_file: Path | None,
+    account: str | None,
+    config_file: Path | None,
 ) -> None:
     """Check stored keys with signed REST calls: they work and read back as stored.
 
@@ -53,7 +57,10 @@ def verify(
     from flows.htx.verify import verify_key
 
     settings = load_settings(
-        {"base_url": base_url, "api_url": api_url, "store": store_spec}, env_file
+        {"base_url": base_url, "api_url": api_url, "store": store_spec},
+        env_file,
+        account=account,
+        config_file=config_file,
     )
     store = open_store(settings.store)
     records = [store.load(access_key)] if access_key else store.list()
@@ -113,6 +120,7 @@ def keys() -> None:
 @store_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @site_options
+@account_options
 def revoke(
     access_key: str,
     sub_uid: int,
@@ -122,6 +130,8 @@ def revoke(
     base_url: str | None,
     api_url: str | None,
     env_file: Path | None,
+    account: str | None,
+    config_file: Path | None,
 ) -> None:
     """Delete a sub-user's API key on HTX, then its local copy.
 
@@ -131,7 +141,10 @@ def revoke(
     from htx_keys.subuser import pick_parent
 
     settings = load_settings(
-        {"base_url": base_url, "api_url": api_url, "store": store_spec}, env_file
+        {"base_url": base_url, "api_url": api_url, "store": store_spec},
+        env_file,
+        account=account,
+        config_file=config_file,
     )
     settings.require("email")
     store = open_store(settings.store)

@@ -129,7 +129,7 @@ def prompt_missing_secrets(settings: Settings, names: tuple[str, ...] | None = N
     for name in sorted(SECRET_SETTINGS if names is None else SECRET_SETTINGS & set(names)):
         if not getattr(settings, name):
             asked[name] = click.prompt(
-                f"{ENV_NAMES[name]} (hidden)",
+                f"{settings.env_name(name)} (hidden)",
                 hide_input=True,
                 err=True,
                 default="",

@@ -1,0 +1,450 @@
+"""Named accounts: their settings in a TOML accounts file, their secrets in the OS keyring.
+
+The file holds no secret, ever: it is meant to be copied between machines and read by
+editors, so a password found in it is an error, not a value. An account's secrets come from
+its own variables (HTX_PASSWORD_<NAME>, ...) or the keyring (service "htx-keys-accounts",
+username "<NAME>/<setting>"), and enter the redactor as they are read.
+
+The file is edited in place (only the account's own lines change, comments elsewhere stay)
+and every edit is parsed back and compared before it replaces the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import threading
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keyring
+import keyring.backends.fail
+import keyring.backends.null
+import keyring.errors
+
+from automation.config import (
+    CONFIG_ENV,
+    ENV_NAMES,
+    SECRET_SETTINGS,
+    _convert,
+    account_env_name,
+)
+from automation.errors import ConfigError, StoreError
+from automation.files import atomic_write
+from automation.redaction import REDACTOR
+from automation.store_base import one_line
+
+ACCOUNTS_SERVICE = "htx-keys-accounts"
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
+# Asked for and listed in this order; the labels are how a person names them.
+SECRETS: tuple[tuple[str, str], ...] = (
+    ("password", "password"),
+    ("totp_secret", "TOTP seed"),
+    ("imap_password", "IMAP password"),
+)
+SECRET_NOUNS = {"password": "passwords", "totp_secret": "TOTP seeds", "imap_password": "passwords"}
+FILE_SETTINGS = tuple(name for name in ENV_NAMES if name not in SECRET_SETTINGS)
+LIST_KEYS = ("permissions", "ip_addresses")
+PATH_SETTINGS = ("imap_ca_file", "state_dir")
+NUMBER_SETTINGS = ("imap_port", "mail_timeout")
+# A locked keyring may wait for an unlock dialog; long enough for a person, not forever.
+KEYRING_READ_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Account:
+    """One [accounts.NAME] table, checked: `entries` converted, `table` as in the file."""
+
+    name: str
+    path: Path
+    entries: dict[str, Any]
+    permissions: tuple[str, ...]
+    ip_addresses: tuple[str, ...]
+    table: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """An account's secrets as found, and per secret "held", "missing" or "unknown"."""
+
+    values: dict[str, str]
+    status: dict[str, str]
+    keyring_problem: str
+
+
+def check_name(name: str) -> str:
+    if not NAME_PATTERN.fullmatch(name):
+        raise ConfigError(f"Account name {name!r} may hold only letters, digits, '_' and '-'")
+    return name
+
+
+def accounts_path(config_file: Path | None, environ: Mapping[str, str]) -> Path:
+    """--config, else HTX_KEYS_CONFIG, else $XDG_CONFIG_HOME/htx-keys/accounts.toml.
+
+    Absolute, so messages name the file unambiguously and paths in it resolve against it.
+    """
+    if config_file is not None:
+        return Path(os.path.abspath(Path(config_file).expanduser()))
+    if environ.get(CONFIG_ENV):
+        return Path(os.path.abspath(Path(environ[CONFIG_ENV]).expanduser()))
+    base = environ.get("XDG_CONFIG_HOME", "")
+    # The XDG spec says a relative value is invalid and must be ignored.
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".config"
+    return root / "htx-keys" / "accounts.toml"
+
+
+def _read_document(path: Path) -> tuple[str, dict[str, Any]] | None:
+    """The file's text and its parsed form; None when there is no file."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Cannot read {path}: {exc.__class__.__name__}") from None
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
+def read_accounts(path: Path) -> dict[str, Account]:
+    """The checked accounts of a file, in file order; {} when there is no file."""
+    document = _read_document(path)
+    return {} if document is None else parse_accounts(document[1], path)
+
+
+def parse_accounts(data: Mapping[str, Any], path: Path) -> dict[str, Account]:
+    for key in data:
+        if key != "accounts":
+            raise ConfigError(f"{path}: unknown key {key!r}; accounts go in [accounts.NAME] tables")
+    tables = data.get("accounts", {})
+    if not isinstance(tables, dict):
+        raise ConfigError(f"{path}: 'accounts' must hold [accounts.NAME] tables")
+    accounts: dict[str, Account] = {}
+    suffixes: dict[str, str] = {}
+    for name, table in tables.items():
+        if not NAME_PATTERN.fullmatch(name):
+            raise ConfigError(
+                f"{path}: account name {name!r} may hold only letters, digits, '_' and '-'"
+            )
+        # 'Main' and 'main', or 'a-b' and 'a_b', would read the same HTX_PASSWORD_<NAME>.
+        suffix = account_env_name(name, "password")
+        if suffix in suffixes:
+            raise ConfigError(
+                f"{path}: accounts '{suffixes[suffix]}' and '{name}' would share the variable "
+                f"{suffix}; rename one"
+            )
+        suffixes[suffix] = name
+        if not isinstance(table, dict):
+            raise ConfigError(f"{path}: account '{name}' must be a table ([accounts.{name}])")
+        accounts[name] = _parse_table(path, name, table)
+    return accounts
+
+
+def _parse_table(path: Path, name: str, table: dict[str, Any]) -> Account:
+    where = f"{path}: account '{name}'"
+    entries: dict[str, Any] = {}
+    lists: dict[str, tuple[str, ...]] = {}
+    for key, value in table.items():
+        if key in SECRET_SETTINGS:
+            raise ConfigError(
+                f"{where}: {key}: {SECRET_NOUNS[key]} do not belong in this file; "
+                f"use `htx-keys account set {name}`"
+            )
+        if key in LIST_KEYS:
+            if not isinstance(value, list) or not all(
+                isinstance(item, str) and item.strip() for item in value
+            ):
+                raise ConfigError(f"{where}: {key} must be a list of non-empty strings")
+            lists[key] = tuple(item.strip() for item in value)
+        elif key in FILE_SETTINGS:
+            entries[key] = _parse_value(path, where, key, value)
+        else:
+            known = ", ".join(sorted((*FILE_SETTINGS, *LIST_KEYS)))
+            raise ConfigError(f"{where}: unknown key {key!r} (known keys: {known})")
+    return Account(
+        name=name,
+        path=path,
+        entries=entries,
+        permissions=lists.get("permissions", ()),
+        ip_addresses=lists.get("ip_addresses", ()),
+        table=dict(table),
+    )
+
+
+def _parse_value(path: Path, where: str, key: str, value: Any) -> Any:
+    numeric = key in NUMBER_SETTINGS and isinstance(value, int | float)
+    if isinstance(value, bool) or not (isinstance(value, str) or numeric):
+        kind = "a number" if key in NUMBER_SETTINGS else "a string"
+        raise ConfigError(f"{where}: {key} must be {kind}")
+    if isinstance(value, str) and not value.strip():
+        raise ConfigError(f"{where}: {key} is empty")
+    converted = _convert(key, str(value), label=f"{where}: {key}")
+    if key in PATH_SETTINGS and not converted.is_absolute():
+        # Relative to the file, not to wherever the command happens to run.
+        converted = path.parent / converted
+    return converted
+
+
+def resolve_account(
+    name: str, config_file: Path | None, environ: Mapping[str, str]
+) -> tuple[Account, Secrets]:
+    """The named account and its secrets, or a ConfigError saying which accounts exist."""
+    path = accounts_path(config_file, environ)
+    check_name(name)
+    accounts = read_accounts(path)
+    if name not in accounts:
+        raise ConfigError(unknown_account(name, path, accounts))
+    return accounts[name], read_secrets(name, environ)
+
+
+def unknown_account(name: str, path: Path, accounts: Mapping[str, Account]) -> str:
+    create = f"create it with `htx-keys account set {name}`"
+    if not path.exists():
+        return f"No account '{name}': {path} does not exist; {create}"
+    if not accounts:
+        return f"No account '{name}' in {path}: it holds no accounts; {create}"
+    return f"No account '{name}' in {path}; the accounts there are: {', '.join(accounts)}"
+
+
+# --- secrets -------------------------------------------------------------------------------
+
+
+def keyring_username(name: str, setting: str) -> str:
+    return f"{name}/{setting}"
+
+
+def _backend_problem() -> str:
+    """Why keyring cannot be read at all ("" when it can be tried)."""
+    try:
+        backend = keyring.get_keyring()
+    except Exception as exc:
+        return f"keyring could not load a backend: {one_line(exc)}"
+    if isinstance(backend, keyring.backends.fail.Keyring):
+        return "keyring found no backend"
+    if isinstance(backend, keyring.backends.null.Keyring):
+        return "keyring is disabled"
+    return ""
+
+
+def _keyring_read(name: str, settings: list[str]) -> tuple[dict[str, str], str]:
+    """The secrets the keyring holds for these settings, and why it could not answer."""
+    problem = _backend_problem()
+    if problem:
+        return {}, problem
+    found: dict[str, str | None] = {}
+    errors: list[str] = []
+
+    def work() -> None:
+        try:
+            for setting in settings:
+                username = keyring_username(name, setting)
+                found[setting] = keyring.get_password(ACCOUNTS_SERVICE, username)
+        except Exception as exc:
+            errors.append(one_line(exc))
+
+    # A thread, because a locked keyring can block on an unlock prompt nobody sees.
+    worker = threading.Thread(target=work, name="keyring-read", daemon=True)
+    worker.start()
+    worker.join(KEYRING_READ_TIMEOUT)
+    if worker.is_alive():
+        return {}, f"it did not answer within {KEYRING_READ_TIMEOUT:g} s (locked?)"
+    values = {setting: value for setting, value in dict(found).items() if value}
+    return values, errors[0] if errors else ""
+
+
+def read_secrets(name: str, environ: Mapping[str, str]) -> Secrets:
+    """HTX_PASSWORD_<NAME> etc. first, then the keyring; only the account's own sources."""
+    values: dict[str, str] = {}
+    for setting, _label in SECRETS:
+        value = environ.get(account_env_name(name, setting))
+        if value:
+            values[setting] = value
+    wanted = [setting for setting, _label in SECRETS if setting not in values]
+    problem = ""
+    if wanted:
+        from_keyring, problem = _keyring_read(name, wanted)
+        values.update(from_keyring)
+    for setting, value in values.items():
+        REDACTOR.add(value, label=account_env_name(name, setting))
+    unread = "unknown" if problem else "missing"
+    status = {setting: "held" if setting in values else unread for setting, _label in SECRETS}
+    return Secrets(values=values, status=status, keyring_problem=problem)
+
+
+def _call(action: str, fn: Callable[..., Any], name: str, setting: str, *value: str) -> Any:
+    username = keyring_username(name, setting)
+    try:
+        return fn(ACCOUNTS_SERVICE, username, *value)
+    except Exception as exc:
+        raise StoreError(
+            f"Keyring ({ACCOUNTS_SERVICE}) failed to {action} {username}: {one_line(exc)}"
+        ) from exc
+
+
+def stored_secret(name: str, setting: str) -> str | None:
+    """What the keyring holds now (for "Enter keeps the stored value")."""
+    value: str | None = _call("read", keyring.get_password, name, setting)
+    REDACTOR.add(value, label=account_env_name(name, setting))
+    return value
+
+
+def store_secret(name: str, setting: str, value: str) -> None:
+    """Save and read back: a secret that did not arrive must not be reported as stored."""
+    REDACTOR.add(value, label=account_env_name(name, setting))
+    _call("store", keyring.set_password, name, setting, value)
+    if stored_secret(name, setting) != value:
+        username = keyring_username(name, setting)
+        raise StoreError(f"Keyring ({ACCOUNTS_SERVICE}) returned something else for {username}")
+
+
+def delete_secret(name: str, setting: str) -> bool:
+    """Remove one secret; False when there was none."""
+    if stored_secret(name, setting) is None:
+        return False
+    with contextlib.suppress(keyring.errors.PasswordDeleteError):  # gone in between
+        _call("delete", keyring.delete_password, name, setting)
+    return True
+
+
+# --- writing the file ----------------------------------------------------------------------
+
+
+def toml_value(value: Any) -> str:
+    """A TOML literal for the value types an account table holds."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)  # Python's inf, 1e+20 and 120.0 are TOML's too
+    if isinstance(value, str):
+        # A JSON string is a TOML basic string, once DEL (raw in JSON, not in TOML) is escaped.
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007F")
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    raise TypeError(f"no TOML form for {type(value).__name__}")
+
+
+def _section(lines: list[str], name: str) -> tuple[int, int] | None:
+    """Line span of [accounts.NAME], without the comments that lead into the next table."""
+    quoted = re.escape(name)
+    header = re.compile(rf"""\s*\[\s*accounts\s*\.\s*(?:{quoted}|"{quoted}"|'{quoted}')\s*\]""")
+    start = next((i for i, line in enumerate(lines) if header.match(line)), None)
+    if start is None:
+        return None
+    end = next(
+        (i for i in range(start + 1, len(lines)) if lines[i].lstrip().startswith("[")),
+        len(lines),
+    )
+    if end < len(lines):
+        while end - 1 > start and (
+            not lines[end - 1].strip() or lines[end - 1].lstrip()[:1] == "#"
+        ):
+            end -= 1
+    return start, end
+
+
+def _edit_keys(lines: list[str], span: tuple[int, int], updates: Mapping[str, Any]) -> list[str]:
+    """Replace each key's own line, or add it after the table's last line; keeps comments."""
+    start, end = span
+    body = lines[start + 1 : end]
+    last = max((i for i, line in enumerate(body) if line.strip()), default=-1)
+    added: list[str] = []
+    for key, value in updates.items():
+        line = f"{key} = {toml_value(value)}\n"
+        at = next((i for i, text in enumerate(body) if re.match(rf"\s*{key}\s*=", text)), None)
+        if at is None:
+            added.append(line)
+        else:
+            body[at] = line  # a value spanning lines leaves debris: the check-back catches it
+    body[last + 1 : last + 1] = added
+    return [*lines[: start + 1], *body, *lines[end:]]
+
+
+def _render_table(name: str, table: Mapping[str, Any]) -> list[str]:
+    return [f"[accounts.{name}]\n", *(f"{k} = {toml_value(v)}\n" for k, v in table.items())]
+
+
+def _replace_table(lines: list[str], name: str, table: Mapping[str, Any] | None) -> list[str]:
+    """The whole table rewritten (or removed with None), or appended when it has no header."""
+    span = _section(lines, name)
+    new = [] if table is None else _render_table(name, table)
+    if span is None:
+        gap = ["\n"] if lines and lines[-1].strip() else []
+        if lines and not lines[-1].endswith("\n"):
+            lines = [*lines[:-1], lines[-1] + "\n"]
+        return [*lines, *gap, *new]
+    start, end = span
+    return [*lines[:start], *new, *lines[end:]]
+
+
+def _checked(text: str, path: Path, expected: Mapping[str, Any]) -> bool:
+    """True when the text parses, passes every check and holds exactly `expected`."""
+    try:
+        text.encode("utf-8")  # a lone surrogate (undecodable argv) cannot be written
+        data = tomllib.loads(text)
+        parse_accounts(data, path)
+    except (tomllib.TOMLDecodeError, ConfigError, UnicodeEncodeError):
+        return False
+    return data.get("accounts", {}) == expected
+
+
+def plan_update(path: Path, name: str, updates: Mapping[str, Any]) -> tuple[str, bool]:
+    """The file's new text with the account's table created or updated, and whether it
+    changed. Checked before anything is written; nothing here touches the disk."""
+    document = _read_document(path)
+    text, data = document if document is not None else ("", {})
+    accounts = parse_accounts(data, path)
+    tables = dict(data.get("accounts", {}))
+    if name in accounts and all(tables[name].get(k) == v for k, v in updates.items()):
+        return text, False
+    expected = {**tables, name: {**tables.get(name, {}), **updates}}
+    lines = text.splitlines(keepends=True)
+    span = _section(lines, name)
+    candidates = []
+    if span is not None:
+        candidates.append(_edit_keys(lines, span, updates))
+    candidates.append(_replace_table(lines, name, expected[name]))
+    for candidate in candidates:
+        if _checked("".join(candidate), path, expected):
+            return "".join(candidate), True
+    raise ConfigError(
+        f"{path}: cannot update [accounts.{name}] safely (written in an unusual form); "
+        "edit it by hand"
+    )
+
+
+def plan_removal(path: Path, name: str) -> str | None:
+    """The file's new text without the account's table; None when it has none."""
+    document = _read_document(path)
+    if document is None:
+        return None
+    text, data = document
+    accounts = parse_accounts(data, path)
+    if name not in accounts:
+        return None
+    expected = {k: v for k, v in data.get("accounts", {}).items() if k != name}
+    candidate = "".join(_replace_table(text.splitlines(keepends=True), name, None))
+    if _checked(candidate, path, expected):
+        return candidate
+    raise ConfigError(
+        f"{path}: cannot remove [accounts.{name}] safely (written in an unusual form); "
+        "edit it by hand"
+    )
+
+
+def write_accounts(path: Path, text: str) -> None:
+    """Write the file 0600 (it names mailboxes and hosts); a directory made here is 0700."""
+    target = Path(os.path.realpath(path))  # a symlinked file stays a symlink
+    missing = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        for directory in missing:
+            os.chmod(directory, 0o700)  # only those made here: never a shared one like /tmp
+        atomic_write(target, text.encode("utf-8"), mode=0o600)
+    except OSError as exc:
+        raise ConfigError(f"Cannot write {path}: {one_line(exc)}") from None
