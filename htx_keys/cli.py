@@ -23,6 +23,7 @@ from automation.store import check_store, open_store
 from flows.htx.limits import MAX_IPS, MAX_NOTE, check_request
 from htx_keys.account_cli import account as account_group
 from htx_keys.account_cli import account_options
+from htx_keys.doctor import doctor
 from htx_keys.keys_cli import keys, verify
 from htx_keys.options import (
     ask_person,
@@ -382,6 +383,7 @@ def sandbox(
 cli.add_command(verify)
 cli.add_command(keys)
 cli.add_command(account_group)
+cli.add_command(doctor)
 
 
 def fail(message: str, status: int, hint: str | None = None) -> int:

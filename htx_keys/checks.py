@@ -1,0 +1,141 @@
+"""The rows of `htx-keys doctor`, and the checks that need no browser: settings, clock,
+mailbox, store."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Literal
+
+from automation.config import ENV_NAMES, Settings
+from automation.errors import ConfigError, ExitStatus, HtxKeysError
+from automation.mail import Inbox, MailSettings, check_settings
+from automation.otp import validate_secret
+from automation.redaction import REDACTOR
+from automation.store import KeyringStore, check_store, keyring_usable, open_store
+from htx_keys.provisioning import NEEDED, mail_settings
+
+DOCTOR_FAILED = ExitStatus.DOCTOR  # 13: a check failed
+MAX_CLOCK_SKEW_S = 5.0
+NOTE = "htx-keys doctor check"
+NAV_TIMEOUT_MS = 30_000.0  # page loads; each locator gets the shorter --timeout
+ANSWER_TIMEOUT_MS = 15_000.0  # the site's answer to a click (its calls take a while)
+CAPTCHA_TIMEOUT_S = 180.0  # a person solving a captcha in a --headed run
+PAGES_FILE = "flows/htx/pages.py"
+NEEDS_LOGIN = "needs a login"
+Result = Literal["pass", "FAIL", "skip"]
+
+
+@dataclass
+class Check:
+    check: str
+    result: Result
+    detail: str = ""
+    fix: str = ""
+
+    def __post_init__(self) -> None:
+        # Rows carry server messages and exception text: none may carry a secret.
+        self.detail, self.fix = REDACTOR.scrub(self.detail), REDACTOR.scrub(self.fix)
+
+
+# --- checks without a browser ----------------------------------------------------------------
+def check_settings_rows(
+    settings: Settings, *, saved_session: bool = False
+) -> tuple[list[Check], MailSettings | None]:
+    """Rows for the required settings, the TOTP seed and the mail settings; the latter if sane."""
+    rows: list[Check] = []
+    needed = (*NEEDED, *(() if saved_session else ("password",)))
+    try:
+        settings.require(*needed)
+        source = f" (with {settings.source})" if settings.source else ""
+        rows.append(Check("settings", "pass", f"{len(needed)} required settings set{source}"))
+    except ConfigError as exc:
+        rows.append(Check("settings", "FAIL", exc.message, "see .env.example for each setting"))
+    if not settings.totp_secret:
+        rows.append(Check("TOTP seed", "skip", f"{ENV_NAMES['totp_secret']} is not set"))
+    else:
+        try:
+            bits = len(validate_secret(settings.totp_secret).rstrip("=")) * 5
+            rows.append(Check("TOTP seed", "pass", f"a base32 seed of {bits} bits"))
+        except ConfigError as exc:
+            rows.append(Check("TOTP seed", "FAIL", exc.message, exc.hint or ""))
+    missing = [ENV_NAMES[n] for n in ("imap_host", "imap_password") if not getattr(settings, n)]
+    if missing:
+        rows.append(Check("mail settings", "skip", f"{' and '.join(missing)} not set"))
+        return rows, None
+    try:
+        mail = mail_settings(settings)
+        check_settings(mail)
+    except HtxKeysError as exc:
+        fix = exc.hint or "fix the HTX_IMAP_* / HTX_MAIL_* settings (see .env.example)"
+        rows.append(Check("mail settings", "FAIL", exc.message, fix))
+        return rows, None
+    where = f"{mail.user} at {mail.host}:{mail.effective_port} ({mail.security})"
+    rows.append(Check("mail settings", "pass", where))
+    return rows, mail
+
+
+def check_clock(url: str, timeout_s: float = 10.0) -> Check:
+    """Compare the site's HTTP Date with this machine's clock."""
+    request = urllib.request.Request(url, headers={"User-Agent": "htx-keys doctor"})
+    before = time.time()
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            date = response.headers.get("Date")
+    except urllib.error.HTTPError as exc:  # an error page still carries the server's Date
+        date = exc.headers.get("Date")
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return Check("clock", "FAIL", f"cannot reach {url}: {reason}", "check HTX_BASE_URL")
+    after = time.time()
+    if not date:
+        return Check("clock", "skip", f"{url} sent no Date header")
+    try:
+        server = parsedate_to_datetime(date).timestamp()
+    except (TypeError, ValueError):
+        return Check("clock", "skip", f"{url} sent an unreadable Date header: {date[:40]!r}")
+    # Date is in whole seconds, cut down: on average half a second before the moment it names.
+    skew = server + 0.5 - (before + after) / 2
+    if abs(skew) > MAX_CLOCK_SKEW_S:
+        side = "behind" if skew > 0 else "ahead of"
+        detail = f"this machine's clock is {abs(skew):.0f} s {side} the site's (HTTP Date)"
+        return Check("clock", "FAIL", detail, "sync the clock (NTP); GA codes depend on it")
+    return Check("clock", "pass", f"within {abs(skew):.1f} s of the site's (HTTP Date)")
+
+
+def check_mailbox(mail: MailSettings | None) -> Check:
+    if mail is None:
+        return Check("mailbox", "skip", "needs sane mail settings")
+    inbox = Inbox(mail)
+    try:
+        inbox.open()  # log in and select the folder, read-only
+    except HtxKeysError as exc:
+        return Check("mailbox", "FAIL", exc.message, exc.hint or "check the HTX_IMAP_* settings")
+    finally:
+        inbox.close()
+    how = {"tls": "TLS", "starttls": "STARTTLS"}.get(mail.security)
+    security = f"{how}, certificate checked" if how else "plain, loopback only"
+    return Check("mailbox", "pass", f"{inbox.where} ({security}); {mail.folder} of {mail.user}")
+
+
+def check_store_rows(spec: str) -> list[Check]:
+    try:
+        store = open_store(spec)
+    except HtxKeysError as exc:
+        return [Check("store", "FAIL", exc.message, "use keyring, json:PATH or env-file:PATH")]
+    if isinstance(store, KeyringStore):
+        ok, reason = keyring_usable(store.service)
+        if ok:
+            return [Check("keyring", "pass", f"stores and returns a secret: {store.location}")]
+        fix = "run and unlock a Secret Service (gnome-keyring, KWallet), or --store json:PATH"
+        return [Check("keyring", "FAIL", reason, fix)]
+    rows = [Check("keyring", "skip", f"not used: the store is {store.spec}")]
+    try:
+        check_store(store)  # writable, and holds nothing a save would refuse; writes nothing
+        rows.append(Check("store file", "pass", f"{store.location} can take a key"))
+    except HtxKeysError as exc:
+        rows.append(Check("store file", "FAIL", exc.message, exc.hint or "choose another --store"))
+    return rows

@@ -1,0 +1,186 @@
+"""`htx-keys doctor` against the sandbox: real Chromium, Dovecot over TLS, the Secret Service.
+
+The relabel test needs sandbox/app.py to wrap its app in sandbox.relabel.Relabel (the
+`Faults.labels` fault); without that wiring the renamed label never reaches the browser.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner, Result
+
+from htx_keys.doctor import DOCTOR_FAILED, TARGETS, doctor
+from tests.e2e.conftest import Site, SiteFactory
+from tests.support.keyring_env import keyring_service  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.e2e
+
+IP_ROW = "API Management: textbox 'Link IP Address (optional)'"
+
+
+def run_doctor_cli(site: Site, *args: str, **env: str) -> tuple[Result, float]:
+    started = time.monotonic()
+    result = CliRunner().invoke(doctor, ["--quiet", *args], env=site.env(**env))
+    return result, time.monotonic() - started
+
+
+def rows_of(result: Result) -> dict[str, dict[str, Any]]:
+    rows = json.loads(result.stdout)
+    assert [set(r) for r in rows] == [{"check", "result", "detail", "fix"}] * len(rows)
+    return {r["check"]: r for r in rows}
+
+
+def assert_no_secrets(site: Site, text: str) -> None:
+    for label, secret in site.secrets.items():
+        assert secret not in text, f"the {label} leaked"
+
+
+def assert_nothing_made(site: Site) -> None:
+    state = site.server.state
+    assert state.keys_for(site.account.email) == []
+    assert state.outbox == []  # Send was never pressed: no mail went out
+
+
+def test_doctor_is_green_then_names_a_renamed_label(
+    htx_site: Site,
+    keyring_service: str,  # noqa: F811
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    site = htx_site
+    monkeypatch.chdir(tmp_path)  # no stray ./.env
+    store = f"keyring:{keyring_service}"
+    result, seconds = run_doctor_cli(site, "--format", "json", HTX_KEYS_STORE=store)
+    assert result.exit_code == 0, result.output
+    rows = rows_of(result)
+    assert {t.name for t in TARGETS} <= set(rows)
+    assert {name: r["result"] for name, r in rows.items() if r["result"] != "pass"} == {}
+    assert rows["login"]["detail"] == f"logged in as {site.account.email}"
+    assert rows["keyring"]["detail"] == (
+        f"stores and returns a secret: keyring (service {keyring_service})"
+    )
+    assert rows["mailbox"]["detail"].startswith(
+        f"127.0.0.1:{site.dovecot.imaps_port} (TLS, certificate checked)"
+    )
+    assert_no_secrets(site, result.output)
+    assert_nothing_made(site)
+    assert seconds < 20, f"doctor took {seconds:.1f} s"  # a few seconds: no GA wait yet
+
+    site.server.faults.labels = {"Link IP Address (optional)": "IP whitelist"}
+    result, seconds = run_doctor_cli(site, "--format", "json", HTX_KEYS_STORE=store)
+    assert result.exit_code == DOCTOR_FAILED, result.output
+    rows = rows_of(result)
+    ip = rows[IP_ROW]
+    assert ip["result"] == "FAIL"
+    assert ip["detail"] == f"not found on {site.server.base_url}/en-us/apikey/ within 5 s"
+    assert ip["fix"] == "HTX changed this label: update T_IPS in flows/htx/pages.py"
+    others = {name: r["result"] for name, r in rows.items() if name != IP_ROW}
+    assert set(others.values()) == {"pass"}, others
+    assert_nothing_made(site)
+    # the second run waits for a fresh GA window (each code works once)
+    assert seconds < 60, f"doctor took {seconds:.1f} s"
+
+
+def test_doctor_text_table_for_a_refused_login(
+    htx_site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = htx_site
+    monkeypatch.chdir(tmp_path)
+    keys = tmp_path / "keys.json"
+    result, _ = run_doctor_cli(
+        site, "--session", "none", HTX_PASSWORD="not-the-password", HTX_KEYS_STORE=f"json:{keys}"
+    )
+    assert result.exit_code == DOCTOR_FAILED, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["CHECK", "RESULT", "DETAIL", "/", "FIX"]
+    login = next(i for i, line in enumerate(lines) if line.startswith("login "))
+    assert lines[login].split(None, 2)[1:] == [
+        "FAIL",
+        "the site refused the login: Incorrect account or password",
+    ]
+    assert lines[login + 1].split() == ["fix:", "check", "HTX_EMAIL", "and", "HTX_PASSWORD"]
+    skipped = [line for line in lines if line.endswith(" skip    needs a login")]
+    assert len(skipped) == len(TARGETS) - 3  # all but the login form's own rows
+    assert any(line.startswith("keyring ") and " skip " in line for line in lines)
+    assert any(line.startswith("store file ") and " pass " in line for line in lines)
+    assert lines[-1] == f"10 passed, 1 failed, {len(skipped) + 1} skipped"
+    assert_no_secrets(site, result.output)
+    assert not keys.exists()
+    assert_nothing_made(site)
+
+
+def test_doctor_uses_a_saved_session_without_a_ga_code(
+    htx_site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from htx_keys.cli import cli
+
+    site = htx_site
+    monkeypatch.chdir(tmp_path)
+    session = f"file:{tmp_path / 'session.json'}"
+    login = CliRunner().invoke(cli, ["login", "--headless", "--session", session], env=site.env())
+    assert login.exit_code == 0, login.output
+    used = [p.read_text() for p in site.state_dir.glob("totp-*.json")]
+    assert used  # the login spent a GA code; the doctor must not
+
+    keys = f"json:{tmp_path / 'keys.json'}"
+    result, _ = run_doctor_cli(
+        site, "--format", "json", "--session", session, HTX_PASSWORD="", HTX_KEYS_STORE=keys
+    )
+    assert result.exit_code == 0, result.output
+    rows = rows_of(result)
+    assert rows["login"] == {
+        "check": "login",
+        "result": "pass",
+        "detail": "signed in with the saved session",
+        "fix": "",
+    }
+    assert rows["Log In: textbox 'Email/Phone Number'"]["result"] == "pass"
+    assert rows["Log In: textbox 'Google Authenticator code'"] == {
+        "check": "Log In: textbox 'Google Authenticator code'",
+        "result": "skip",
+        "detail": "not needed: signed in with the saved session",
+        "fix": "",
+    }
+    assert rows[IP_ROW]["result"] == "pass"
+    assert [p.read_text() for p in site.state_dir.glob("totp-*.json")] == used  # no GA code
+    assert_nothing_made(site)
+
+
+@pytest.mark.parametrize(
+    ("guard", "detail", "fix"),
+    [
+        (
+            {"captcha": "always"},
+            "HTX shows a slider captcha",
+            "run `htx-keys login --headed` once, or the doctor with --headed",
+        ),
+        (
+            {"new_device_check": True},
+            "HTX asks to confirm this browser by email",
+            "run `htx-keys login` once; the doctor then uses the saved session",
+        ),
+    ],
+)
+def test_doctor_stops_at_a_login_guard_and_sends_nothing(
+    site_factory: SiteFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    guard: dict[str, Any],
+    detail: str,
+    fix: str,
+) -> None:
+    site = site_factory(**guard)
+    monkeypatch.chdir(tmp_path)
+    keys = f"json:{tmp_path / 'keys.json'}"
+    result, _ = run_doctor_cli(site, "--format", "json", "--session", "none", HTX_KEYS_STORE=keys)
+    assert result.exit_code == DOCTOR_FAILED, result.output
+    rows = rows_of(result)
+    assert rows["login"] == {"check": "login", "result": "FAIL", "detail": detail, "fix": fix}
+    assert [n for n, r in rows.items() if r["result"] == "FAIL"] == ["login"]
+    assert rows[IP_ROW] == {"check": IP_ROW, "result": "skip", "detail": "needs a login", "fix": ""}
+    assert_nothing_made(site)
