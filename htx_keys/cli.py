@@ -36,6 +36,7 @@ from htx_keys.options import (
     site_options,
     store_option,
 )
+from htx_keys.sandbox_cmd import sandbox
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -306,84 +307,11 @@ def demo(
     )
 
 
-@cli.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=8400,
-    show_default=True,
-    help="Port for the website (0: any free port).",
-)
-@click.option(
-    "--accounts",
-    "accounts_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="TOML file of accounts (default: one demo account).",
-)
-@click.option(
-    "--mail-deliver",
-    metavar="URL",
-    help="Where verification mail goes: smtp://, smtp+starttls://, lmtp://, "
-    "imap+starttls:// or imaps://user:pass@host:port (default: an embedded IMAP "
-    "server).",
-)
-@click.option(
-    "--mail-ca-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="CA file to verify the mail server's certificate.",
-)
-@click.option(
-    "--mail-from",
-    default="HTX <noreply@htx.com>",
-    show_default=True,
-    help="Sender of the verification mail.",
-)
-@click.option(
-    "--write-env",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the settings `provision` needs to this .env file (mode 0600).",
-)
-@click.option(
-    "--latency-ms",
-    type=click.IntRange(0, 10_000),
-    default=200,
-    show_default=True,
-    help="Delay of the page's own API calls, as on the live site.",
-)
-def sandbox(
-    host: str,
-    port: int,
-    accounts_file: Path | None,
-    mail_deliver: str | None,
-    mail_ca_file: Path | None,
-    mail_from: str,
-    write_env: Path | None,
-    latency_ms: int,
-) -> None:
-    """Serve the local HTX replica (website) until Ctrl-C.
-
-    With --write-env, a second terminal can run
-    `htx-keys provision --env-file PATH --note test` against it.
-    """
-    from htx_keys.sandbox_cmd import serve_sandbox
-
-    serve_sandbox(
-        host=host,
-        port=port,
-        accounts_file=accounts_file,
-        mail_deliver=mail_deliver,
-        mail_ca_file=mail_ca_file,
-        mail_from=mail_from,
-        write_env=write_env,
-        latency_ms=latency_ms,
-    )
-
-
 cli.add_command(verify)
 cli.add_command(keys)
 cli.add_command(account_group)
 cli.add_command(doctor)
+cli.add_command(sandbox)
 
 
 def fail(message: str, status: int, hint: str | None = None) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import secrets
 import tomllib
 from dataclasses import dataclass, field
@@ -15,6 +16,12 @@ import pyotp
 DEMO_EMAIL = "demo@example.test"
 DEMO_UID = 10000001
 DEMO_SUB_UIDS = (10000101, 10000102)
+# The factors the Security Authentication dialog may ask for. Email and GA are always asked;
+# older accounts also have SMS (the reference: "older accounts: SMS code too").
+AUTH_FACTORS = ("email", "sms", "ga")
+REQUIRED_FACTORS = ("email", "ga")
+# "+86 13812345678": a country code, then the national number; spaces or dashes may group it.
+_PHONE = re.compile(r"^\+(\d{1,3})[ -]+([\d -]+)$")
 
 
 @dataclass(frozen=True)
@@ -27,6 +34,69 @@ class Account:
     mailbox: str
     # Sub-users' uids: they have no login of their own; their keys are made over REST.
     sub_uids: tuple[int, ...] = ()
+    # Always ask this account for the slider captcha, whatever the server's captcha mode.
+    captcha: bool = False
+    # What the Security Authentication dialog asks for (in the dialog's order).
+    auth_factors: tuple[str, ...] = REQUIRED_FACTORS
+    # Where SMS codes go, as "+86 13812345678"; made up from the uid when "sms" is on and none
+    # is given, so an SMS account always has somewhere to send to.
+    phone: str = ""
+
+    def __post_init__(self) -> None:
+        factors = tuple(self.auth_factors)
+        problem = auth_factors_problem(factors)
+        if problem:
+            raise ValueError(f"{self.email}: {problem}")
+        phone = normalize_phone(self.phone) if self.phone else ""
+        if not phone and "sms" in factors:
+            phone = default_phone(self.uid)
+        # A frozen dataclass: __post_init__ is the one place that may still settle fields.
+        object.__setattr__(self, "auth_factors", tuple(f for f in AUTH_FACTORS if f in factors))
+        object.__setattr__(self, "phone", phone)
+
+    @property
+    def needs_sms(self) -> bool:
+        return "sms" in self.auth_factors
+
+
+def auth_factors_problem(factors: tuple[object, ...]) -> str | None:
+    """Why a list of factors is unacceptable, or None."""
+    unknown = [f for f in factors if f not in AUTH_FACTORS]
+    if unknown:
+        return (
+            f"auth_factors: unknown factor(s) {', '.join(map(repr, unknown))}; "
+            f"use some of {', '.join(AUTH_FACTORS)}"
+        )
+    if len(set(factors)) != len(factors):
+        return "auth_factors: a factor is listed twice"
+    missing = [f for f in REQUIRED_FACTORS if f not in factors]
+    if missing:
+        return f"auth_factors: must include {' and '.join(REQUIRED_FACTORS)} (missing {missing[0]})"
+    return None
+
+
+def normalize_phone(phone: str) -> str:
+    """'+86 138-1234-5678' -> '+86 13812345678'; ValueError for anything else."""
+    match = _PHONE.match(phone.strip())
+    digits = re.sub(r"[ -]", "", match.group(2)) if match else ""
+    if match is None or not digits.isdigit() or not 6 <= len(digits) <= 14:
+        raise ValueError(
+            "phone must be '+<country code> <number>', e.g. '+86 13812345678' (6 to 14 digits)"
+        )
+    return f"+{match.group(1)} {digits}"
+
+
+def default_phone(uid: int) -> str:
+    # A mainland mobile number (138...) made from the uid: plausible, and unique per account.
+    return f"+86 138{uid % 10**8:08d}"
+
+
+def mask_phone(phone: str) -> str:
+    """'+86 13812345678' -> '+86 138****5678', as the dialog shows where a code went."""
+    code, _, number = phone.partition(" ")
+    keep = 3 if len(number) >= 8 else 2
+    tail = 4 if len(number) >= 8 else 2
+    return f"{code} {number[:keep]}****{number[-tail:]}"
 
 
 def demo_account() -> Account:
@@ -61,7 +131,17 @@ def _account_from_table(path: Path, index: int, table: Any) -> Account:
     where = f"{path}: account #{index}"
     if not isinstance(table, dict):
         raise ValueError(f"{where}: must be a table")
-    unknown = set(table) - {"email", "password", "totp_secret", "uid", "mailbox", "sub_uids"}
+    unknown = set(table) - {
+        "email",
+        "password",
+        "totp_secret",
+        "uid",
+        "mailbox",
+        "sub_uids",
+        "captcha",
+        "auth_factors",
+        "phone",
+    }
     if unknown:
         raise ValueError(f"{where}: unknown key(s): {', '.join(sorted(unknown))}")
     email = _required_str(where, table, "email")
@@ -83,6 +163,25 @@ def _account_from_table(path: Path, index: int, table: Any) -> Account:
         raise ValueError(f"{where} ({email}): sub_uids must be a list of positive integers")
     if len(set(sub_uids)) != len(sub_uids) or uid in sub_uids:
         raise ValueError(f"{where} ({email}): sub_uids must be unique and differ from uid")
+    captcha = table.get("captcha", False)
+    if not isinstance(captcha, bool):
+        raise ValueError(f"{where} ({email}): captcha must be true or false")
+    factors = table.get("auth_factors", list(REQUIRED_FACTORS))
+    if not isinstance(factors, list) or not all(isinstance(f, str) for f in factors):
+        raise ValueError(
+            f"{where} ({email}): auth_factors must be a list of strings, "
+            'e.g. ["email", "sms", "ga"]'
+        )
+    problem = auth_factors_problem(tuple(factors))
+    if problem:
+        raise ValueError(f"{where} ({email}): {problem}")
+    phone = table.get("phone", "")
+    if not isinstance(phone, str):
+        raise ValueError(f"{where} ({email}): phone must be a string such as '+86 13812345678'")
+    try:
+        phone = normalize_phone(phone) if phone.strip() else ""
+    except ValueError as exc:
+        raise ValueError(f"{where} ({email}): {exc}") from None
     return Account(
         email=email,
         password=password,
@@ -90,6 +189,9 @@ def _account_from_table(path: Path, index: int, table: Any) -> Account:
         uid=uid,
         mailbox=mailbox,
         sub_uids=tuple(sub_uids),
+        captcha=captcha,
+        auth_factors=tuple(factors),
+        phone=phone,
     )
 
 

@@ -2,30 +2,33 @@
 
 Pages are rendered on the server; each step of login and every dialog is drawn by page
 JavaScript from JSON answers, as on the live site, so the flow meets the same timing.
+The login calls are in sandbox/login_routes.py, the helpers all calls share in sandbox/web.py.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from sandbox.accounts import Account
+from sandbox import login_routes
+from sandbox.accounts import Account, mask_phone
+from sandbox.captcha import CAPTCHA_MODES
+from sandbox.devices import DeviceCookie
 from sandbox.faults import Faults
-from sandbox.mailer import Mailer, MailTarget, build_verification_mail, log_failure
+from sandbox.login_state import SESSION_TTL_S
+from sandbox.mailer import Mailer, MailTarget
+from sandbox.relabel import Relabel
 from sandbox.rest import RestApi
 from sandbox.state import (
     MAX_IPS,
@@ -40,18 +43,26 @@ from sandbox.state import (
     mask_email,
     parse_key_request,
 )
+from sandbox.web import (
+    HOME,
+    LOGIN,
+    SESSION_COOKIE,  # noqa: F401  (importable from here as before)
+    Body,
+    Ctx,
+    api,
+    ctx_of,
+    current_account,
+    mail_code,
+    need,
+    safe_back_url,
+    text,
+)
 
 log = logging.getLogger("sandbox.app")
 
 HERE = Path(__file__).resolve().parent
-SESSION_COOKIE = "HB-PRO-TOKEN"
-HOME = "/en-us/"
-LOGIN = "/en-us/login/"
 APIKEY = "/en-us/apikey/"
 SYSTEM_BUSY = "System busy, please try again later"
-SEND_FAILED = "Failed to send the verification code, please try again later"
-LOGIN_FIRST = "Please log in first"
-BAD_REQUEST = "Invalid request"
 # Everything the pages need is served from here: no inline script, no third-party origin.
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
@@ -68,19 +79,27 @@ class SandboxConfig:
     mail_target: MailTarget | None = None
     mail_from: str = "HTX <noreply@htx.com>"
     faults: Faults = field(default_factory=Faults)
+    # Login guards, all off by default (README "Login guards"). The slider captcha before the
+    # password step: "off", "always", or "new-session" (a browser whose HB-DEVICE cookie has
+    # not completed a login for that account); an account's `captcha = true` forces it.
+    captcha: str = "off"
+    # After the GA step, a browser the account has not seen must confirm an emailed code.
+    new_device_check: bool = False
+    # How long a login lasts; an older session is treated as logged out.
+    session_ttl_s: float = SESSION_TTL_S
 
-
-@dataclass
-class _Ctx:
-    config: SandboxConfig
-    state: SandboxState
-    mailer: Mailer
-    templates: Jinja2Templates
+    def __post_init__(self) -> None:
+        if self.captcha not in CAPTCHA_MODES:
+            raise ValueError(
+                f"captcha must be one of {', '.join(CAPTCHA_MODES)}, not {self.captcha!r}"
+            )
+        if not self.session_ttl_s > 0:
+            raise ValueError("session_ttl_s must be a positive number of seconds")
 
 
 def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Starlette:
     """The ASGI app; pass `state` to share one (e.g. built with a test clock)."""
-    ctx = _Ctx(
+    ctx = Ctx(
         config=config,
         state=state if state is not None else SandboxState(config.accounts),
         mailer=Mailer(config.mail_target, config.faults),
@@ -94,49 +113,34 @@ def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Star
         Route("/en-us/overview/", overview_page),
         Route(APIKEY, apikey_page),
         Route("/-/health", lambda _r: PlainTextResponse("ok")),
-        Route("/-/x/web/login/password", _api(login_password, login=False), methods=["POST"]),
-        Route("/-/x/web/login/ga", _api(login_ga, login=False), methods=["POST"]),
-        Route("/-/x/web/logout", _api(logout, login=False), methods=["POST"]),
-        Route("/-/x/web/apikey/list", _api(list_keys), methods=["GET"]),
-        Route("/-/x/web/apikey/precheck", _api(precheck), methods=["POST"]),
-        Route("/-/x/web/apikey/create", _api(create_key), methods=["POST"]),
-        Route("/-/x/web/apikey/delete", _api(delete_key), methods=["POST"]),
-        Route("/-/x/web/verify/email/send", _api(send_email_code), methods=["POST"]),
+        *login_routes.routes(),
+        Route("/-/x/web/apikey/list", api(list_keys), methods=["GET"]),
+        Route("/-/x/web/apikey/precheck", api(precheck), methods=["POST"]),
+        Route("/-/x/web/apikey/create", api(create_key), methods=["POST"]),
+        Route("/-/x/web/apikey/delete", api(delete_key), methods=["POST"]),
+        Route("/-/x/web/verify/email/send", api(send_email_code), methods=["POST"]),
+        Route("/-/x/web/verify/sms/send", api(send_sms_code), methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
         # HTX's signed REST API on the same origin, over the same state (sandbox/rest.py).
         *RestApi(ctx.state).routes(),
     ]
-    app = Starlette(routes=routes)
+    # Relabel: renamed labels (a fault for tests), as when HTX changes its pages.
+    middleware = [Middleware(DeviceCookie), Middleware(Relabel, faults=config.faults)]
+    app = Starlette(routes=routes, middleware=middleware)
     app.state.ctx = ctx
     return app
-
-
-def _ctx(request: Request) -> _Ctx:
-    ctx: _Ctx = request.app.state.ctx
-    return ctx
-
-
-def _account(request: Request) -> Account | None:
-    return _ctx(request).state.session_account(request.cookies.get(SESSION_COOKIE))
 
 
 # -- pages -----------------------------------------------------------------------------------
 
 
 def _render(request: Request, name: str, **context: Any) -> Response:
-    context.setdefault("account", _account(request))
-    return _ctx(request).templates.TemplateResponse(request, name, context, headers=PAGE_HEADERS)
+    context.setdefault("account", current_account(request))
+    return ctx_of(request).templates.TemplateResponse(request, name, context, headers=PAGE_HEADERS)
 
 
 def _to_login(request: Request) -> Response:
     return RedirectResponse(f"{LOGIN}?backUrl={quote(request.url.path)}", 302)
-
-
-def _safe_back_url(value: str | None) -> str:
-    # Only same-site paths: "//evil.example" and "/\\evil.example" are other hosts to a browser.
-    if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
-        return HOME
-    return value
 
 
 async def home_page(request: Request) -> Response:
@@ -148,17 +152,17 @@ async def register_page(request: Request) -> Response:
 
 
 async def login_page(request: Request) -> Response:
-    back = _safe_back_url(request.query_params.get("backUrl"))
-    if _account(request) is not None:
+    back = safe_back_url(request.query_params.get("backUrl"))
+    if current_account(request) is not None:
         return RedirectResponse(back, 302)
     return _render(request, "login.html", title="Log In | HTX", back_url=back)
 
 
 async def overview_page(request: Request) -> Response:
-    account = _account(request)
+    account = current_account(request)
     if account is None:
         return _to_login(request)
-    keys = _ctx(request).state.keys_for(account.email)
+    keys = ctx_of(request).state.keys_for(account.email)
     return _render(
         request,
         "overview.html",
@@ -170,10 +174,10 @@ async def overview_page(request: Request) -> Response:
 
 
 async def apikey_page(request: Request) -> Response:
-    account = _account(request)
+    account = current_account(request)
     if account is None:
         return _to_login(request)
-    state = _ctx(request).state
+    state = ctx_of(request).state
     now = state.now()
     rows = [_row(k, now) for k in state.keys_for(account.email)]
     return _render(
@@ -188,6 +192,9 @@ async def apikey_page(request: Request) -> Response:
         max_note=MAX_NOTE,
         no_ip_days=NO_IP_VALID_DAYS,
         resend={p: state.resend_in(account, p) for p in PURPOSES},
+        sms=account.needs_sms,
+        masked_phone=mask_phone(account.phone) if account.needs_sms else "",
+        sms_resend={p: state.sms_resend_in(account, p) for p in PURPOSES},
     )
 
 
@@ -204,96 +211,11 @@ def _row(key: ApiKey, now: Any) -> dict[str, str]:
     }
 
 
-# -- JSON calls ------------------------------------------------------------------------------
-
-Body = dict[str, Any]
-Handler = Callable[[Request, Account | None, Body], Awaitable[Any]]
-
-
-def _api(handler: Handler, *, login: bool = True) -> Callable[[Request], Awaitable[Response]]:
-    """Wrap a handler: latency, login check, JSON body, and the site's answer envelope."""
-
-    async def endpoint(request: Request) -> Response:
-        ctx = _ctx(request)
-        latency = ctx.config.faults.latency_ms
-        if latency > 0:
-            await asyncio.sleep(random.uniform(0.5, 1.5) * latency / 1000)
-        try:
-            account = _account(request)
-            if login and account is None:
-                raise Refused(LOGIN_FIRST, status=401)
-            body = await _json_body(request) if request.method == "POST" else {}
-            result = await handler(request, account, body)
-        except Refused as exc:
-            return JSONResponse(
-                {
-                    "code": exc.status,
-                    "success": False,
-                    "message": exc.message,
-                    "field": exc.field,
-                    "errors": exc.errors,
-                },
-                status_code=exc.status,
-                headers={"Cache-Control": "no-store"},
-            )
-        if isinstance(result, Response):
-            return result
-        return _ok(result)
-
-    return endpoint
-
-
-def _ok(data: Any = None) -> JSONResponse:
-    return JSONResponse(
-        {"code": 200, "success": True, "data": data}, headers={"Cache-Control": "no-store"}
-    )
-
-
-async def _json_body(request: Request) -> Body:
-    # Requiring JSON also means a cross-site form cannot post here without a CORS preflight.
-    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-        raise Refused(BAD_REQUEST, status=415)
-    try:
-        data = await request.json()
-    except ValueError as exc:
-        raise Refused(BAD_REQUEST) from exc
-    if not isinstance(data, dict):
-        raise Refused(BAD_REQUEST)
-    return data
-
-
-def _text(body: Body, key: str) -> str:
-    value = body.get(key)
-    return value if isinstance(value, str) else ""
-
-
-def _need(account: Account | None) -> Account:
-    if account is None:  # the wrapper has checked already; this narrows the type
-        raise Refused(LOGIN_FIRST, status=401)
-    return account
-
-
-async def login_password(request: Request, _account: Account | None, body: Body) -> Any:
-    ticket = _ctx(request).state.check_password(_text(body, "account"), _text(body, "password"))
-    return {"ticket": ticket, "verify": "ga"}
-
-
-async def login_ga(request: Request, _account: Account | None, body: Body) -> Any:
-    token = _ctx(request).state.finish_login(_text(body, "ticket"), _text(body, "gaCode").strip())
-    response = _ok({"redirect": _safe_back_url(_text(body, "backUrl"))})
-    response.set_cookie(SESSION_COOKIE, token, httponly=True, samesite="lax", path="/")
-    return response
-
-
-async def logout(request: Request, _account: Account | None, _body: Body) -> Any:
-    _ctx(request).state.end_session(request.cookies.get(SESSION_COOKIE))
-    response = _ok({"redirect": HOME})
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax")
-    return response
+# -- JSON calls (login: sandbox/login_routes.py) --------------------------------------------
 
 
 async def list_keys(request: Request, account: Account | None, _body: Body) -> Any:
-    state = _ctx(request).state
+    state = ctx_of(request).state
     now = state.now()
     # The secret key is never part of any answer after the one that created it.
     return [
@@ -306,7 +228,7 @@ async def list_keys(request: Request, account: Account | None, _body: Body) -> A
             "status": k.status_at(now),
             "createTime": int(k.created_at.timestamp() * 1000),
         }
-        for k in state.keys_for(_need(account).email)
+        for k in state.keys_for(need(account).email)
     ]
 
 
@@ -317,7 +239,7 @@ async def precheck(request: Request, account: Account | None, body: Body) -> Any
     except Refused as exc:
         errors.update(exc.errors)
     try:
-        _ctx(request).state.check_room(_need(account))
+        ctx_of(request).state.check_room(need(account))
     except Refused as exc:
         errors.update(exc.errors)
     if errors:
@@ -330,30 +252,30 @@ async def precheck(request: Request, account: Account | None, body: Body) -> Any
 
 
 async def send_email_code(request: Request, account: Account | None, body: Body) -> Any:
-    ctx = _ctx(request)
-    user = _need(account)
-    purpose = _text(body, "purpose")
-    code = ctx.state.issue_email_code(user, purpose)
-    msg = build_verification_mail(
-        code, purpose, user.mailbox, ctx.config.mail_from, ctx.state.now()
-    )
-    ctx.state.record_mail(user.mailbox, msg)
-    try:
-        await run_in_threadpool(ctx.mailer.send, msg, user.mailbox)
-    except Exception as exc:  # any failure to deliver is the page's "failed to send"
-        log_failure(ctx.config.mail_target, user.mailbox, exc)
-        ctx.state.withdraw_email_code(user, purpose, code)
-        raise Refused(SEND_FAILED, field="emailCode", status=502) from exc
+    user = need(account)
+    purpose = text(body, "purpose")
+    code = ctx_of(request).state.issue_email_code(user, purpose)
+    await mail_code(request, user, purpose, code)
     return {"maskedEmail": mask_email(user.mailbox), "resendIn": RESEND_AFTER_S}
 
 
+async def send_sms_code(request: Request, account: Account | None, body: Body) -> Any:
+    user = need(account)
+    ctx_of(request).state.issue_sms_code(user, text(body, "purpose"))
+    return {"maskedPhone": mask_phone(user.phone), "resendIn": RESEND_AFTER_S}
+
+
 async def create_key(request: Request, account: Account | None, body: Body) -> Any:
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     if ctx.config.faults.fail_create:
         raise Refused(SYSTEM_BUSY, status=500)
     req = parse_key_request(body.get("note"), body.get("permissions"), body.get("ips"))
     key = ctx.state.create_key(
-        _need(account), req, _text(body, "emailCode").strip(), _text(body, "gaCode").strip()
+        need(account),
+        req,
+        text(body, "emailCode").strip(),
+        text(body, "gaCode").strip(),
+        sms_code=text(body, "smsCode").strip(),
     )
     log.info("API key created for uid %s", key.uid)
     return {
@@ -367,12 +289,13 @@ async def create_key(request: Request, account: Account | None, body: Body) -> A
 
 
 async def delete_key(request: Request, account: Account | None, body: Body) -> Any:
-    ctx = _ctx(request)
+    ctx = ctx_of(request)
     key = ctx.state.delete_key(
-        _need(account),
-        _text(body, "accessKey"),
-        _text(body, "emailCode").strip(),
-        _text(body, "gaCode").strip(),
+        need(account),
+        text(body, "accessKey"),
+        text(body, "emailCode").strip(),
+        text(body, "gaCode").strip(),
+        sms_code=text(body, "smsCode").strip(),
     )
     log.info("API key deleted for uid %s", key.uid)
     return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -16,3 +16,7 @@ class Faults:
     drop_mail: bool = False
     # The create call answers HTTP 500 with the site's generic error text.
     fail_create: bool = False
+    # Text replacements in every page and script of the website (not the REST API), e.g.
+    # {"Link IP Address (optional)": "IP whitelist"}: HTX renaming a label, so a test can show
+    # which locator breaks. Applied by sandbox.relabel.Relabel.
+    labels: dict[str, str] = field(default_factory=dict)

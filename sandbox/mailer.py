@@ -30,7 +30,11 @@ SUBJECT = "[HTX] Verification code"
 TIMEOUT_S = 30.0
 DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "lmtp": 24, "imap+starttls": 143, "imaps": 993}
 IMAP_SCHEMES = ("imap+starttls", "imaps")
-ACTIONS = {"create": "creating an API key", "delete": "deleting an API key"}
+ACTIONS = {
+    "create": "creating an API key",
+    "delete": "deleting an API key",
+    "login": "logging in from a new device",
+}
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,17 @@
-"""Everything the sandbox remembers, in memory: sessions, codes, API keys, sent mail.
+"""Everything the sandbox remembers, in memory: sessions, codes, API keys, sent mail and SMS.
 
 One re-entrant lock guards all of it: the server answers from one event loop, but tests and the
 mail thread read it from other threads. Time comes from an injected clock so tests can move it.
+The login half (accounts, GA codes, login steps, devices, sessions) is `LoginState` in
+sandbox/login_state.py; this module adds the codes that authorise actions and the API keys.
 """
 
 from __future__ import annotations
 
-import base64
 import hmac
 import ipaddress
 import math
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -19,9 +19,28 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import TypeVar
 
-import pyotp
-
 from sandbox.accounts import Account
+
+# Some names are imported only so that `from sandbox.state import X` keeps working for what
+# moved to the modules the state is built from (codes, errors, login_state).
+from sandbox.codes import (  # noqa: F401
+    CODE_TTL_S,
+    MAX_WRONG_CODES,
+    RESEND_AFTER_S,
+    RESEND_TOO_SOON,
+)
+from sandbox.errors import Refused
+from sandbox.login_state import (  # noqa: F401
+    LOGIN_EXPIRED,
+    LOGIN_TICKET_TTL_S,
+    MAX_LOGIN_GA_ATTEMPTS,
+    SESSION_TTL_S,
+    TOTP_STEP_S,
+    WRONG_GA,
+    WRONG_PASSWORD,
+    LoginState,
+    SeedTotp,
+)
 
 T = TypeVar("T")
 
@@ -29,13 +48,8 @@ MAX_KEYS = 20
 MAX_IPS = 20
 MAX_NOTE = 255
 NO_IP_VALID_DAYS = 90
-EMAIL_CODE_TTL_S = 600
-RESEND_AFTER_S = 60
-MAX_WRONG_EMAIL_CODES = 5
-LOGIN_TICKET_TTL_S = 300
-MAX_LOGIN_GA_ATTEMPTS = 5
-SESSION_TTL_S = 24 * 3600
-TOTP_STEP_S = 30
+EMAIL_CODE_TTL_S = CODE_TTL_S
+MAX_WRONG_EMAIL_CODES = MAX_WRONG_CODES
 PURPOSES = ("create", "delete")
 PERMISSIONS = ("read", "trade", "withdraw")
 PERMISSION_LABELS = {"read": "Read-only", "trade": "Trade", "withdraw": "Withdraw"}
@@ -43,9 +57,6 @@ PERMISSION_LABELS = {"read": "Read-only", "trade": "Trade", "withdraw": "Withdra
 REST_PERMISSIONS = {"read": "readOnly", "trade": "trade", "withdraw": "withdraw"}
 
 # The texts the site shows; the README lists them and the page objects may match on them.
-WRONG_PASSWORD = "Incorrect account or password"
-WRONG_GA = "Incorrect Google Authenticator code"
-LOGIN_EXPIRED = "The verification has expired, please log in again"
 NOTE_EMPTY = "Please enter a note"
 NOTE_TOO_LONG = f"The note cannot exceed {MAX_NOTE} characters"
 TOO_MANY_IPS = f"A maximum of {MAX_IPS} IP addresses can be linked"
@@ -55,32 +66,7 @@ WRONG_EMAIL_CODE = "Incorrect email verification code"
 EMAIL_CODE_EXPIRED = "The email verification code has expired"
 KEY_NOT_FOUND = "The API key does not exist"
 INVALID_IP = "Invalid IP address: {}"
-RESEND_TOO_SOON = "Please try again in {} seconds"
-
-
-class Refused(Exception):
-    """The site turns the request down; `errors` maps a form field (or "form") to its text."""
-
-    def __init__(self, errors: dict[str, str] | str, *, field: str = "form", status: int = 400):
-        self.errors = {field: errors} if isinstance(errors, str) else dict(errors)
-        self.status = status
-        super().__init__(self.message)
-
-    @property
-    def message(self) -> str:
-        return next(iter(self.errors.values()))
-
-    @property
-    def field(self) -> str:
-        return next(iter(self.errors))
-
-
-class SeedTotp(pyotp.TOTP):
-    """Exchanges hand out 16-character (80-bit) GA seeds; pyotp >= 2.10 refuses those."""
-
-    def byte_secret(self) -> bytes:
-        secret = self.secret.replace(" ", "").upper()
-        return base64.b32decode(secret + "=" * (-len(secret) % 8))
+SMS_NOT_ENABLED = "SMS verification is not enabled for this account"
 
 
 @dataclass(frozen=True)
@@ -208,188 +194,72 @@ def _new_key_part() -> str:
     )
 
 
-@dataclass
-class _EmailCode:
-    code: str
-    issued_at: float
-    wrong: int = 0
-
-
-@dataclass
-class _Ticket:
-    email: str
-    expires: float
-    attempts: int = 0
-
-
-@dataclass
-class _Session:
-    email: str
-    expires: float
-
-
-class SandboxState:
+class SandboxState(LoginState):
     def __init__(self, accounts: Iterable[Account], clock: Callable[[], float] = time.time):
-        self._accounts = {a.email.lower(): a for a in accounts}
-        self._clock = clock
-        self._lock = threading.RLock()
-        self._tickets: dict[str, _Ticket] = {}
-        self._sessions: dict[str, _Session] = {}
-        self._last_ga_step: dict[str, int] = {}
-        self._codes: dict[tuple[str, str], _EmailCode] = {}
-        self._last_send: dict[tuple[str, str], float] = {}
+        super().__init__(accounts, clock)
         self._keys: dict[str, list[ApiKey]] = {k: [] for k in self._accounts}
         # Sub-user keys by sub uid: made over REST only, never shown in the web table
         # (sandbox/subusers.py changes them under `lock`).
         self.sub_keys: dict[int, list[ApiKey]] = {}
         self.outbox: list[tuple[str, EmailMessage]] = []
+        # Every SMS "sent": (phone, code), oldest first; there is no real SMS gateway.
+        self.sms_outbox: list[tuple[str, str]] = []
 
-    # -- time and accounts -------------------------------------------------------------------
-
-    def now(self) -> datetime:
-        return datetime.fromtimestamp(int(self._clock()), UTC)
-
-    @property
-    def lock(self) -> threading.RLock:
-        """The one lock; modules that extend the state (sub-user keys) take it too."""
-        return self._lock
-
-    @property
-    def accounts(self) -> list[Account]:
-        return list(self._accounts.values())
-
-    def account(self, email: str) -> Account | None:
-        return self._accounts.get(email.strip().lower())
-
-    # -- login and sessions ------------------------------------------------------------------
-
-    def check_password(self, login: str, password: str) -> str:
-        """First login step: a short-lived ticket for the GA step, or Refused."""
-        account = self.account(login)
-        # Compare even for an unknown login so both failures take the same path.
-        expected = account.password if account else secrets.token_urlsafe(16)
-        if not hmac.compare_digest(password.encode(), expected.encode()) or account is None:
-            raise Refused(WRONG_PASSWORD)
-        ticket = secrets.token_urlsafe(24)
-        with self._lock:
-            self._tickets[ticket] = _Ticket(
-                account.email.lower(), self._clock() + LOGIN_TICKET_TTL_S
-            )
-        return ticket
-
-    def finish_login(self, ticket: str, code: str) -> str:
-        """Second login step: consume the ticket on a good GA code and open a session."""
-        with self._lock:
-            entry = self._tickets.get(ticket)
-            if entry is None or self._clock() > entry.expires:
-                self._tickets.pop(ticket, None)
-                raise Refused(LOGIN_EXPIRED, field="ticket")
-            account = self._accounts[entry.email]
-            if not self.verify_totp(account, code):
-                entry.attempts += 1
-                if entry.attempts >= MAX_LOGIN_GA_ATTEMPTS:
-                    del self._tickets[ticket]
-                raise Refused(WRONG_GA, field="gaCode")
-            del self._tickets[ticket]
-            token = secrets.token_urlsafe(32)
-            self._sessions[token] = _Session(entry.email, self._clock() + SESSION_TTL_S)
-            return token
-
-    def session_account(self, token: str | None) -> Account | None:
-        if not token:
-            return None
-        with self._lock:
-            session = self._sessions.get(token)
-            if session is None or self._clock() > session.expires:
-                self._sessions.pop(token, None)
-                return None
-            return self._accounts[session.email]
-
-    def end_session(self, token: str | None) -> None:
-        with self._lock:
-            self._sessions.pop(token or "", None)
-
-    # -- Google Authenticator ----------------------------------------------------------------
-
-    def verify_totp(self, account: Account, code: str) -> bool:
-        """Check and use up a GA code: login and Security Authentication share this rule."""
-        with self._lock:
-            step = self._totp_step(account, code)
-            if step is None:
-                return False
-            self._last_ga_step[account.email.lower()] = step
-            return True
-
-    def _totp_step(self, account: Account, code: str) -> int | None:
-        """The time step a code belongs to, if it is acceptable now (RFC 6238 section 5.2)."""
-        if not (isinstance(code, str) and len(code) == 6 and code.isdigit()):
-            return None
-        totp = SeedTotp(account.totp_secret, interval=TOTP_STEP_S)
-        current = int(self._clock()) // TOTP_STEP_S
-        last = self._last_ga_step.get(account.email.lower(), -1)
-        for step in (current, current - 1):
-            if step > last and hmac.compare_digest(totp.at(step * TOTP_STEP_S), code):
-                return step
-        return None
-
-    # -- email codes -------------------------------------------------------------------------
+    # -- email and SMS codes -----------------------------------------------------------------
 
     def issue_email_code(self, account: Account, purpose: str) -> str:
         """A new code for (account, purpose); it replaces any older one. Refused within 60 s."""
         if purpose not in PURPOSES:
             raise Refused(f"Invalid purpose: {purpose}")
-        key = (account.email.lower(), purpose)
         with self._lock:
-            wait = self.resend_in(account, purpose)
-            if wait > 0:
-                raise Refused(RESEND_TOO_SOON.format(wait), field="emailCode")
-            code = f"{secrets.randbelow(10**6):06d}"
-            self._codes[key] = _EmailCode(code, self._clock())
-            self._last_send[key] = self._clock()
-            return code
+            return self._email_codes.issue(account.email, purpose)
 
     def withdraw_email_code(self, account: Account, purpose: str, code: str) -> None:
         """Undo a Send whose mail could not be delivered, so the user may retry at once."""
-        key = (account.email.lower(), purpose)
         with self._lock:
-            entry = self._codes.get(key)
-            if entry is not None and entry.code == code:
-                del self._codes[key]
-                self._last_send.pop(key, None)
+            self._email_codes.withdraw(account.email, purpose, code)
 
     def resend_in(self, account: Account, purpose: str) -> int:
         with self._lock:
-            last = self._last_send.get((account.email.lower(), purpose))
-        if last is None:
-            return 0
-        return max(0, math.ceil(last + RESEND_AFTER_S - self._clock()))
+            return self._email_codes.resend_in(account.email, purpose)
 
-    def _check_email_code(self, account: Account, purpose: str, code: str) -> None:
-        key = (account.email.lower(), purpose)
-        entry = self._codes.get(key)
-        if entry is None:
-            raise Refused(GET_EMAIL_CODE_FIRST, field="emailCode")
-        if self._clock() - entry.issued_at > EMAIL_CODE_TTL_S:
-            raise Refused(EMAIL_CODE_EXPIRED, field="emailCode")
-        if not hmac.compare_digest(entry.code.encode(), str(code).strip().encode()):
-            entry.wrong += 1
-            if entry.wrong >= MAX_WRONG_EMAIL_CODES:
-                # Plain anti-brute-force: a million codes, five guesses, then Send again.
-                del self._codes[key]
-            raise Refused(WRONG_EMAIL_CODE, field="emailCode")
+    def issue_sms_code(self, account: Account, purpose: str) -> str:
+        """Text a new code to the account's phone (into `sms_outbox`); same rules as email."""
+        if purpose not in PURPOSES:
+            raise Refused(f"Invalid purpose: {purpose}")
+        if not account.needs_sms:
+            raise Refused(SMS_NOT_ENABLED, field="smsCode")
+        with self._lock:
+            code = self._sms_codes.issue(account.email, purpose)
+            self.sms_outbox.append((account.phone, code))
+            return code
+
+    def sms_resend_in(self, account: Account, purpose: str) -> int:
+        with self._lock:
+            return self._sms_codes.resend_in(account.email, purpose)
 
     def _authorized(
-        self, account: Account, purpose: str, email_code: str, ga_code: str, action: Callable[[], T]
+        self,
+        account: Account,
+        purpose: str,
+        email_code: str,
+        ga_code: str,
+        action: Callable[[], T],
+        sms_code: str = "",
     ) -> T:
-        """Run `action` only if both codes pass; use the codes up only if it succeeds."""
+        """Run `action` only if every factor the account has passes; use the codes up only if
+        it succeeds. Checked in the dialog's order: email, SMS, GA."""
         with self._lock:
-            self._check_email_code(account, purpose, email_code)
+            self._email_codes.check(account.email, purpose, email_code)
+            if account.needs_sms:
+                self._sms_codes.check(account.email, purpose, sms_code)
             step = self._totp_step(account, ga_code)
             if step is None:
                 raise Refused(WRONG_GA, field="gaCode")
             result = action()
             self._last_ga_step[account.email.lower()] = step
-            del self._codes[(account.email.lower(), purpose)]
+            self._email_codes.use_up(account.email, purpose)
+            self._sms_codes.use_up(account.email, purpose)
             return result
 
     # -- API keys ----------------------------------------------------------------------------
@@ -412,20 +282,40 @@ class SandboxState:
             raise Refused(TOO_MANY_KEYS)
 
     def create_key(
-        self, account: Account, request: KeyRequest, email_code: str, ga_code: str
+        self,
+        account: Account,
+        request: KeyRequest,
+        email_code: str,
+        ga_code: str,
+        sms_code: str = "",
     ) -> ApiKey:
         return self._authorized(
-            account, "create", email_code, ga_code, lambda: self.add_key(account, request)
+            account,
+            "create",
+            email_code,
+            ga_code,
+            lambda: self.add_key(account, request),
+            sms_code=sms_code,
         )
 
     def delete_key(
-        self, account: Account, access_key: str, email_code: str, ga_code: str
+        self,
+        account: Account,
+        access_key: str,
+        email_code: str,
+        ga_code: str,
+        sms_code: str = "",
     ) -> ApiKey:
         with self._lock:
             if not any(k.access_key == access_key for k in self.keys_for(account.email)):
                 raise Refused(KEY_NOT_FOUND)
             return self._authorized(
-                account, "delete", email_code, ga_code, lambda: self.remove_key(account, access_key)
+                account,
+                "delete",
+                email_code,
+                ga_code,
+                lambda: self.remove_key(account, access_key),
+                sms_code=sms_code,
             )
 
     def add_key(self, account: Account, request: KeyRequest) -> ApiKey:

@@ -84,11 +84,18 @@ document.addEventListener("DOMContentLoaded", function () {
     const res = await HTX.api("/-/x/web/apikey/precheck", body);
     HTX.setBusy(createButton, false);
     if (!res.ok) { showErrors(res.errors); return; }
-    window.HTXAuth.open("create", function (emailCode, gaCode) {
+    window.HTXAuth.open("create", function (emailCode, gaCode, smsCode) {
       return HTX.api("/-/x/web/apikey/create",
-                     Object.assign({}, body, { emailCode: emailCode, gaCode: gaCode }));
+                     Object.assign({}, body, codes(emailCode, gaCode, smsCode)));
     }, showCreated);
   });
+
+  /* The codes the Security Authentication dialog collected; smsCode only for SMS accounts. */
+  function codes(emailCode, gaCode, smsCode) {
+    const result = { emailCode: emailCode, gaCode: gaCode };
+    if (smsCode !== null) { result.smsCode = smsCode; }
+    return result;
+  }
 
   function showCreated(data) {
     document.getElementById("created-access").value = data.accessKey;
@@ -117,9 +124,9 @@ document.addEventListener("DOMContentLoaded", function () {
   removal.querySelector("[data-confirm]").addEventListener("click", function () {
     const accessKey = deleting;
     HTX.closeDialog(removal);
-    window.HTXAuth.open("delete", function (emailCode, gaCode) {
+    window.HTXAuth.open("delete", function (emailCode, gaCode, smsCode) {
       return HTX.api("/-/x/web/apikey/delete",
-                     { accessKey: accessKey, emailCode: emailCode, gaCode: gaCode });
+                     Object.assign({ accessKey: accessKey }, codes(emailCode, gaCode, smsCode)));
     }, function () { window.location.reload(); });
   });
 

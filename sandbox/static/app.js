@@ -23,6 +23,10 @@ window.HTX = (function () {
     if (res.ok && json && json.success) {
       return { ok: true, data: json.data };
     }
+    if (res.status === 401 && !path.startsWith("/-/x/web/login/")) {
+      // The session has expired or was ended: log in again and come back here.
+      window.location.assign("/en-us/login/?backUrl=" + encodeURI(window.location.pathname));
+    }
     const message = (json && json.message) || "System busy, please try again later";
     return { ok: false, message: message, field: (json && json.field) || "form",
              errors: (json && json.errors) || { form: message }, status: res.status };
@@ -43,6 +47,22 @@ window.HTX = (function () {
     button.disabled = busy;
     if (busy) { button.setAttribute("aria-busy", "true"); }
     else { button.removeAttribute("aria-busy"); }
+  }
+
+  /* A code channel's Send button: "Send", then "Resend (59s)" ... "Resend" while the server
+     would refuse another Send (`until`, ms since the epoch; 0 = never sent). Only the text
+     changes: a button with an aria-label ("Send SMS code") keeps its name throughout. */
+  function renderSendButton(button, until) {
+    if (button.getAttribute("aria-busy") === "true") { return; }
+    const left = (until || 0) - Date.now();
+    if (left > 0) {
+      // Show "Resend (59s)" first: the second already under way is not offered.
+      button.textContent = "Resend (" + Math.min(59, Math.ceil(left / 1000)) + "s)";
+      button.disabled = true;
+    } else {
+      button.textContent = until ? "Resend" : "Send";
+      button.disabled = false;
+    }
   }
 
   function openDialog(dialog, focusTarget) {
@@ -120,5 +140,6 @@ window.HTX = (function () {
 
   document.addEventListener("DOMContentLoaded", setupAccountMenu);
 
-  return { api, showError, clearError, setBusy, openDialog, closeDialog, onDialogEscape };
+  return { api, showError, clearError, setBusy, renderSendButton, openDialog, closeDialog,
+           onDialogEscape };
 })();
