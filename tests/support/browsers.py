@@ -37,29 +37,30 @@ def free_port() -> int:
 
 @contextmanager
 def xvfb() -> Iterator[str]:
-    """A private X display; yields its name (":N")."""
+    """A private X display; yields its name (":N"). Parallel test workers may race for a
+    number: Xvfb refuses one that is taken, and the next is tried."""
     binary = need("Xvfb")
-    for number in range(90, 140):
-        if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(
-            f"/tmp/.X{number}-lock"
-        ).exists():
-            break
-    display = f":{number}"
-    proc = subprocess.Popen(
-        [binary, display, "-screen", "0", "1280x900x24", "-nolisten", "tcp"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
+    for number in range(90 + os.getpid() % 50, 200):
+        if Path(f"/tmp/.X11-unix/X{number}").exists() or Path(f"/tmp/.X{number}-lock").exists():
+            continue
+        proc = subprocess.Popen(
+            [binary, f":{number}", "-screen", "0", "1280x900x24", "-nolisten", "tcp"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 10
-        while not Path(f"/tmp/.X11-unix/X{number}").exists():
-            assert proc.poll() is None, "Xvfb exited"
+        while not Path(f"/tmp/.X11-unix/X{number}").exists() and proc.poll() is None:
             assert time.monotonic() < deadline, "Xvfb did not start"
             time.sleep(0.05)
-        yield display
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        if proc.poll() is not None:
+            continue  # taken by another worker meanwhile
+        try:
+            yield f":{number}"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+        return
+    raise AssertionError("no free X display number")
 
 
 @contextmanager

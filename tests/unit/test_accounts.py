@@ -48,7 +48,7 @@ imap_host = "mail.example.com"
 class MemoryKeyring(KeyringBackend):
     """An in-memory keyring, so no test touches a real one."""
 
-    priority = 1  # type: ignore[assignment]
+    priority = -1  # type: ignore[assignment]  # never chosen by detection; set explicitly
 
     def __init__(self) -> None:
         super().__init__()
