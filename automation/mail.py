@@ -35,6 +35,7 @@ from imapclient.imapclient import SocketTimeout
 
 from automation.errors import ConfigError, InputError, MailError, MailTimeout
 from automation.mailparse import DEFAULT_CODE_PATTERN, extract_code, sender_matches, sender_of
+from automation.redaction import REDACTOR
 
 DEFAULT_SENDERS: tuple[str, ...] = ("*@htx.com", "*@*.htx.com", "*@huobi.com", "*@*.huobi.com")
 # With UIDs unusable (UIDVALIDITY changed), only the date tells old mail from new: a little
@@ -203,6 +204,8 @@ class Inbox:
                 code = self._search()
                 failures = 0
                 if code is not None:
+                    # A code is a secret like any other: Playwright records the value filled in.
+                    REDACTOR.add(code, label="email code")
                     return code
                 if time.monotonic() >= deadline:
                     break

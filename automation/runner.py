@@ -14,10 +14,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TextIO, TypeVar
 
 from automation.errors import HtxKeysError, SiteError
 from automation.redaction import REDACTOR
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Locator
 
 C = TypeVar("C")
 
@@ -30,6 +33,11 @@ class Step(Generic[C]):
     retries: int = 0  # only for steps that are safe to repeat
     # Why the step is not needed this time (a saved session, no new-device check), or None.
     skip: Callable[[C], str | None] | None = None
+    # For the recorder: the element the step acts on (outlined and numbered in the guide's
+    # picture), and which moment makes the better picture: "before" shows what is about to be
+    # clicked, "after" shows a form once it is filled or a page once it has opened.
+    target: Callable[[C], Locator | None] | None = None
+    shot: Literal["before", "after"] = "before"
 
     @property
     def slug(self) -> str:
@@ -41,6 +49,8 @@ class Flow(Generic[C]):
     name: str
     title: str
     steps: tuple[Step[C], ...]
+    # What a person needs before starting: the guide's "What you need" list.
+    requirements: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

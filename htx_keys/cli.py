@@ -26,6 +26,8 @@ from htx_keys.account_cli import account_options
 from htx_keys.doctor import doctor
 from htx_keys.keys_cli import keys, verify
 from htx_keys.options import (
+    artifact_modes,
+    artifact_options,
     ask_person,
     browser_options,
     output_options,
@@ -36,6 +38,7 @@ from htx_keys.options import (
     site_options,
     store_option,
 )
+from htx_keys.record import record
 from htx_keys.sandbox_cmd import sandbox
 
 
@@ -99,8 +102,10 @@ def cli() -> None:
 @click.option(
     "--output",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where failure screenshots go [default: the state dir's runs/].",
+    help="Where a run's pictures, trace and video go, in OUTPUT/<run-id>/ "
+    "[default: the state dir's runs/].",
 )
+@artifact_options(trace="off", video="off", screenshot="retain-on-failure")
 @output_options
 @session_option
 @browser_options
@@ -117,6 +122,9 @@ def provision(
     no_verify: bool,
     timeout: float,
     output: Path | None,
+    trace: str,
+    video: str,
+    screenshot: str,
     fmt: str,
     quiet: bool,
     headed: bool,
@@ -173,6 +181,7 @@ def provision(
         headed=headed,
         timeout_ms=timeout * 1000,
         artifacts_root=output,
+        artifacts=artifact_modes(trace, video, screenshot),
         verify=not no_verify,
         cdp_endpoint=cdp_endpoint,
         ws_endpoint=ws_endpoint,
@@ -312,6 +321,7 @@ cli.add_command(keys)
 cli.add_command(account_group)
 cli.add_command(doctor)
 cli.add_command(sandbox)
+cli.add_command(record)
 
 
 def fail(message: str, status: int, hint: str | None = None) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from automation.config import Settings, default_state_dir
@@ -36,17 +38,10 @@ def demo_store(reporter: Reporter) -> Store:
     return open_store(f"json:{path}")
 
 
-def run_demo(
-    *,
-    fmt: str,
-    quiet: bool,
-    headed: bool,
-    browser: str | None,
-    cdp_endpoint: str | None = None,
-    ws_endpoint: str | None = None,
-) -> None:
-    reporter = Reporter(quiet=quiet)
-    started = time.monotonic()
+@contextmanager
+def demo_site(reporter: Reporter, *, browser: str | None = None) -> Iterator[Settings]:
+    """The sandbox website and an embedded IMAP server on free loopback ports, with a made-up
+    account; yields the settings that reach them, and stops both on the way out."""
     account = demo_account()
     REDACTOR.add(account.password, label="demo password")
     REDACTOR.add(account.totp_secret, label="demo TOTP seed")
@@ -59,7 +54,7 @@ def run_demo(
             target = MailTarget.parse(imap.delivery_url(), ca_file=imap.ca_file)
             with SandboxServer(SandboxConfig(accounts=[account], mail_target=target)) as server:
                 reporter.info(f"HTX sandbox at {server.base_url}, mail on {imap.host}:{imap.port}")
-                settings = Settings(
+                yield Settings(
                     base_url=server.base_url,
                     api_url=server.base_url,  # the replica serves its REST API on one origin
                     email=account.email,
@@ -75,18 +70,32 @@ def run_demo(
                     browser=browser,
                     state_dir=default_state_dir(),
                 )
-                request = check_request("htx-keys demo", ["read", "trade"], [])
-                # The seed is made up for this run: nothing to remember between runs.
-                options = RunOptions(
-                    headed=headed,
-                    use_totp_state=False,
-                    cdp_endpoint=cdp_endpoint,
-                    ws_endpoint=ws_endpoint,
-                )
-                prep = prepare(settings, request, demo_store(reporter), options)
-                result = provision(prep, options, reporter)
         finally:
             imap.stop()
+
+
+def run_demo(
+    *,
+    fmt: str,
+    quiet: bool,
+    headed: bool,
+    browser: str | None,
+    cdp_endpoint: str | None = None,
+    ws_endpoint: str | None = None,
+) -> None:
+    reporter = Reporter(quiet=quiet)
+    started = time.monotonic()
+    with demo_site(reporter, browser=browser) as settings:
+        request = check_request("htx-keys demo", ["read", "trade"], [])
+        # The seed is made up for this run: nothing to remember between runs.
+        options = RunOptions(
+            headed=headed,
+            use_totp_state=False,
+            cdp_endpoint=cdp_endpoint,
+            ws_endpoint=ws_endpoint,
+        )
+        prep = prepare(settings, request, demo_store(reporter), options)
+        result = provision(prep, options, reporter)
     reporter.info(
         f"demo finished in {time.monotonic() - started:.1f} s; sandbox and mail server stopped"
     )

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from automation.artifacts import MODES, ArtifactModes, Mode
 from automation.config import ENV_NAMES, SECRET_SETTINGS, Settings, with_values
 from automation.errors import VerifyError
 from automation.store import KeyRecord
@@ -35,6 +36,36 @@ def site_options(func: F) -> F:
         help=f"The HTX website [env {ENV_NAMES['base_url']}; default https://www.htx.com].",
     )(func)
     return func
+
+
+def artifact_options(trace: Mode, video: Mode, screenshot: Mode) -> Callable[[F], F]:
+    """--trace/--video/--screenshot with pytest-playwright's names and meanings."""
+    helps = {
+        "screenshot": "Masked pictures: on = one per step (and the failed one), "
+        "retain-on-failure = the failed step's only, off = none.",
+        "video": "A video of the run, fields with secrets blurred: kept (on), kept only when "
+        "the run fails (retain-on-failure), or not recorded (off).",
+        "trace": "A Playwright trace (playwright show-trace), scrubbed of every secret: kept "
+        "(on), kept only when the run fails (retain-on-failure), or not recorded (off).",
+    }
+    defaults = {"trace": trace, "video": video, "screenshot": screenshot}
+
+    def decorate(func: F) -> F:
+        for name in ("screenshot", "video", "trace"):
+            func = click.option(
+                f"--{name}",
+                type=click.Choice(MODES),
+                default=defaults[name],
+                show_default=True,
+                help=helps[name],
+            )(func)
+        return func
+
+    return decorate
+
+
+def artifact_modes(trace: str, video: str, screenshot: str) -> ArtifactModes:
+    return ArtifactModes(trace, video, screenshot)  # type: ignore[arg-type]
 
 
 def store_option(func: F) -> F:

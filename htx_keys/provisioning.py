@@ -7,7 +7,6 @@ here, not after a key exists), and only then does a browser start.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -16,21 +15,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from automation.artifacts import ArtifactModes
 from automation.browser import BrowserChoice, BrowserOptions, choose_browser, open_page
 from automation.config import Settings
 from automation.errors import ConfigError, HtxKeysError
 from automation.mail import Inbox, MailSettings, check_settings, parse_senders
 from automation.otp import Totp, validate_secret
-from automation.recording import FailureScreenshot, new_run_dir
-from automation.runner import Reporter, RunResult, StepHook, run_flow
+from automation.recording import new_run_dir
+from automation.runner import Flow, Reporter, RunResult, StepHook, run_flow
 from automation.session import SessionStore
 from automation.store import KeyRecord, Store, check_store
 from flows.htx.context import ProvisionContext, SiteContext
 from flows.htx.limits import KeyRequest
 from flows.htx.login import LOGIN
-from flows.htx.pages import failure_mask
 from flows.htx.provision import PROVISION
 from flows.htx.verify import Verification, verify_key
+from htx_keys.run_recording import Recording, new_recording
 
 NEEDED = ("email", "totp_secret", "imap_host", "imap_password")  # + password without a session
 
@@ -39,7 +39,12 @@ NEEDED = ("email", "totp_secret", "imap_host", "imap_password")  # + password wi
 class RunOptions:
     headed: bool = False  # a person sees the browser: captchas and SMS codes go to them
     timeout_ms: float = 30_000
-    artifacts_root: Path | None = None  # where failure screenshots go; default: state dir
+    # Artifacts go to <artifacts_root>/<run-id>/ (default root: the state dir's runs/), or
+    # straight into artifacts_dir when given (`record --out DIR`).
+    artifacts_root: Path | None = None
+    artifacts_dir: Path | None = None
+    artifacts: ArtifactModes = field(default_factory=ArtifactModes)
+    chapter_ms: float = 1500.0  # how long each chapter card holds the video
     use_totp_state: bool = True  # remember used GA steps across runs (off for throwaway seeds)
     verify: bool = True  # check the new key with signed REST calls once it is stored
     hooks: Sequence[StepHook[Any]] = ()
@@ -66,8 +71,12 @@ class ProvisionResult:
     record: KeyRecord
     stored_in: str
     run: RunResult
-    artifacts: list[Path] = field(default_factory=list)
+    recording: Recording
     verification: Verification | None = None
+
+    @property
+    def artifacts(self) -> list[Path]:
+        return self.recording.files()
 
 
 def new_totp(secret: str, state_dir: Path | None, reporter: Reporter) -> Totp:
@@ -132,78 +141,106 @@ def has_display() -> bool:
 
 @contextmanager
 def site_context(
-    prep: Prepared, options: RunOptions, reporter: Reporter, name: str
-) -> Iterator[tuple[SiteContext, FailureScreenshot]]:
+    prep: Prepared, options: RunOptions, reporter: Reporter, flow: Flow[Any]
+) -> Iterator[tuple[SiteContext, Recording]]:
     """The mailbox (opened first: a wrong IMAP password fails before anything is made), the
-    browser with the saved session if there is one, and a context for the flow."""
+    browser with the saved session if there is one, and a context for the flow; the run's
+    pictures, trace and video, kept as the modes say and scrubbed."""
     settings = prep.settings
     state_dir = settings.state_dir
     totp = new_totp(prep.totp_secret, state_dir if options.use_totp_state else None, reporter)
-    failure = FailureScreenshot(
-        directory=options.artifacts_root or state_dir / "runs",
-        page=lambda ctx: ctx.page,
-        mask=failure_mask,
-    )
     session = "; with the saved session" if prep.saved_state else ""
     reporter.info(
         f"mailbox of {prep.mail.user} on {prep.mail.host}:{prep.mail.effective_port}; "
         f"browser: {prep.browser.description}{session}"
     )
     with Inbox(prep.mail, on_progress=reporter.info) as inbox:
+        if options.artifacts_dir is not None:
+            directory, own = options.artifacts_dir, False
+        else:
+            directory, own = (
+                new_run_dir(options.artifacts_root or state_dir / "runs", flow.name),
+                True,
+            )
+        rec = new_recording(
+            directory, options.artifacts, reporter, own_directory=own, chapter_ms=options.chapter_ms
+        )
         browser = BrowserOptions(
             prep.browser,
             headed=options.headed,
             timeout_ms=options.timeout_ms,
             storage_state=prep.saved_state,
+            record_video_dir=rec.artifacts.fallback_video_dir,
         )
-        with open_page(browser) as page:
-            common = dict(
-                page=page,
-                base_url=settings.base_url,
-                email=settings.email or "",
-                password=settings.password or "",
-                totp=totp,
-                inbox=inbox,
-                reporter=reporter,
-                mail_timeout=settings.mail_timeout,
-                timeout_ms=options.timeout_ms,
-                interactive=options.headed,
-                ask=options.ask,
-                captcha_timeout_s=options.captcha_timeout_s,
-                saved_session=prep.saved_state is not None,
-            )
-            ctx: SiteContext
-            if prep.request is not None and prep.store is not None:
-                ctx = ProvisionContext(
-                    **common,  # type: ignore[arg-type]
-                    request=prep.request,
-                    store=prep.store,
-                    rescue_dir=state_dir / "rescue",
-                )
-            else:
-                ctx = SiteContext(**common)  # type: ignore[arg-type]
-            failure.directory = new_run_dir(failure.directory, name)
-            try:
-                yield ctx, failure
-            except HtxKeysError as exc:
-                if failure.saved:
-                    exc.hint = f"screenshot of the failed step: {failure.saved[-1]}" + (
-                        f"; {exc.hint}" if exc.hint else ""
-                    )
-                raise
-            finally:
-                _remove_if_empty(failure.directory)
+        failed = True
+        try:
+            with open_page(browser) as page:
+                rec.start(page, settings.email or "", flow.title)
+                try:
+                    yield _flow_context(prep, options, reporter, page, totp, inbox), rec
+                    failed = False
+                finally:
+                    rec.artifacts.stop(failed, page.context)
+            rec.artifacts.finish(failed)
+        except HtxKeysError as exc:
+            rec.artifacts.finish(failed=True)  # the video is complete once the context closed
+            hint = rec.failure_hint()
+            if hint:
+                exc.hint = hint + (f"; {exc.hint}" if exc.hint else "")
+            raise
+        finally:
+            rec.artifacts.finish(failed)  # interrupted: what was recorded is kept, scrubbed
+            for note in rec.artifacts.notes:
+                reporter.info(note)
+            rec.tidy()
+        if rec.files() and own:
+            reporter.info(f"artifacts of this run: {rec.describe()}")
+
+
+def _flow_context(
+    prep: Prepared,
+    options: RunOptions,
+    reporter: Reporter,
+    page: Any,
+    totp: Totp,
+    inbox: Inbox,
+) -> SiteContext:
+    settings = prep.settings
+    common = dict(
+        page=page,
+        base_url=settings.base_url,
+        email=settings.email or "",
+        password=settings.password or "",
+        totp=totp,
+        inbox=inbox,
+        reporter=reporter,
+        mail_timeout=settings.mail_timeout,
+        timeout_ms=options.timeout_ms,
+        interactive=options.headed,
+        ask=options.ask,
+        captcha_timeout_s=options.captcha_timeout_s,
+        saved_session=prep.saved_state is not None,
+    )
+    if prep.request is not None and prep.store is not None:
+        return ProvisionContext(
+            **common,  # type: ignore[arg-type]
+            request=prep.request,
+            store=prep.store,
+            rescue_dir=settings.state_dir / "rescue",
+        )
+    return SiteContext(**common)  # type: ignore[arg-type]
 
 
 def provision(prep: Prepared, options: RunOptions, reporter: Reporter) -> ProvisionResult:
-    with site_context(prep, options, reporter, "provision") as (ctx, failure):
+    with site_context(prep, options, reporter, PROVISION) as (ctx, rec):
         assert isinstance(ctx, ProvisionContext)
-        run = run_flow(PROVISION, ctx, reporter=reporter, hooks=[*options.hooks, failure])
+        hooks = [*options.hooks, *rec.hooks]
+        run = run_flow(PROVISION, ctx, reporter=reporter, hooks=hooks, tracing=rec.tracing)
         if ctx.session_renewed and options.session is not None:
             options.session.save(dict(ctx.page.context.storage_state()))
             reporter.info(f"the saved session was renewed ({options.session.description})")
     assert ctx.record is not None and ctx.stored_in is not None
-    result = ProvisionResult(ctx.record, ctx.stored_in, run, failure.saved)
+    result = ProvisionResult(ctx.record, ctx.stored_in, run, rec)
     if options.verify:
         result.verification = check_new_key(prep.settings.api_url, ctx.record, reporter)
     return result
@@ -211,8 +248,8 @@ def provision(prep: Prepared, options: RunOptions, reporter: Reporter) -> Provis
 
 def sign_in(prep: Prepared, session: SessionStore, options: RunOptions, reporter: Reporter) -> str:
     """Log in (a person may solve a captcha) and save the browser's session."""
-    with site_context(prep, options, reporter, "login") as (ctx, failure):
-        run_flow(LOGIN, ctx, reporter=reporter, hooks=[*options.hooks, failure])
+    with site_context(prep, options, reporter, LOGIN) as (ctx, rec):
+        run_flow(LOGIN, ctx, reporter=reporter, hooks=[*options.hooks, *rec.hooks])
         session.save(dict(ctx.page.context.storage_state()))
     return session.description
 
@@ -225,8 +262,3 @@ def check_new_key(
     if verification.status == "skipped":
         reporter.info(f"not verified: {verification.reason}")
     return verification
-
-
-def _remove_if_empty(directory: Path) -> None:
-    with contextlib.suppress(OSError):
-        directory.rmdir()

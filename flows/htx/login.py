@@ -162,12 +162,21 @@ def no_new_device_check(ctx: SiteContext) -> str | None:
     return None if ctx.new_device else "HTX did not ask"
 
 
+# --- what each step acts on, for the recorder's pictures -----------------------------------
+def opened_page(ctx: SiteContext) -> Locator:
+    if ctx.logged_in:
+        return ApiManagementPage(ctx.page).heading
+    return LoginPage(ctx.page).email_box
+
+
 LOGIN_STEPS: tuple[Step[SiteContext], ...] = (
     Step(
         "Open the HTX website",
         "Go to the HTX website and open the Log In page.",
         open_site,
         retries=1,
+        target=opened_page,
+        shot="after",  # before it, the browser shows an empty page
     ),
     Step(
         "Log in with email and password",
@@ -175,18 +184,21 @@ LOGIN_STEPS: tuple[Step[SiteContext], ...] = (
         "slider captcha appears, solve it.",
         enter_password,
         skip=signed_in,
+        target=lambda ctx: LoginPage(ctx.page).password_form,
     ),
     Step(
         "Enter the Google Authenticator code",
         "Type the current 6-digit code from Google Authenticator and press Confirm.",
         enter_login_ga,
         skip=signed_in,
+        target=lambda ctx: LoginPage(ctx.page).ga_form,
     ),
     Step(
         "Confirm the new device",
         "If HTX asks to verify a new device, press Send and enter the code it emails.",
         confirm_new_device,
         skip=no_new_device_check,
+        target=lambda ctx: NewDeviceStep(ctx.page).send_button,
     ),
 )
 

@@ -42,6 +42,18 @@ T_CANCEL = "Cancel"
 T_CREATED_DIALOG = "Successfully Created"
 T_ACCESS_KEY = "Access Key"
 T_SECRET_KEY = "Secret Key"
+# The labels of fields that hold a login, a password, a code or a key: recordings blur them in
+# the page before they are painted (automation/blur.py matches labels, case-insensitively, as
+# substrings of what the page shows, as get_by_label does).
+SENSITIVE_LABELS = (
+    T_EMAIL,
+    T_PASSWORD,
+    T_GA_CODE,
+    T_EMAIL_CODE,
+    T_SMS_CODE,
+    T_ACCESS_KEY,
+    T_SECRET_KEY,
+)
 
 
 class LoginPage:
@@ -75,6 +87,15 @@ class LoginPage:
     @property
     def alert(self) -> Locator:
         return self.page.get_by_role("alert").filter(has_text=re.compile(r"\S"))
+
+    @property
+    def password_form(self) -> Locator:
+        """The form around the email and password boxes: what the login step fills in."""
+        return self.page.locator("form").filter(has=self.password_box)
+
+    @property
+    def ga_form(self) -> Locator:
+        return self.page.locator("form").filter(has=self.ga_box)
 
     @property
     def captcha(self) -> Locator:
@@ -170,6 +191,11 @@ class ApiManagementPage:
     @property
     def note_box(self) -> Locator:
         return self.page.get_by_label(T_NOTE, exact=True)
+
+    @property
+    def create_form(self) -> Locator:
+        """The form with the note, permissions and IP whitelist."""
+        return self.page.locator("form").filter(has=self.note_box)
 
     def permission_box(self, name: str) -> Locator:
         group = self.page.get_by_role("group", name=T_PERMISSIONS)
@@ -314,6 +340,21 @@ def sensitive_locators(page: Page) -> list[Locator]:
         created.access_key_box,
         created.secret_key_box,
     ]
+
+
+# Any email address, masked ones ("de***@example.com") included.
+EMAIL_PATTERN = re.compile(r"[^\s@<>\"'()]+@[^\s@<>\"'()]+\.[A-Za-z]{2,}")
+
+
+def recording_mask(page: Page, texts: list[str]) -> list[Locator]:
+    """For the pictures of a recording: the sensitive fields, every element whose text shows
+    an email address, and every element showing one of `texts` (the account's login, a key).
+
+    Text is matched, not places: the live site may show the address or a key where the
+    sandbox does not.
+    """
+    shown = [page.get_by_text(text) for text in texts if len(text) >= 4]
+    return [*sensitive_locators(page), page.get_by_text(EMAIL_PATTERN), *shown]
 
 
 def first_of(wanted: Locator, error: Locator, timeout_ms: float) -> str | None:

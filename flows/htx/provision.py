@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Locator
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from automation.errors import HumanNeeded, RejectedError, SiteError
@@ -162,44 +163,58 @@ def check_list(ctx: ProvisionContext) -> None:
         ctx.reporter.info(f"warning: the key list did not show the new key ({first})")
 
 
+def new_key_row(ctx: ProvisionContext) -> Locator:
+    api = ApiManagementPage(ctx.page)
+    return api.row_for(ctx.record.access_key) if ctx.record else api.key_table
+
+
 KEY_STEPS: tuple[Step[ProvisionContext], ...] = (
     Step(
         "Open API Management",
         "Click the profile icon in the top bar and choose API Management.",
         open_api_management,
         retries=1,
+        target=lambda ctx: Header(ctx.page).account_button,
     ),
     Step(
         "Fill in the note, permissions and IP whitelist",
         "Give the key a note, tick the permissions it needs and link the IP addresses "
         "allowed to use it.",
         fill_form,
+        target=lambda ctx: ApiManagementPage(ctx.page).create_form,
+        shot="after",  # the form as filled in
     ),
     Step(
         "Press Create",
         "Press Create; HTX opens the Security Authentication dialog.",
         press_create,
+        target=lambda ctx: ApiManagementPage(ctx.page).create_button,
     ),
     Step(
         "Send the email verification code",
         "Press Send; HTX emails a 6-digit verification code to the account's address.",
         send_codes,
+        target=lambda ctx: SecurityDialog(ctx.page).send_button,
     ),
     Step(
         "Enter the codes and confirm",
         "Enter the code from the email and a fresh Google Authenticator code, then press Confirm.",
         confirm_codes,
+        target=lambda ctx: SecurityDialog(ctx.page).root,
     ),
     Step(
         "Copy the Access Key and Secret Key",
         "Copy both keys from the Successfully Created dialog and keep them safe: the "
         "Secret Key is shown only once.",
         capture_keys,
+        target=lambda ctx: CreatedDialog(ctx.page).root,
     ),
     Step(
         "Close the dialog and check the key list",
         "Press Confirm; the new key appears in the list of API keys.",
         check_list,
+        target=new_key_row,
+        shot="after",  # the list with the new key in it
     ),
 )
 
@@ -208,4 +223,11 @@ PROVISION = Flow[ProvisionContext](
     name="provision",
     title="Create an HTX API key",
     steps=(*LOGIN_STEPS, *KEY_STEPS),  # type: ignore[arg-type]
+    requirements=(
+        "An HTX account with Google Authenticator bound to it, and the authenticator app at hand.",
+        "Access to the account's mailbox: HTX emails a verification code when a key is created.",
+        "The public IP addresses of the machines that will use the key, to link to it (a key "
+        f"without a linked IP address expires after {NO_IP_EXPIRY_DAYS} days).",
+        "A safe place for the Secret Key, such as a password manager: HTX shows it only once.",
+    ),
 )

@@ -1,0 +1,155 @@
+"""The step-by-step guide, rendered from a recorded run: Markdown and a self-contained HTML page.
+
+Titles and sentences come from the flow's Step definitions, never typed again here, so the
+guide says what the code does. Numbering follows the recorded steps; a step the run did not
+need (a check the site did not ask for this time) becomes a "when asked" note after the step it
+would follow. The text holds nothing of the run itself (no dates, keys or addresses), so a
+guide regenerated from the same flow reads the same.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from automation.recording import RecordedStep
+from automation.runner import Flow
+
+INTRO = (
+    "In the pictures, the element each step acts on is outlined and numbered; passwords, "
+    "codes, keys and email addresses are masked."
+)
+NOTE = "When asked"  # a step the recorded run did not need
+
+
+@dataclass(frozen=True)
+class GuideStep:
+    number: int
+    title: str
+    description: str
+    image: str | None  # path relative to the guide
+    notes: tuple[tuple[str, str], ...] = ()  # (title, description) of steps not needed this time
+
+
+@dataclass(frozen=True)
+class Guide:
+    title: str
+    requirements: tuple[str, ...]
+    steps: tuple[GuideStep, ...]
+    intro: str = INTRO
+    notes: tuple[tuple[str, str], ...] = ()  # steps not needed, before the first recorded one
+
+
+def build_guide(
+    flow: Flow[Any], recorded: Sequence[RecordedStep], root: Path, intro: str = INTRO
+) -> Guide:
+    """The guide of a finished run; images are made relative to `root` (the guide's folder)."""
+    done = {r.index: r for r in recorded}
+    steps: list[GuideStep] = []
+    pending: list[tuple[str, str]] = []  # skipped before the first recorded step
+    for index, step in enumerate(flow.steps, 1):
+        rec = done.get(index)
+        if rec is None:
+            note = (step.title, step.description)
+            if steps:
+                last = steps[-1]
+                steps[-1] = GuideStep(
+                    last.number, last.title, last.description, last.image, (*last.notes, note)
+                )
+            else:
+                pending.append(note)
+            continue
+        image = rec.image.relative_to(root).as_posix() if rec.image else None
+        steps.append(GuideStep(rec.number, step.title, step.description, image))
+    return Guide(flow.title, flow.requirements, tuple(steps), intro, tuple(pending))
+
+
+def render_markdown(guide: Guide) -> str:
+    lines = [f"# {guide.title}", "", guide.intro, ""]
+    if guide.requirements:
+        lines += ["## What you need", ""]
+        lines += [f"- {item}" for item in guide.requirements]
+        lines.append("")
+    lines += [f"> **{NOTE}: {title}.** {description}\n" for title, description in guide.notes]
+    for step in guide.steps:
+        lines += [f"## Step {step.number}: {step.title}", "", step.description, ""]
+        if step.image:
+            lines += [f"![Step {step.number}: {step.title}]({step.image})", ""]
+        for title, description in step.notes:
+            lines += [f"> **{NOTE}: {title}.** {description}", ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+_CSS = """
+body { margin: 0; background: #f4f6f9; color: #1d2330;
+  font: 16px/1.55 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+main { max-width: 960px; margin: 0 auto; padding: 32px 24px 64px; }
+h1 { font-size: 2rem; margin: 0 0 12px; }
+h2 { font-size: 1.35rem; margin: 0 0 8px; }
+.intro { color: #4a5366; }
+section { background: #fff; border-radius: 12px; padding: 20px 24px; margin: 20px 0;
+  box-shadow: 0 1px 3px rgba(20, 30, 50, .08); }
+.num { display: inline-block; min-width: 1.9em; height: 1.9em; line-height: 1.9em;
+  border-radius: 50%; background: #ff5a1f; color: #fff; text-align: center;
+  margin-right: .5em; font-size: .9em; }
+figure { margin: 16px 0 0; }
+img { display: block; max-width: 100%; height: auto; border: 1px solid #dde2ea;
+  border-radius: 8px; }
+.note { border-left: 4px solid #ffb08f; background: #fff6f1; padding: 8px 14px;
+  margin: 16px 0 0; border-radius: 0 8px 8px 0; }
+code { background: #eef1f5; padding: 1px 5px; border-radius: 4px; }
+"""
+
+
+def _inline(text: str) -> str:
+    """Escaped text, with `code` spans (the only Markdown the texts use)."""
+    parts = html.escape(text, quote=False).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def _note(title: str, description: str) -> str:
+    return f'<p class="note"><strong>{NOTE}: {_inline(title)}.</strong> {_inline(description)}</p>'
+
+
+def render_html(guide: Guide, root: Path) -> str:
+    """One file with everything in it: images as data: URIs, the style inline."""
+    body = [f"<h1>{_inline(guide.title)}</h1>", f'<p class="intro">{_inline(guide.intro)}</p>']
+    if guide.requirements:
+        items = "".join(f"<li>{_inline(item)}</li>" for item in guide.requirements)
+        body.append(f'<section id="what-you-need"><h2>What you need</h2><ul>{items}</ul></section>')
+    body += [_note(title, description) for title, description in guide.notes]
+    for step in guide.steps:
+        parts = [
+            f'<section class="step" id="step-{step.number}">',
+            f'<h2><span class="num" aria-hidden="true">{step.number}</span>Step {step.number}: '
+            f"{_inline(step.title)}</h2>",
+            f"<p>{_inline(step.description)}</p>",
+        ]
+        if step.image:
+            data = base64.b64encode((root / step.image).read_bytes()).decode("ascii")
+            alt = html.escape(f"Step {step.number}: {step.title}")
+            parts.append(f'<figure><img src="data:image/png;base64,{data}" alt="{alt}"></figure>')
+        parts += [_note(title, description) for title, description in step.notes]
+        parts.append("</section>")
+        body.append("".join(parts))
+    return (
+        "<!DOCTYPE html>\n"
+        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{html.escape(guide.title)}</title>\n<style>{_CSS}</style>\n</head>\n"
+        "<body>\n<main>\n" + "\n".join(body) + "\n</main>\n</body>\n</html>\n"
+    )
+
+
+def write_guide(guide: Guide, root: Path) -> tuple[Path, Path]:
+    """guide.md and guide.html in `root`; returns their paths."""
+    root.mkdir(parents=True, exist_ok=True)
+    markdown = root / "guide.md"
+    page = root / "guide.html"
+    markdown.write_text(render_markdown(guide), encoding="utf-8")
+    page.write_text(render_html(guide, root), encoding="utf-8")
+    return markdown, page
