@@ -8,66 +8,41 @@ path's work to the browser path's. Run: .venv/bin/python bench/provision_paths.p
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from automation.config import Settings
-from automation.redaction import REDACTOR
 from automation.runner import Reporter
 from automation.store import open_store
 from flows.htx.limits import check_request
+from htx_keys.demo import demo_site
 from htx_keys.provisioning import RunOptions, prepare, provision
 from htx_keys.subuser import provision_sub_user
 from sandbox.accounts import demo_account
-from sandbox.faults import Faults
-from sandbox.mailer import MailTarget
-from sandbox.mailserver import EmbeddedImap
-from sandbox.server import SandboxConfig, SandboxServer
 
 
 def run(rounds: int) -> None:
-    account = demo_account()
-    REDACTOR.add(account.password)
-    REDACTOR.add(account.totp_secret)
     browser: list[tuple[float, float]] = []
     rest: list[tuple[float, float]] = []
-    with tempfile.TemporaryDirectory() as tmp, EmbeddedImap(Path(tmp) / "imap") as imap:
-        target = MailTarget.parse(imap.delivery_url(), ca_file=imap.ca_file)
-        config = SandboxConfig(accounts=[account], mail_target=target, faults=Faults())
-        with SandboxServer(config) as server:
-            settings = Settings(
-                base_url=server.base_url,
-                api_url=server.base_url,
-                email=account.email,
-                password=account.password,
-                totp_secret=account.totp_secret,
-                imap_host=imap.host,
-                imap_port=imap.port,
-                imap_user=imap.user,
-                imap_password=imap.password,
-                imap_security="starttls",
-                imap_ca_file=imap.ca_file,
-                mail_from="*@htx.com",
-                state_dir=Path(tmp) / "state",
-            )
-            store = open_store(f"json:{Path(tmp) / 'keys.json'}")
-            for n in range(rounds):
-                reporter = Reporter(quiet=True)
-                request = check_request(f"bench parent {n}", ["trade"], [])
-                started = time.monotonic()
-                result = provision(prepare(settings, request, store), RunOptions(), reporter)
-                browser.append((time.monotonic() - started, reporter.waited))
+    sub_uid = demo_account().sub_uids[0]  # the demo account's sub-users are fixed
+    with tempfile.TemporaryDirectory() as tmp, demo_site(Reporter(quiet=True)) as site:
+        settings = dataclasses.replace(site, state_dir=Path(tmp) / "state")
+        store = open_store(f"json:{Path(tmp) / 'keys.json'}")
+        for n in range(rounds):
+            reporter = Reporter(quiet=True)
+            request = check_request(f"bench parent {n}", ["trade"], [])
+            started = time.monotonic()
+            result = provision(prepare(settings, request, store), RunOptions(), reporter)
+            browser.append((time.monotonic() - started, reporter.waited))
 
-                reporter = Reporter(quiet=True)
-                request = check_request(f"bench sub {n}", ["trade"], [])
-                started = time.monotonic()
-                provision_sub_user(
-                    settings, request, store, result.record, account.sub_uids[0], reporter
-                )
-                rest.append((time.monotonic() - started, reporter.waited))
+            reporter = Reporter(quiet=True)
+            request = check_request(f"bench sub {n}", ["trade"], [])
+            started = time.monotonic()
+            provision_sub_user(settings, request, store, result.record, sub_uid, reporter)
+            rest.append((time.monotonic() - started, reporter.waited))
     report("browser (baseline)", browser)
     report("REST sub-user", rest)
     work_b = statistics.median(w - g for w, g in browser)
