@@ -20,7 +20,9 @@ from tests.support.cli import htx_keys_command, run_cli
 pytestmark = pytest.mark.e2e
 
 
-def test_demo_provisions_into_the_keyring(secret_service: None, tmp_path: Path) -> None:
+def test_demo_provisions_into_the_keyring(
+    secret_service: None, tmp_path: Path, leak_secrets: dict[str, str]
+) -> None:
     env = {"HTX_KEYS_STATE_DIR": str(tmp_path / "state")}
     run = run_cli(["demo", "--format", "json"], env, cwd=tmp_path)
     assert run.returncode == 0, run.explain()
@@ -28,13 +30,17 @@ def test_demo_provisions_into_the_keyring(secret_service: None, tmp_path: Path) 
     assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{5}", out["access_key"])
     assert out["stored_in"].startswith("keyring")
     stored = json.loads(keyring.get_password("htx-keys-demo", out["access_key"]) or "{}")
+    # The demo's account lives and dies inside the command; its key is what the test can know.
+    leak_secrets["demo secret key"] = stored.get("secret_key", "")
     assert re.fullmatch(r"[0-9a-f-]{32}", stored["secret_key"])
     assert stored["secret_key"] not in run.stdout + run.stderr
     assert "sandbox and mail server stopped" in run.stderr
     print(f"htx-keys demo wall time: {run.seconds:.1f} s")
 
 
-def test_sandbox_command_and_provision_in_two_terminals(tmp_path: Path) -> None:
+def test_sandbox_command_and_provision_in_two_terminals(
+    tmp_path: Path, leak_secrets: dict[str, str]
+) -> None:
     env_file = tmp_path / "sandbox.env"
     state = tmp_path / "state"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HTX_")}
@@ -54,6 +60,9 @@ def test_sandbox_command_and_provision_in_two_terminals(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the sandbox never wrote its .env"
             time.sleep(0.2)
         assert oct(env_file.stat().st_mode & 0o777) == "0o600"
+        settings = dotenv_values(env_file, interpolate=False)
+        for name in ("HTX_PASSWORD", "HTX_TOTP_SECRET", "HTX_IMAP_PASSWORD"):
+            leak_secrets[f"sandbox {name}"] = settings.get(name) or ""
         store = tmp_path / "keys.json"
         run = run_cli(
             [
@@ -74,6 +83,7 @@ def test_sandbox_command_and_provision_in_two_terminals(tmp_path: Path) -> None:
         out = json.loads(run.stdout)
         records = json.loads(store.read_text())
         assert [r["access_key"] for r in records] == [out["access_key"]]
+        leak_secrets["secret key"] = records[0]["secret_key"]
     finally:
         server.send_signal(signal.SIGINT)
         _, err = server.communicate(timeout=20)
