@@ -154,6 +154,6 @@ def test_the_teardown_check_fails_on_what_a_subprocess_sandbox_leaked(
     secrets, errors = known_secrets(leak_session, started, time.time(), [tmp_path])
     assert errors == []
     with pytest.raises(pytest.fail.Exception) as failed:
-        check_for_leaks("this test", [tmp_path], secrets, errors)
+        check_for_leaks("a deliberate leak (expected to fail)", [tmp_path], secrets, errors)
     assert f"{artifact}: [python -c] password in bytes" in str(failed.value)
     artifact.unlink()  # so that this test's own teardown check passes
