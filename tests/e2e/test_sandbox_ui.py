@@ -7,53 +7,23 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import pyotp
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
+from automation.browser import LAUNCH_ARGS
 from sandbox.accounts import Account, demo_account
 from sandbox.faults import Faults
 from sandbox.server import SandboxConfig, SandboxServer
 from sandbox.state import KeyRequest
+from tests.support.browsers import CHROMIUM
+from tests.support.ga import Authenticator
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/lib/chromium/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+ARGS = ["--no-sandbox", *LAUNCH_ARGS]
 KEY_FORMAT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{5}$")
 CODE_IN_TEXT = re.compile(r"verification code is (\d{6})")
 SHOT = Path("/tmp/sandbox-shot.png")
-
-
-class Authenticator:
-    """Hands out each GA time step once, as the site demands, with time left to submit it.
-
-    The site accepts the current and the previous step; handing out the previous one first
-    saves a 30 s wait without ever reusing a step.
-    """
-
-    def __init__(self, secret: str) -> None:
-        self.totp = pyotp.TOTP(secret)
-        self.last_step = -1
-
-    def code(self) -> str:
-        while True:
-            now = time.time()
-            step, left = int(now // 30), 30 - now % 30
-            if left > 5:
-                for candidate in (step - 1, step):
-                    if candidate > self.last_step:
-                        self.last_step = candidate
-                        return self.totp.at(candidate * 30)
-            time.sleep(0.25)
 
 
 @pytest.fixture(scope="module")
