@@ -1,7 +1,9 @@
 """One-time verification codes sent by email or SMS: the same rules for both channels.
 
 A code is six digits, valid 10 minutes; only the newest one sent for an (account, purpose)
-counts; Send is refused for 60 s after the last one; five wrong guesses withdraw the code.
+counts; Send is refused for 60 s after the last one while that code is unused (once a code
+has done its work, the next action may send a new one at once); five wrong guesses withdraw
+the code.
 A `CodeBook` keeps no lock of its own: the state calls it under its one lock.
 """
 
@@ -102,5 +104,7 @@ class CodeBook:
             raise Refused(self.texts.wrong, field=self.texts.field)
 
     def use_up(self, email: str, purpose: str) -> None:
-        """A code is spent only once the whole request it authorised has succeeded."""
+        """A code is spent only once the whole request it authorised has succeeded; the
+        Resend countdown guarded it and ends with it."""
         self._codes.pop((email.lower(), purpose), None)
+        self._last_send.pop((email.lower(), purpose), None)

@@ -255,6 +255,17 @@ class LoginState:
         self._sessions[token] = _Session(entry.email, self._clock() + ttl_s)
         return token
 
+    def signed_in_before(self, email: str, ttl_s: float = SESSION_TTL_S) -> str:
+        """A session token as if the account had logged in earlier in a browser that kept
+        it: what a saved session (`htx-keys login`) holds. For fixtures and tests."""
+        key = email.strip().lower()
+        with self._lock:
+            if key not in self._accounts:
+                raise KeyError(email)
+            token = secrets.token_urlsafe(32)
+            self._sessions[token] = _Session(key, self._clock() + ttl_s)
+            return token
+
     def session_account(self, token: str | None) -> Account | None:
         if not token:
             return None

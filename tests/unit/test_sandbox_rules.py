@@ -354,6 +354,18 @@ def test_resend_refused_within_60_seconds(logged_in: Site) -> None:
     assert logged_in.post("verify/email/send", {"purpose": "create"})[0] == 200
 
 
+def test_a_used_code_ends_the_resend_countdown(logged_in: Site) -> None:
+    code = logged_in.send()
+    status, _ = logged_in.post(
+        "apikey/create", create_body(logged_in, emailCode=code, gaCode=logged_in.ga())
+    )
+    assert status == 200
+    # The next key's Send works at once: the countdown guarded a code that is now spent.
+    assert logged_in.post("verify/email/send", {"purpose": "create"})[0] == 200
+    status, body = logged_in.post("verify/email/send", {"purpose": "create"})
+    assert (status, body["message"]) == (400, "Please try again in 60 seconds")
+
+
 def test_five_wrong_email_codes_invalidate_the_code(logged_in: Site) -> None:
     code = logged_in.send()
     wrong = f"{(int(code) + 1) % 10**6:06d}"
