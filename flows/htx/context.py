@@ -45,3 +45,5 @@ class ProvisionContext(SiteContext):
     rescue_dir: Path
     record: KeyRecord | None = None
     stored_in: str | None = None
+    # Called with the pair the moment it is read, before it is stored (CI masks it then).
+    on_key: Callable[[KeyRecord], None] | None = None

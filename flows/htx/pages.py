@@ -42,6 +42,8 @@ T_CANCEL = "Cancel"
 T_CREATED_DIALOG = "Successfully Created"
 T_ACCESS_KEY = "Access Key"
 T_SECRET_KEY = "Secret Key"
+T_DELETE = "Delete"  # in the key table's Action column
+T_DELETE_DIALOG = "Delete API Key"
 # The labels of fields that hold a login, a password, a code or a key: recordings blur them in
 # the page before they are painted (automation/blur.py matches labels, case-insensitively, as
 # substrings of what the page shows, as get_by_label does).
@@ -56,9 +58,24 @@ SENSITIVE_LABELS = (
 )
 
 
-class LoginPage:
+class _Area:
+    """A page or a dialog: both show errors in an alert and end with a Confirm button."""
+
+    scope: Page | Locator
+
+    @property
+    def alert(self) -> Locator:
+        return self.scope.get_by_role("alert").filter(has_text=re.compile(r"\S"))
+
+    @property
+    def confirm_button(self) -> Locator:
+        return self.scope.get_by_role("button", name=T_CONFIRM, exact=True)
+
+
+class LoginPage(_Area):
     def __init__(self, page: Page) -> None:
         self.page = page
+        self.scope = page
 
     def open(self, base_url: str, back_path: str = APIKEY_PATH) -> None:
         self.page.goto(f"{base_url}{LOGIN_PATH}?backUrl={back_path}")
@@ -79,14 +96,6 @@ class LoginPage:
     @property
     def ga_box(self) -> Locator:
         return self.page.get_by_label(T_GA_CODE)
-
-    @property
-    def confirm_button(self) -> Locator:
-        return self.page.get_by_role("button", name=T_CONFIRM, exact=True)
-
-    @property
-    def alert(self) -> Locator:
-        return self.page.get_by_role("alert").filter(has_text=re.compile(r"\S"))
 
     @property
     def password_form(self) -> Locator:
@@ -121,11 +130,12 @@ class LoginPage:
         self.confirm_button.click()
 
 
-class NewDeviceStep:
+class NewDeviceStep(_Area):
     """HTX may ask a browser it has not seen before for an emailed code after the GA step."""
 
     def __init__(self, page: Page) -> None:
         self.page = page
+        self.scope = page
 
     @property
     def heading(self) -> Locator:
@@ -142,14 +152,6 @@ class NewDeviceStep:
     @property
     def countdown_button(self) -> Locator:
         return self.page.get_by_role("button", name=T_COUNTDOWN)
-
-    @property
-    def confirm_button(self) -> Locator:
-        return self.page.get_by_role("button", name=T_CONFIRM, exact=True)
-
-    @property
-    def alert(self) -> Locator:
-        return self.page.get_by_role("alert").filter(has_text=re.compile(r"\S"))
 
 
 class Header:
@@ -220,6 +222,9 @@ class ApiManagementPage:
     def row_for(self, access_key: str) -> Locator:
         return self.key_table.get_by_role("row").filter(has_text=access_key)
 
+    def delete_button(self, access_key: str) -> Locator:
+        return self.row_for(access_key).get_by_role("button", name=T_DELETE, exact=True)
+
     def fill(self, note: str, permissions: tuple[str, ...], ips: tuple[str, ...]) -> None:
         self.note_box.fill(note)
         for name in ("trade", "withdraw"):
@@ -235,10 +240,10 @@ class ApiManagementPage:
         return result
 
 
-class SecurityDialog:
+class SecurityDialog(_Area):
     def __init__(self, page: Page) -> None:
         self.page = page
-        self.root = page.get_by_role("dialog", name=T_SECURITY_DIALOG)
+        self.root = self.scope = page.get_by_role("dialog", name=T_SECURITY_DIALOG)
 
     @property
     def email_code_box(self) -> Locator:
@@ -267,22 +272,14 @@ class SecurityDialog:
         return self.root.get_by_role("button", name=T_SEND_SMS, exact=True)
 
     @property
-    def confirm_button(self) -> Locator:
-        return self.root.get_by_role("button", name=T_CONFIRM, exact=True)
-
-    @property
     def cancel_button(self) -> Locator:
         return self.root.get_by_role("button", name=T_CANCEL, exact=True)
 
-    @property
-    def alert(self) -> Locator:
-        return self.root.get_by_role("alert").filter(has_text=re.compile(r"\S"))
 
-
-class CreatedDialog:
+class CreatedDialog(_Area):
     def __init__(self, page: Page) -> None:
         self.page = page
-        self.root = page.get_by_role("dialog", name=T_CREATED_DIALOG)
+        self.root = self.scope = page.get_by_role("dialog", name=T_CREATED_DIALOG)
 
     @property
     def access_key_box(self) -> Locator:
@@ -292,9 +289,17 @@ class CreatedDialog:
     def secret_key_box(self) -> Locator:
         return self.root.get_by_label(T_SECRET_KEY, exact=True)
 
+
+class DeleteDialog(_Area):
+    """ "Delete API Key": asks to confirm before the Security Authentication dialog opens."""
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.root = self.scope = page.get_by_role("dialog", name=T_DELETE_DIALOG)
+
     @property
-    def confirm_button(self) -> Locator:
-        return self.root.get_by_role("button", name=T_CONFIRM, exact=True)
+    def cancel_button(self) -> Locator:
+        return self.root.get_by_role("button", name=T_CANCEL, exact=True)
 
 
 def seconds_until_enabled(send: Locator) -> int:

@@ -12,21 +12,14 @@ import datetime as dt
 
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from automation.errors import HumanNeeded, RejectedError, SiteError
+from automation.errors import RejectedError, SiteError
 from automation.redaction import REDACTOR
 from automation.runner import Flow, Step
 from automation.store import KeyRecord, save_or_rescue
 from flows.htx.context import ProvisionContext
 from flows.htx.limits import NO_IP_EXPIRY_DAYS
-from flows.htx.login import (
-    EMAIL_REJECTED,
-    LOGIN_STEPS,
-    press_send,
-    read_email_code,
-    with_fresh_ga_codes,
-)
+from flows.htx.login import LOGIN_STEPS
 from flows.htx.pages import (
     ApiManagementPage,
     CreatedDialog,
@@ -35,6 +28,7 @@ from flows.htx.pages import (
     first_of,
     read_value,
 )
+from flows.htx.security import confirm_codes, open_api_management, send_codes
 
 __all__ = ["KEY_STEPS", "PROVISION", "ProvisionContext", "iso", "utc_now"]
 
@@ -48,11 +42,6 @@ def iso(moment: dt.datetime) -> str:
 
 
 # --- the steps after login ----------------------------------------------------------------
-def open_api_management(ctx: ProvisionContext) -> None:
-    Header(ctx.page).open_api_management()
-    ApiManagementPage(ctx.page).heading.wait_for(timeout=ctx.timeout_ms)
-
-
 def fill_form(ctx: ProvisionContext) -> None:
     req = ctx.request
     ApiManagementPage(ctx.page).fill(req.note, req.permissions, req.ip_addresses)
@@ -68,61 +57,14 @@ def press_create(ctx: ProvisionContext) -> None:
         raise RejectedError(f"HTX refused the form: {errors}")
 
 
-def send_codes(ctx: ProvisionContext) -> None:
-    dialog = SecurityDialog(ctx.page)
-    press_send(ctx, dialog.send_button, dialog.countdown_button, dialog.alert)
-    ctx.reporter.info("code sent; waiting for the verification email")
-    if dialog.sms_code_box.count() and dialog.sms_code_box.is_visible():
-        # Older accounts also confirm by SMS: a phone only a person holds.
-        if not (ctx.interactive and ctx.ask):
-            raise HumanNeeded(
-                "HTX asks for an SMS code as well, which only a person can read",
-                hint="run again with --headed at a terminal: you will be asked for the code",
-            )
-        dialog.send_sms_button.click()
-        ctx.extra["sms"] = True
-
-
-def confirm_codes(ctx: ProvisionContext) -> None:
-    dialog = SecurityDialog(ctx.page)
+def confirm_create(ctx: ProvisionContext) -> None:
     created = CreatedDialog(ctx.page)
-    dialog.email_code_box.fill(read_email_code(ctx))
-    if ctx.extra.get("sms"):
-        fill_sms_code(ctx, dialog)
-    email_retried = False
-
-    def attempt() -> str | None:
-        dialog.ga_box.fill(ctx.totp.next_code())  # waits for a step the login did not use
-        dialog.confirm_button.click()
-        try:
-            return first_of(created.root, dialog.alert, ctx.timeout_ms)
-        except PlaywrightTimeout:
-            raise SiteError(
-                f"No answer within {ctx.timeout_ms / 1000:.0f} s after Confirm: a key may have "
-                "been created; check API Management before trying again"
-            ) from None
-
-    while True:
-        error = with_fresh_ga_codes(ctx, attempt)
-        if error is None:
-            return
-        if any(text in error for text in EMAIL_REJECTED) and not email_retried:
-            # A late mail from an earlier run can arrive after Send was pressed; the next
-            # newer mail is ours.
-            email_retried = True
-            ctx.reporter.info("HTX refused the email code; waiting for a newer email")
-            dialog.email_code_box.fill(read_email_code(ctx))
-            continue
-        raise RejectedError(f"HTX refused the verification: {error}")
-
-
-def fill_sms_code(ctx: ProvisionContext, dialog: SecurityDialog) -> None:
-    assert ctx.ask is not None
-    code = ctx.ask("SMS verification code HTX sent to your phone")
-    if not code or not code.strip():
-        raise HumanNeeded("No SMS code was entered")
-    REDACTOR.add(code.strip(), label="SMS code")
-    dialog.sms_code_box.fill(code.strip())
+    alert = SecurityDialog(ctx.page).alert
+    confirm_codes(
+        ctx,
+        lambda: first_of(created.root, alert, ctx.timeout_ms),
+        "a key may have been created; check API Management before trying again",
+    )
 
 
 def capture_keys(ctx: ProvisionContext) -> None:
@@ -146,6 +88,8 @@ def capture_keys(ctx: ProvisionContext) -> None:
         expires_at=expires,
         site=ctx.base_url,
     )
+    if ctx.on_key is not None:
+        ctx.on_key(ctx.record)
     ctx.stored_in = save_or_rescue(ctx.store, ctx.record, ctx.rescue_dir)
 
 
@@ -199,7 +143,7 @@ KEY_STEPS: tuple[Step[ProvisionContext], ...] = (
     Step(
         "Enter the codes and confirm",
         "Enter the code from the email and a fresh Google Authenticator code, then press Confirm.",
-        confirm_codes,
+        confirm_create,
         target=lambda ctx: SecurityDialog(ctx.page).root,
     ),
     Step(

@@ -1,0 +1,84 @@
+"""The Security Authentication dialog, which guards creating and deleting a key alike.
+
+Send (the emailed code), the SMS code on older accounts, a fresh GA code, Confirm; then wait
+for what success looks like for the caller (the created dialog, or the key gone from the list)
+or for the dialog's error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from automation.errors import HumanNeeded, RejectedError, SiteError
+from automation.redaction import REDACTOR
+from flows.htx.context import SiteContext
+from flows.htx.login import EMAIL_REJECTED, press_send, read_email_code, with_fresh_ga_codes
+from flows.htx.pages import ApiManagementPage, Header, SecurityDialog
+
+
+def open_api_management(ctx: SiteContext) -> None:
+    Header(ctx.page).open_api_management()
+    ApiManagementPage(ctx.page).heading.wait_for(timeout=ctx.timeout_ms)
+
+
+def send_codes(ctx: SiteContext) -> None:
+    dialog = SecurityDialog(ctx.page)
+    press_send(ctx, dialog.send_button, dialog.countdown_button, dialog.alert)
+    ctx.reporter.info("code sent; waiting for the verification email")
+    ctx.extra["sms"] = False
+    if dialog.sms_code_box.count() and dialog.sms_code_box.is_visible():
+        # Older accounts also confirm by SMS: a phone only a person holds.
+        if not (ctx.interactive and ctx.ask):
+            raise HumanNeeded(
+                "HTX asks for an SMS code as well, which only a person can read",
+                hint="run again with --headed at a terminal: you will be asked for the code",
+            )
+        dialog.send_sms_button.click()
+        ctx.extra["sms"] = True
+
+
+def confirm_codes(ctx: SiteContext, outcome: Callable[[], str | None], unsure: str) -> None:
+    """Enter the email code (and SMS code) and a fresh GA code, press Confirm.
+
+    `outcome` waits for success (None) or returns the dialog's error; `unsure` says what may
+    have happened when neither shows in time.
+    """
+    dialog = SecurityDialog(ctx.page)
+    dialog.email_code_box.fill(read_email_code(ctx))
+    if ctx.extra.get("sms"):
+        fill_sms_code(ctx, dialog)
+    email_retried = False
+
+    def attempt() -> str | None:
+        dialog.ga_box.fill(ctx.totp.next_code())  # waits for a step not used before
+        dialog.confirm_button.click()
+        try:
+            return outcome()
+        except PlaywrightTimeout:
+            raise SiteError(
+                f"No answer within {ctx.timeout_ms / 1000:.0f} s after Confirm: {unsure}"
+            ) from None
+
+    while True:
+        error = with_fresh_ga_codes(ctx, attempt)
+        if error is None:
+            return
+        if any(text in error for text in EMAIL_REJECTED) and not email_retried:
+            # A late mail from an earlier run can arrive after Send was pressed; the next
+            # newer mail is ours.
+            email_retried = True
+            ctx.reporter.info("HTX refused the email code; waiting for a newer email")
+            dialog.email_code_box.fill(read_email_code(ctx))
+            continue
+        raise RejectedError(f"HTX refused the verification: {error}")
+
+
+def fill_sms_code(ctx: SiteContext, dialog: SecurityDialog) -> None:
+    assert ctx.ask is not None
+    code = ctx.ask("SMS verification code HTX sent to your phone")
+    if not code or not code.strip():
+        raise HumanNeeded("No SMS code was entered")
+    REDACTOR.add(code.strip(), label="SMS code")
+    dialog.sms_code_box.fill(code.strip())
