@@ -12,6 +12,7 @@ keyring (automation.accounts), never from the generic HTX_PASSWORD.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -47,6 +48,9 @@ class Settings:
     store: str = "keyring"
     browser: str | None = None
     state_dir: Path = field(default_factory=default_state_dir)
+    # Appended to every note the tool gives a key ("ci-bot [htx-keys]"), so `keys reconcile`
+    # can tell its keys from keys made by hand; "" for none.
+    note_tag: str = "htx-keys"
     # name of the .env file the values came from, for error messages
     source: str = field(default="", compare=False)
     # the named account these settings are for (None: the plain HTX_* settings)
@@ -126,9 +130,11 @@ ENV_NAMES: dict[str, str] = {
     "store": "HTX_KEYS_STORE",
     "browser": "HTX_KEYS_BROWSER",
     "state_dir": "HTX_KEYS_STATE_DIR",
+    "note_tag": "HTX_KEYS_NOTE_TAG",
 }
 SECRET_SETTINGS = frozenset({"password", "totp_secret", "imap_password"})
 IMAP_SECURITY = ("tls", "starttls", "plain")
+NOTE_TAG_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,32}")
 # Identity settings an account's entries decide even against the generic environment.
 ACCOUNT_OWNED = frozenset({"email", "imap_user"})
 ACCOUNT_ENV = "HTX_KEYS_ACCOUNT"  # selects an account when --account is not given
@@ -184,6 +190,15 @@ def _convert(name: str, raw: str, label: str | None = None) -> Any:
         return Path(raw).expanduser()
     if name in ("base_url", "api_url"):
         return raw.strip().rstrip("/")
+    if name == "note_tag":
+        tag = raw.strip()
+        if tag.lower() == "none":
+            return ""
+        if not NOTE_TAG_PATTERN.fullmatch(tag):
+            raise ConfigError(
+                f"{env} must be 1-32 letters, digits, '.', '_' or '-' (or 'none'), not {raw!r}"
+            )
+        return tag
     return raw
 
 

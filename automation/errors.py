@@ -25,6 +25,8 @@ class ExitStatus(IntEnum):
     CAPTCHA = 11  # a captcha needs a person (headless run); `htx-keys login --headed` once
     HUMAN = 12  # the site asks for something only a person has (an SMS code) and none is here
     DOCTOR = 13  # `htx-keys doctor` found a check that fails
+    ATTENTION = 14  # keys need a person: expiring soon (`keys list --expiring-within`), orphans
+    NOT_FOUND = 15  # no such key, on HTX or here
     INTERRUPTED = 130  # Ctrl-C / SIGTERM
 
 
@@ -108,3 +110,15 @@ class HumanNeeded(HtxKeysError):
     """The site asks for something only a person can give (an SMS code)."""
 
     exit_status = ExitStatus.HUMAN
+
+
+class NotFound(HtxKeysError):
+    """The key asked for is neither on HTX nor in the store."""
+
+    exit_status = ExitStatus.NOT_FOUND
+
+
+class NeedsAttention(HtxKeysError):
+    """A check for scheduled runs found keys a person should look at."""
+
+    exit_status = ExitStatus.ATTENTION

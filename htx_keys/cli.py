@@ -20,10 +20,12 @@ from automation.redaction import REDACTOR
 from automation.runner import Reporter
 from automation.session import NoSession, open_session_store
 from automation.store import check_store, open_store
-from flows.htx.limits import MAX_IPS, MAX_NOTE, check_request
+from flows.htx.limits import MAX_IPS, MAX_KEYS, MAX_NOTE, check_request
 from htx_keys.account_cli import account as account_group
 from htx_keys.account_cli import account_options
+from htx_keys.ci_output import KeyOutput, Made, key_output_options
 from htx_keys.doctor import doctor
+from htx_keys.exec_cli import exec_command
 from htx_keys.keys_cli import keys, verify
 from htx_keys.options import (
     artifact_modes,
@@ -33,7 +35,6 @@ from htx_keys.options import (
     output_options,
     prompt_missing_secrets,
     remote_browser_options,
-    report_key,
     session_option,
     site_options,
     store_option,
@@ -93,6 +94,17 @@ def cli() -> None:
     help="Skip checking the new key with signed REST calls.",
 )
 @click.option(
+    "--count",
+    type=click.IntRange(min=1, max=MAX_KEYS),
+    help="Make sure N keys with this note exist and are held here: only the missing ones "
+    "are created, in one browser session. A re-run creates nothing.",
+)
+@click.option(
+    "--allow-duplicate",
+    is_flag=True,
+    help="With --count: create N more keys, whatever already exists.",
+)
+@click.option(
     "--timeout",
     type=click.FloatRange(min=1),
     default=30.0,
@@ -106,7 +118,7 @@ def cli() -> None:
     "[default: the state dir's runs/].",
 )
 @artifact_options(trace="off", video="off", screenshot="retain-on-failure")
-@output_options
+@key_output_options
 @session_option
 @browser_options
 @site_options
@@ -120,6 +132,8 @@ def provision(
     sub_uid: int | None,
     parent_key: str | None,
     no_verify: bool,
+    count: int | None,
+    allow_duplicate: bool,
     timeout: float,
     output: Path | None,
     trace: str,
@@ -127,6 +141,8 @@ def provision(
     screenshot: str,
     fmt: str,
     quiet: bool,
+    show_secret: bool,
+    export_env: bool,
     headed: bool,
     browser_path: str | None,
     cdp_endpoint: str | None,
@@ -141,24 +157,30 @@ def provision(
     """Log in, create one API key, store it, verify it and print what was made.
 
     The Access Key / Secret Key pair goes to the OS keyring (service htx-keys) unless --store
-    says otherwise; stdout shows the access key and its facts, never the secret. The new key
-    is then checked with signed REST calls (`verified` in the output).
+    says otherwise; stdout shows the access key and its facts, never the secret (unless
+    --format env --show-secret). The new key is then checked with signed REST calls
+    (`verified` in the output). The note gets the tool's tag ("ci-bot [htx-keys]", see
+    HTX_KEYS_NOTE_TAG) so `keys reconcile` can tell the tool's keys from others.
     """
-    request = check_request(note, permissions or ("read",), ips, allow_withdraw=allow_withdraw)
+    out = KeyOutput(fmt, show_secret, export_env)
     flags = {"base_url": base_url, "api_url": api_url, "store": store_spec, "browser": browser_path}
     settings = load_settings(flags, env_file, account=account, config_file=config_file)
-    if (not permissions and settings.default_permissions) or (not ips and settings.default_ips):
-        # The account's defaults, for what the command line leaves out.
-        request = check_request(
-            note,
-            permissions or settings.default_permissions or ("read",),
-            ips or settings.default_ips,
-            allow_withdraw=allow_withdraw,
-        )
+    request = check_request(
+        note,
+        permissions or settings.default_permissions or ("read",),
+        ips or settings.default_ips,
+        allow_withdraw=allow_withdraw,
+        tag=settings.note_tag,
+    )
+    out.check()
+    if allow_duplicate and count is None:
+        raise click.UsageError("--allow-duplicate goes with --count")
     reporter = Reporter(quiet=quiet)
     if sub_uid is not None:
         from htx_keys.subuser import check_sub_user_request, pick_parent, provision_sub_user
 
+        if count is not None:
+            raise click.UsageError("--count makes the account's own keys; not with --sub-uid")
         check_sub_user_request(request)
         settings = prompt_missing_secrets(settings, ("totp_secret",))
         settings.require("email", "totp_secret")
@@ -168,7 +190,17 @@ def provision(
         record, stored_in, verification = provision_sub_user(
             settings, request, store, parent, sub_uid, reporter, verify=not no_verify
         )
-        report_key(record, stored_in, verification, fmt)
+        out.report([Made(record, stored_in, verification)])
+        return
+    if count is not None:
+        from htx_keys.count import provision_count
+        from htx_keys.web_run import WebRun
+
+        run = WebRun.from_options(
+            {**locals()}, quiet=quiet, verify=not no_verify, on_key=out.on_key
+        )
+        made = provision_count(run, request, count, allow_duplicate=allow_duplicate)
+        out.report(made, several=True)
         return
 
     from htx_keys.provisioning import RunOptions, prepare
@@ -187,12 +219,13 @@ def provision(
         ws_endpoint=ws_endpoint,
         session=session,
         ask=ask_person,
+        on_key=out.on_key,
     )
     prep = prepare(settings, request, open_store(settings.store), options)
     result = run_provision(prep, options, reporter)
     waited = f" ({reporter.waited:.0f} s of it waiting on HTX's timers)" if reporter.waited else ""
     reporter.info(f"done in {result.run.seconds:.1f} s{waited}")
-    report_key(result.record, result.stored_in, result.verification, fmt)
+    out.report([Made(result.record, result.stored_in, result.verification)])
 
 
 @cli.command()
@@ -322,6 +355,7 @@ cli.add_command(account_group)
 cli.add_command(doctor)
 cli.add_command(sandbox)
 cli.add_command(record)
+cli.add_command(exec_command, name="exec")
 
 
 def fail(message: str, status: int, hint: str | None = None) -> int:
@@ -340,7 +374,9 @@ def _terminate(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     try:
-        cli.main(args=argv, prog_name="htx-keys", standalone_mode=False)
+        status = cli.main(args=argv, prog_name="htx-keys", standalone_mode=False)
+        if isinstance(status, int) and status:  # click returns an Exit's code (`exec`)
+            return status
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.Abort:

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from automation.config import load_settings
-from automation.errors import ConfigError, HtxKeysError, StoreError, VerifyError
+from automation.errors import ConfigError, VerifyError
 from automation.redaction import REDACTOR
 from automation.runner import Reporter
 from automation.store import KeyRecord, Store, open_store
@@ -103,61 +103,11 @@ def keys() -> None:
     """Manage existing keys."""
 
 
-@keys.command()
-@click.argument("access_key")
-@click.option(
-    "--sub-uid",
-    type=click.IntRange(min=1),
-    required=True,
-    help="The sub-user that owns the key (sub-user keys are revoked over REST).",
-)
-@click.option(
-    "--parent-key",
-    metavar="ACCESS_KEY",
-    help="The stored parent key to sign with (default: the newest stored key of the "
-    "account with Trade permission).",
-)
-@store_option
-@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
-@site_options
-@account_options
-def revoke(
-    access_key: str,
-    sub_uid: int,
-    parent_key: str | None,
-    store_spec: str | None,
-    quiet: bool,
-    base_url: str | None,
-    api_url: str | None,
-    env_file: Path | None,
-    account: str | None,
-    config_file: Path | None,
-) -> None:
-    """Delete a sub-user's API key on HTX, then its local copy.
+def _add_lifecycle_commands() -> None:
+    from htx_keys.lifecycle_cli import list_keys, reconcile, revoke, rotate
 
-    Uses POST /v2/sub-user/api-key-deletion signed with the parent's stored key.
-    """
-    from flows.htx.rest import HtxRest
-    from htx_keys.subuser import pick_parent
+    for command in (list_keys, revoke, rotate, reconcile):
+        keys.add_command(command)
 
-    settings = load_settings(
-        {"base_url": base_url, "api_url": api_url, "store": store_spec},
-        env_file,
-        account=account,
-        config_file=config_file,
-    )
-    settings.require("email")
-    store = open_store(settings.store)
-    parent = pick_parent(store, settings.email or "", parent_key)
-    Reporter(quiet=quiet).info(f"deleting {access_key} of sub-user {sub_uid} at {settings.api_url}")
-    HtxRest(settings.api_url, parent.access_key, parent.secret_key).delete_sub_user_key(
-        sub_uid, access_key
-    )
-    try:
-        store.delete(access_key)
-        where = f"; removed from {store.location}"
-    except StoreError:
-        where = f"; no local copy in {store.location}"
-    except HtxKeysError as exc:
-        where = f"; the local copy could not be removed: {exc}"
-    click.echo(f"Revoked API key {access_key} of sub-user {sub_uid}{where}")
+
+_add_lifecycle_commands()

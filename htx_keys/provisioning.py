@@ -53,6 +53,7 @@ class RunOptions:
     session: SessionStore | None = None  # where a saved login is read (and renewed)
     ask: Callable[[str], str | None] | None = None  # a hidden prompt for the person
     captcha_timeout_s: float = 180.0
+    on_key: Callable[[KeyRecord], None] | None = None  # sees each new pair before it is stored
 
 
 @dataclass
@@ -227,6 +228,7 @@ def _flow_context(
             request=prep.request,
             store=prep.store,
             rescue_dir=settings.state_dir / "rescue",
+            on_key=options.on_key,
         )
     return SiteContext(**common)  # type: ignore[arg-type]
 

@@ -33,13 +33,38 @@ class KeyRequest:
         return not self.ip_addresses
 
 
-def check_note(note: str | None) -> str:
+def tag_note(note: str, tag: str) -> str:
+    """The note as the key carries it on HTX: "ci-bot [htx-keys]" (the tag marks the keys
+    this tool made; `keys reconcile` only ever looks at those). Tagged once only."""
+    if not tag or has_tag(note, tag):
+        return note
+    return f"{note} [{tag}]"
+
+
+def has_tag(note: str, tag: str) -> bool:
+    return bool(tag) and note.endswith(f"[{tag}]")
+
+
+def note_matches(on_exchange: str, wanted: str, tag: str) -> bool:
+    """`--note ci-bot` names the key whose note is "ci-bot [htx-keys]", or "ci-bot" itself."""
+    wanted = wanted.strip()
+    return on_exchange == wanted or on_exchange == tag_note(wanted, tag)
+
+
+def check_note(note: str | None, tag: str = "") -> str:
     text = (note or "").strip()
     if not text:
         raise InputError("--note is required and cannot be empty (HTX makes the note compulsory)")
     if len(text) > MAX_NOTE:
         raise InputError(f"--note is {len(text)} characters long; HTX allows at most {MAX_NOTE}")
-    return text
+    tagged = tag_note(text, tag)
+    if len(tagged) > MAX_NOTE:
+        raise InputError(
+            f"--note is {len(text)} characters long, {len(tagged)} with the tool's tag "
+            f"'{tagged[len(text):]}'; HTX allows at most {MAX_NOTE} (shorten it, or set "
+            "HTX_KEYS_NOTE_TAG=none)"
+        )
+    return tagged
 
 
 def check_permissions(values: Iterable[str], *, allow_withdraw: bool) -> tuple[str, ...]:
@@ -103,9 +128,10 @@ def check_request(
     ips: Iterable[str],
     *,
     allow_withdraw: bool = False,
+    tag: str = "",
 ) -> KeyRequest:
     return KeyRequest(
-        note=check_note(note),
+        note=check_note(note, tag),
         permissions=check_permissions(permissions, allow_withdraw=allow_withdraw),
         ip_addresses=check_ips(ips),
     )

@@ -87,7 +87,7 @@ def test_a_person_solves_the_captcha_in_the_browser_window(
     assert proc.returncode == 0, err
     assert "solve it in the browser window" in err
     assert "captcha solved; carrying on" in err
-    assert json.loads(out)["note"] == "solved by a person"
+    assert json.loads(out)["note"] == "solved by a person [htx-keys]"
 
 
 def drag_to_the_end(slider) -> None:  # type: ignore[no-untyped-def]
@@ -181,4 +181,4 @@ def test_a_person_types_the_sms_code_at_the_terminal(
     assert proc.returncode == 0, err
     assert "SMS verification code HTX sent to your phone: " in err
     assert code not in out + err
-    assert json.loads(out)["note"] == "sms by hand"
+    assert json.loads(out)["note"] == "sms by hand [htx-keys]"

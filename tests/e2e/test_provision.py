@@ -61,15 +61,15 @@ def test_two_provisions_in_a_row_into_the_keyring(
         assert out["verified"] is True
         assert out["read_back"]["permissions"] == ["read", "trade"]
         assert out["read_back"]["ip_addresses"] == ["127.0.0.1"]
-        assert out["read_back"]["note"] == note
+        assert out["read_back"]["note"] == f"{note} [htx-keys]"  # the tool's tag
         assert out["read_back"]["valid_days"] == -1
-        assert out["note"] == note
+        assert out["note"] == f"{note} [htx-keys]"
         assert out["permissions"] == ["read", "trade"]
         assert out["ip_addresses"] == ["127.0.0.1"]
         assert out["expires_at"] is None
         assert out["stored_in"].startswith("keyring")
         made = keys[out["access_key"]]
-        assert made.note == note and made.ip_addresses == ("127.0.0.1",)
+        assert made.note == f"{note} [htx-keys]" and made.ip_addresses == ("127.0.0.1",)
         # The pair is in gnome-keyring, as seen by the keyring library and by secret-tool.
         stored = json.loads(keyring.get_password("htx-keys", out["access_key"]) or "{}")
         assert stored["secret_key"] == made.secret_key

@@ -73,7 +73,7 @@ def test_two_accounts_from_one_config_file(site_factory: SiteFactory, tmp_path: 
         assert out["permissions"] == ["read", "trade"]  # the account's default
         assert out["verified"] is True
         (key,) = site.server.state.keys_for(site.account.email)
-        assert key.access_key == out["access_key"] and key.note == f"for {name}"
+        assert key.access_key == out["access_key"] and key.note == f"for {name} [htx-keys]"
         made[name] = out["access_key"]
 
     records = {

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 
 def htx_keys_command() -> list[str]:
@@ -44,3 +46,64 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 24
         stdin=subprocess.DEVNULL,
     )
     return Run(args, proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
+
+
+class Background:
+    """`htx-keys` running in the background, its output read as it comes: for tests that
+    stop it (SIGTERM) at a chosen moment."""
+
+    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("HTX_")}
+        full_env.update(env)
+        self.args = args
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(
+            [*htx_keys_command(), *args],
+            env=full_env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.out: list[str] = []
+        self.err: list[str] = []
+        assert self.proc.stdout is not None and self.proc.stderr is not None
+        self._readers = [
+            threading.Thread(target=self._read, args=(self.proc.stdout, self.out), daemon=True),
+            threading.Thread(target=self._read, args=(self.proc.stderr, self.err), daemon=True),
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    @staticmethod
+    def _read(stream: IO[str], into: list[str]) -> None:
+        for line in stream:
+            into.append(line)
+
+    def wait_for(self, text: str, timeout: float = 180) -> None:
+        """Until a stderr line contains `text`; fails if the command ends first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if any(text in line for line in self.err):
+                return
+            if self.proc.poll() is not None:
+                time.sleep(0.2)  # let the readers drain
+                if any(text in line for line in self.err):
+                    return
+                raise AssertionError(
+                    f"ended ({self.proc.returncode}) before {text!r}:\n" + "".join(self.err)
+                )
+            time.sleep(0.05)
+        raise AssertionError(f"no {text!r} within {timeout} s:\n" + "".join(self.err))
+
+    def signal(self, signum: int) -> None:
+        self.proc.send_signal(signum)
+
+    def finish(self, timeout: float = 180) -> Run:
+        code = self.proc.wait(timeout=timeout)
+        for reader in self._readers:
+            reader.join(timeout=10)
+        return Run(
+            self.args, code, "".join(self.out), "".join(self.err), time.monotonic() - self.started
+        )

@@ -1,0 +1,315 @@
+"""`htx-keys keys list | revoke | rotate | reconcile`: keys over their life."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import click
+
+from automation.errors import InputError, NeedsAttention, NotFound
+from automation.redaction import REDACTOR
+from automation.store import EnvFileStore, short
+from flows.htx.key_list import ExchangeKey
+from htx_keys.ci_output import KeyOutput, Made, key_output_options
+from htx_keys.lifecycle import (
+    SOURCES,
+    Listing,
+    exchange_listing,
+    find_keys,
+    forget,
+    held_records,
+    joined,
+    orphans,
+    rotate_key,
+)
+from htx_keys.web_run import WebRun, web_options
+from htx_keys.web_session import web_session
+
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhw]?)\s*$", re.I)
+
+
+def parse_days(text: str) -> float:
+    """ "14d", "36h", "2w" or a plain number of days."""
+    match = DURATION.match(text)
+    if not match:
+        raise click.BadParameter(f"{text!r}: use a number of days like 14d, 36h or 2w")
+    number, unit = float(match.group(1)), match.group(2).lower()
+    return number * {"": 1.0, "d": 1.0, "h": 1 / 24, "w": 7.0}[unit]
+
+
+def source_option(func: Any) -> Any:
+    return click.option(
+        "--source",
+        type=click.Choice(SOURCES),
+        default="auto",
+        show_default=True,
+        help="Where the list of keys on HTX comes from: api (GET /v2/user/api-key signed "
+        "with a stored key of the account: no browser, no code), web (the API Management "
+        "page, after logging in), auto (api when a stored key can sign, else web).",
+    )(func)
+
+
+@click.command(name="list")
+@click.option(
+    "--expiring-within",
+    metavar="DURATION",
+    help="Only keys that expire within DURATION (14d, 36h, 2w) or have expired; exit 14 "
+    "when there are any (for scheduled CI checks).",
+)
+@source_option
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+@web_options
+def list_keys(expiring_within: str | None, source: str, fmt: str, quiet: bool, **web: Any) -> None:
+    """The keys on HTX joined with the keys stored here.
+
+    Shows each key's note, permissions, IP addresses, remaining valid days, status, and
+    whether its secret is held here; stored keys HTX no longer lists show as "not on HTX".
+    """
+    days = parse_days(expiring_within) if expiring_within else None
+    run = WebRun.from_options(web, quiet=quiet)
+    listing = exchange_listing(run.settings, run.store, run.reporter, source)
+    if listing is None:
+        prep = run.prepare()
+        with web_session(prep, run.options, run.reporter) as session:
+            listing = Listing(session.keys(), "the API Management page")
+    rows = joined(listing, held_records(run.store, run.settings), run.tag)
+    if days is not None:
+        rows = [r for r in rows if r["on_exchange"] and _expires_within(r, days)]
+    if fmt == "json":
+        click.echo(REDACTOR.scrub(json.dumps(rows, indent=2)))
+    else:
+        click.echo(REDACTOR.scrub(_table(rows)))
+    if days is not None and rows:
+        raise NeedsAttention(f"{len(rows)} key(s) expire within {expiring_within}")
+
+
+def _expires_within(row: dict[str, Any], days: float) -> bool:
+    valid = row["valid_days"]
+    return row["status"] == "expired" or (valid is not None and valid <= days)
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "No keys."
+    head = ("ACCESS KEY", "NOTE", "PERMISSIONS", "IP ADDRESSES", "VALID DAYS", "STATUS", "SECRET")
+    lines = [head]
+    for r in rows:
+        valid = "permanent" if r["valid_days"] is None and r["on_exchange"] else r["valid_days"]
+        lines.append(
+            (
+                r["access_key"],
+                r["note"],
+                ",".join(r["permissions"]),
+                ",".join(r["ip_addresses"]) or "-",
+                "-" if valid is None else str(valid),
+                r["status"],
+                "held" if r["secret_held"] else "not held",
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    )
+
+
+def _target(access_key: str | None, note: str | None) -> None:
+    if bool(access_key) == bool(note):
+        raise InputError("Name the key by its ACCESS_KEY or by --note NOTE (one of the two)")
+
+
+@click.command()
+@click.argument("access_key", required=False)
+@click.option("--note", metavar="NOTE", help="The key(s) with this note (the tool's tag added).")
+@click.option("--all", "every", is_flag=True, help="With --note: every key with the note.")
+@click.option(
+    "--sub-uid",
+    type=click.IntRange(min=1),
+    help="The key belongs to this sub-user: delete it over REST, signed with a stored key "
+    "of the parent (no browser).",
+)
+@click.option(
+    "--parent-key",
+    metavar="ACCESS_KEY",
+    help="With --sub-uid: the stored parent key to sign with (default: the newest stored "
+    "key of the account with Trade permission).",
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+@web_options
+def revoke(
+    access_key: str | None,
+    note: str | None,
+    every: bool,
+    sub_uid: int | None,
+    parent_key: str | None,
+    quiet: bool,
+    **web: Any,
+) -> None:
+    """Delete a key on HTX, then its local copy.
+
+    Uses the website's own Delete flow (confirmation, emailed code, GA code). A sub-user's
+    key (--sub-uid) is deleted over REST instead. A key HTX no longer lists but that is
+    stored here only loses its local copy.
+    """
+    _target(access_key, note)
+    run = WebRun.from_options(web, quiet=quiet)
+    if sub_uid is not None:
+        if not access_key:
+            raise InputError("--sub-uid needs the ACCESS_KEY of the sub-user's key")
+        _revoke_sub_user(run, access_key, sub_uid, parent_key)
+        return
+    listing = exchange_listing(run.settings, run.store, run.reporter, "auto")
+    if listing is not None:
+        found = find_keys(listing.keys, access_key, note, run.tag)
+        if not found:
+            _not_on_exchange(run, access_key, note)
+            return
+        _check_several(found, note, every)
+    prep = run.prepare()
+    with web_session(prep, run.options, run.reporter) as session:
+        found = find_keys(session.keys(), access_key, note, run.tag)
+        if not found:
+            _not_on_exchange(run, access_key, note)
+            return
+        _check_several(found, note, every)
+        for key in found:
+            session.delete(key.access_key)
+            click.echo(f"Revoked API key {key.access_key}; {forget(run.store, key.access_key)}")
+
+
+def _check_several(found: list[ExchangeKey], note: str | None, every: bool) -> None:
+    if len(found) > 1 and not every:
+        names = ", ".join(k.access_key for k in found)
+        raise InputError(
+            f"{len(found)} keys have the note {note!r} ({names}): add --all to revoke them all, "
+            "or name one by its access key"
+        )
+
+
+def _not_on_exchange(run: WebRun, access_key: str | None, note: str | None) -> None:
+    """Revoking what is already gone succeeds (CI cleanups run twice); a stale local copy
+    goes. Nothing anywhere by that name is an error."""
+    held = [r for r in held_records(run.store, run.settings) if r.access_key == access_key]
+    if access_key and held:
+        click.echo(f"API key {access_key} is not on HTX; {forget(run.store, access_key)}")
+        return
+    what = f"key {access_key}" if access_key else f"key with the note {note!r}"
+    raise NotFound(f"No {what} on HTX or in {run.store.location}")
+
+
+def _revoke_sub_user(run: WebRun, access_key: str, sub_uid: int, parent_key: str | None) -> None:
+    from flows.htx.rest import HtxRest
+    from htx_keys.subuser import pick_parent
+
+    parent = pick_parent(run.store, run.settings.email or "", parent_key)
+    run.reporter.info(f"deleting {access_key} of sub-user {sub_uid} at {run.settings.api_url}")
+    HtxRest(run.settings.api_url, parent.access_key, parent.secret_key).delete_sub_user_key(
+        sub_uid, access_key
+    )
+    click.echo(
+        f"Revoked API key {access_key} of sub-user {sub_uid}; {forget(run.store, access_key)}"
+    )
+
+
+@click.command()
+@click.argument("access_key", required=False)
+@click.option("--note", metavar="NOTE", help="The key with this note (the tool's tag added).")
+@click.option("--no-verify", is_flag=True, help="Do not check the new key before deleting the old.")
+@key_output_options
+@web_options
+def rotate(
+    access_key: str | None,
+    note: str | None,
+    no_verify: bool,
+    fmt: str,
+    quiet: bool,
+    show_secret: bool,
+    export_env: bool,
+    **web: Any,
+) -> None:
+    """Replace a key: a new one with the same note, permissions and IP addresses.
+
+    The new key is created, stored and checked with signed calls, and only then is the old
+    one deleted on HTX and here. Stopped at any point, at least one working key stays stored.
+    """
+    _target(access_key, note)
+    out = KeyOutput(fmt, show_secret, export_env)
+    out.check()
+    run = WebRun.from_options(web, quiet=quiet, verify=not no_verify, on_key=out.on_key)
+    if isinstance(run.store, EnvFileStore):
+        raise InputError(
+            f"{run.store.location} holds one key, and rotating needs room for the new one "
+            "beside the old: use --store keyring or json:PATH"
+        )
+    prep = run.prepare()
+    with web_session(prep, run.options, run.reporter) as session:
+        found = find_keys(session.keys(), access_key, note, run.tag)
+        if not found:
+            what = f"key {access_key}" if access_key else f"key with the note {note!r}"
+            raise NotFound(f"No {what} on HTX")
+        if len(found) > 1:
+            names = ", ".join(k.access_key for k in found)
+            raise InputError(f"{len(found)} keys have the note {note!r} ({names}): name one")
+        old = found[0]
+        run.reporter.info(f"rotating {short(old.access_key)} ({old.note})")
+        result = rotate_key(session, old, run.store, run.settings, verify=not no_verify)
+    run.reporter.info(f"old key {old.access_key} deleted on HTX; {result.old_local}")
+    out.report([Made(result.record, result.stored_in, result.verification)])
+
+
+@click.command()
+@click.option("--revoke", "do_revoke", is_flag=True, help="Delete the orphans on HTX.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
+@web_options
+def reconcile(do_revoke: bool, fmt: str, quiet: bool, **web: Any) -> None:
+    """Find orphans: keys this tool made (its tag in the note) whose secret is held nowhere here.
+
+    A key is an orphan when the tool stopped between Create and storing the pair, or its
+    local copy was lost. Without --revoke they are listed and the exit status is 14 when there
+    are any; with --revoke each is deleted through the website.
+    """
+    run = WebRun.from_options(web, quiet=quiet)
+    if not run.tag:
+        raise InputError(
+            "HTX_KEYS_NOTE_TAG is 'none': without a tag the tool cannot tell its keys from "
+            "keys made by hand"
+        )
+    listing = None if do_revoke else exchange_listing(run.settings, run.store, run.reporter, "auto")
+    if listing is not None:
+        _report_orphans(orphans(listing.keys, held_records(run.store, run.settings), run.tag), fmt)
+        return
+    prep = run.prepare()
+    with web_session(prep, run.options, run.reporter) as session:
+        found = orphans(session.keys(), held_records(run.store, run.settings), run.tag)
+        if not do_revoke or not found:
+            _report_orphans(found, fmt)
+            return
+        for key in found:
+            session.delete(key.access_key)
+            run.reporter.info(f"orphan {key.access_key} ({key.note}) deleted")
+    _print_orphans(found, fmt, revoked=True)
+
+
+def _report_orphans(found: list[ExchangeKey], fmt: str) -> None:
+    _print_orphans(found, fmt, revoked=False)
+    if found:
+        raise NeedsAttention(
+            f"{len(found)} orphan key(s) on HTX: `htx-keys keys reconcile --revoke` deletes them"
+        )
+
+
+def _print_orphans(found: list[ExchangeKey], fmt: str, *, revoked: bool) -> None:
+    if fmt == "json":
+        rows = [dict(k.to_dict(), revoked=revoked) for k in found]
+        click.echo(REDACTOR.scrub(json.dumps(rows, indent=2)))
+        return
+    if not found:
+        click.echo("No orphans: every key this tool made on HTX is held here.")
+        return
+    word = "Revoked orphan" if revoked else "Orphan"
+    for key in found:
+        click.echo(REDACTOR.scrub(f"{word} {key.access_key}  {key.note}  created {key.created_at}"))

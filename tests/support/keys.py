@@ -1,0 +1,88 @@
+"""Set the scene for key-lifecycle tests without spending GA codes on it.
+
+A key made earlier (by an earlier run of the tool, or by hand) is put straight into the
+sandbox's state, and, when the tool is meant to hold it, into a JSON store as the tool writes
+one. A saved session is what `htx-keys login` would have kept: a session the sandbox opened
+for the account, as Playwright storage state.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from automation.store import JsonStore, KeyRecord
+from sandbox.state import ApiKey, KeyRequest
+from sandbox.web import SESSION_COOKIE
+from tests.e2e.conftest import Site
+
+
+def saved_session(site: Site, path: Path) -> Path:
+    token = site.server.state.signed_in_before(site.account.email)
+    cookie = {
+        "name": SESSION_COOKIE,
+        "value": token,
+        "domain": urlsplit(site.server.base_url).hostname,
+        "path": "/",
+        "expires": -1,
+        "httpOnly": True,
+        "secure": False,
+        "sameSite": "Lax",
+    }
+    path.write_text(json.dumps({"cookies": [cookie], "origins": []}))
+    os.chmod(path, 0o600)
+    return path
+
+
+def seed_key(
+    site: Site,
+    note: str,
+    store: Path | None = None,
+    *,
+    permissions: tuple[str, ...] = ("read", "trade"),
+    ips: tuple[str, ...] = ("127.0.0.1",),
+) -> ApiKey:
+    """A key that exists on the exchange; held in `store` when one is given."""
+    state = site.server.state
+    account = state.account(site.account.email)
+    assert account is not None
+    key = state.add_key(account, KeyRequest(note, permissions, ips))
+    if store is not None:
+        JsonStore(store).save(record_of(site, key))
+    return key
+
+
+def record_of(site: Site, key: ApiKey) -> KeyRecord:
+    def iso(moment: object) -> str | None:
+        return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M:%SZ")  # type: ignore[attr-defined]
+
+    return KeyRecord(
+        access_key=key.access_key,
+        secret_key=key.secret_key,
+        account=site.account.email,
+        note=key.note,
+        permissions=list(key.permissions),
+        ip_addresses=list(key.ip_addresses),
+        created_at=iso(key.created_at) or "",
+        expires_at=iso(key.expires_at),
+        site=site.server.base_url,
+    )
+
+
+def on_exchange(site: Site) -> dict[str, ApiKey]:
+    return {k.access_key: k for k in site.server.state.keys_for(site.account.email)}
+
+
+def stored(store: Path) -> dict[str, dict[str, object]]:
+    if not store.exists():
+        return {}
+    return {r["access_key"]: r for r in json.loads(store.read_text())}
+
+
+def unseed(site: Site, access_key: str) -> None:
+    state = site.server.state
+    account = state.account(site.account.email)
+    assert account is not None
+    state.remove_key(account, access_key)
