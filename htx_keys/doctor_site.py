@@ -10,7 +10,7 @@ import contextlib
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from playwright.sync_api import Error as PlaywrightError
@@ -122,7 +122,21 @@ DIALOG_ROOT, *_dialog = _targets(
     ("cancel_button", "button", "T_CANCEL"),
 )  # fmt: skip
 DIALOG = tuple(_dialog)
-TARGETS = (*LOGIN_FORM, *LOGIN_GA, ACCOUNT_BUTTON, MENU_ITEM, *API_PAGE, DIALOG_ROOT, *DIALOG)
+# Checked on the first key in the list (the argument is filled in then).
+DELETE_BUTTON = Target(
+    "API Management", "ApiManagementPage", "delete_button", "button", "T_DELETE", ("ACCESS_KEY",)
+)
+DELETE_ROOT, *_delete = _targets(
+    "Delete API Key", "DeleteDialog",
+    ("root", "dialog", "T_DELETE_DIALOG"),
+    ("confirm_button", "button", "T_CONFIRM"),
+    ("cancel_button", "button", "T_CANCEL"),
+)  # fmt: skip
+DELETE_DIALOG = tuple(_delete)
+TARGETS = (
+    *LOGIN_FORM, *LOGIN_GA, ACCOUNT_BUTTON, MENU_ITEM, *API_PAGE, DIALOG_ROOT, *DIALOG,
+    DELETE_BUTTON, DELETE_ROOT, *DELETE_DIALOG,
+)  # fmt: skip
 
 
 # --- the site, in a browser ------------------------------------------------------------------
@@ -284,10 +298,38 @@ class SiteChecks:
         if not opened:  # the page itself can still be checked
             self.p.goto(f"{self.base_url}{pages.APIKEY_PATH}")
         self.locate_all(API_PAGE)
-        if not (self.locate(NOTE_BOX) and self.locate(CREATE_BUTTON)):
+        if self.locate(NOTE_BOX) and self.locate(CREATE_BUTTON):
+            self.security_dialog()
+        else:
             self.skip([DIALOG_ROOT, *DIALOG], "needs the note box and the Create button")
+        self.delete_dialog()
+
+    def delete_dialog(self) -> None:
+        """The first key's Delete and its confirmation, left with Cancel: nothing is deleted."""
+        rows = pages.ApiManagementPage(self.p).rows() if self.locate(API_PAGE[-1]) else []
+        if not rows:
+            self.skip([DELETE_BUTTON, DELETE_ROOT, *DELETE_DIALOG], "needs a key in the list")
             return
-        self.security_dialog()
+        button = replace(DELETE_BUTTON, args=(rows[0].access_key,))
+        if not self.locate(button):
+            self.skip([DELETE_ROOT, *DELETE_DIALOG], "needs the Delete button")
+            return
+        button.locator(self.p).click()
+        if not self.locate(DELETE_ROOT):
+            self.skip(DELETE_DIALOG, "needs the Delete API Key dialog")
+            self.p.keyboard.press("Escape")
+            return
+        self.locate_all(DELETE_DIALOG)
+        dialog = pages.DeleteDialog(self.p)
+        if dialog.cancel_button.count() == 1:
+            dialog.cancel_button.click()
+        else:
+            self.p.keyboard.press("Escape")
+        try:
+            dialog.root.wait_for(state="hidden", timeout=ANSWER_TIMEOUT_MS)
+        except PlaywrightTimeout:
+            closing = "Delete API Key: closing"
+            self.rows.append(Check(closing, "FAIL", "the dialog stayed open after Cancel"))
 
     def security_dialog(self) -> None:
         api, dialog = pages.ApiManagementPage(self.p), pages.SecurityDialog(self.p)

@@ -79,6 +79,8 @@ class SandboxServer:
             server_header=False,
             # The client address decides IP whitelists: never take it from X-Forwarded-For.
             proxy_headers=False,
+            # Stopping must not wait on a connection a browser left open.
+            timeout_graceful_shutdown=3,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="sandbox-http", daemon=True)

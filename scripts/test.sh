@@ -2,6 +2,9 @@
 # Install everything the tests need and run them: unit tests, and end-to-end tests with real
 # Chromium, a private Dovecot (TLS), the embedded pymap server and a real gnome-keyring.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k demo). This is what .ci/run calls.
+# Two workers (HTX_KEYS_TEST_WORKERS): most of an end-to-end test is waiting for the next
+# 30 s Google Authenticator window, which two tests can do at once; a test file stays on one
+# worker, so a module's shared recording is made once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -9,7 +12,10 @@ scripts/setup-system.sh --test
 scripts/install.sh --test
 export HTX_KEYS_REQUIRE_SERVICES=1  # a missing service fails the tests instead of skipping them
 set +e
-scripts/with-secret-service.sh .venv/bin/python -m pytest "$@"
+workers=${HTX_KEYS_TEST_WORKERS:-2}
+parallel=()
+if [[ "$workers" != 0 ]]; then parallel=(-n "$workers" --dist loadfile); fi
+scripts/with-secret-service.sh .venv/bin/python -m pytest "${parallel[@]}" "$@"
 status=$?
 set -e
 if [[ $status == 5 ]]; then

@@ -86,7 +86,7 @@ def test_sandbox_command_and_provision_in_two_terminals(
         leak_secrets["secret key"] = records[0]["secret_key"]
     finally:
         server.send_signal(signal.SIGINT)
-        _, err = server.communicate(timeout=20)
+        _, err = server.communicate(timeout=40)
     assert server.returncode == 0, err
     assert "HTX sandbox at http://127.0.0.1:" in err
     written = dotenv_values(env_file, interpolate=False)

@@ -17,6 +17,7 @@ from click.testing import CliRunner, Result
 from htx_keys.doctor import DOCTOR_FAILED, TARGETS, doctor
 from tests.e2e.conftest import Site, SiteFactory
 from tests.support.keyring_env import keyring_service  # noqa: F401  (fixture)
+from tests.support.keys import seed_key
 
 pytestmark = pytest.mark.e2e
 
@@ -40,9 +41,9 @@ def assert_no_secrets(site: Site, text: str) -> None:
         assert secret not in text, f"the {label} leaked"
 
 
-def assert_nothing_made(site: Site) -> None:
+def assert_nothing_made(site: Site, keys: tuple[str, ...] = ()) -> None:
     state = site.server.state
-    assert state.keys_for(site.account.email) == []
+    assert tuple(k.access_key for k in state.keys_for(site.account.email)) == keys
     assert state.outbox == []  # Send was never pressed: no mail went out
 
 
@@ -55,6 +56,7 @@ def test_doctor_is_green_then_names_a_renamed_label(
     site = htx_site
     monkeypatch.chdir(tmp_path)  # no stray ./.env
     store = f"keyring:{keyring_service}"
+    existing = (seed_key(site, "in the list").access_key,)  # its Delete is checked, then left
     result, seconds = run_doctor_cli(site, "--format", "json", HTX_KEYS_STORE=store)
     assert result.exit_code == 0, result.output
     rows = rows_of(result)
@@ -67,8 +69,9 @@ def test_doctor_is_green_then_names_a_renamed_label(
     assert rows["mailbox"]["detail"].startswith(
         f"127.0.0.1:{site.dovecot.imaps_port} (TLS, certificate checked)"
     )
+    assert rows["Delete API Key: dialog 'Delete API Key'"]["result"] == "pass"
     assert_no_secrets(site, result.output)
-    assert_nothing_made(site)
+    assert_nothing_made(site, existing)
     assert seconds < 20, f"doctor took {seconds:.1f} s"  # a few seconds: no GA wait yet
 
     site.server.faults.labels = {"Link IP Address (optional)": "IP whitelist"}
@@ -81,7 +84,7 @@ def test_doctor_is_green_then_names_a_renamed_label(
     assert ip["fix"] == "HTX changed this label: update T_IPS in flows/htx/pages.py"
     others = {name: r["result"] for name, r in rows.items() if name != IP_ROW}
     assert set(others.values()) == {"pass"}, others
-    assert_nothing_made(site)
+    assert_nothing_made(site, existing)
     # the second run waits for a fresh GA window (each code works once)
     assert seconds < 60, f"doctor took {seconds:.1f} s"
 

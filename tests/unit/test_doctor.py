@@ -290,6 +290,9 @@ class FakeLocator:
     def get_by_role(self, role: str, name: object = None, exact: bool = False) -> FakeLocator:
         return FakeLocator((*self.chain, (role, name)))
 
+    def filter(self, has_text: object = None) -> FakeLocator:
+        return FakeLocator((*self.chain, ("text", has_text)))
+
 
 ROLE_OF_KIND = {
     "textbox": {"label", "textbox"},
