@@ -61,7 +61,7 @@ def check_note(note: str | None, tag: str = "") -> str:
     if len(tagged) > MAX_NOTE:
         raise InputError(
             f"--note is {len(text)} characters long, {len(tagged)} with the tool's tag "
-            f"'{tagged[len(text):]}'; HTX allows at most {MAX_NOTE} (shorten it, or set "
+            f"'{tagged[len(text) :]}'; HTX allows at most {MAX_NOTE} (shorten it, or set "
             "HTX_KEYS_NOTE_TAG=none)"
         )
     return tagged
