@@ -36,6 +36,7 @@ from automation.otp import validate_secret
 from automation.redaction import REDACTOR
 from automation.store import keyring_usable
 from flows.htx.limits import check_ips, check_permissions
+from htx_keys.options import ip_option, permission_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 SEED_ATTEMPTS = 3
@@ -165,21 +166,8 @@ def account() -> None:
 @click.argument("name")
 @config_option
 @_setting_options
-@click.option(
-    "--permission",
-    "-p",
-    "permissions",
-    multiple=True,
-    metavar="read|trade|withdraw",
-    help="Default permissions for `provision`; repeatable or comma separated.",
-)
-@click.option(
-    "--ip",
-    "ips",
-    multiple=True,
-    metavar="ADDR",
-    help="Default IP addresses or IPv4 ranges for `provision`; repeatable or comma separated.",
-)
+@permission_option(help="Default permissions for `provision`; repeatable or comma separated.")
+@ip_option("Default IP addresses or IPv4 ranges for `provision`; repeatable or comma separated.")
 @click.option(
     "--file-only",
     is_flag=True,

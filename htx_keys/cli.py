@@ -20,7 +20,7 @@ from automation.redaction import REDACTOR
 from automation.runner import Reporter
 from automation.session import NoSession, open_session_store
 from automation.store import check_store, open_store
-from flows.htx.limits import MAX_IPS, MAX_KEYS, MAX_NOTE, check_request
+from flows.htx.limits import MAX_KEYS, MAX_NOTE, check_request
 from htx_keys.account_cli import account as account_group
 from htx_keys.account_cli import account_options
 from htx_keys.ci_output import KeyOutput, Made, key_output_options
@@ -32,7 +32,10 @@ from htx_keys.options import (
     artifact_options,
     ask_person,
     browser_options,
+    ip_option,
     output_options,
+    parent_key_option,
+    permission_option,
     prompt_missing_secrets,
     remote_browser_options,
     session_option,
@@ -56,25 +59,11 @@ def cli() -> None:
 
 @cli.command()
 @click.option("--note", required=True, help=f"The key's note (1-{MAX_NOTE} characters).")
-@click.option(
-    "--permission",
-    "-p",
-    "permissions",
-    multiple=True,
-    metavar="read|trade|withdraw",
-    help="Repeatable or comma separated. Read is always on.",
-)
+@permission_option()
 @click.option(
     "--allow-withdraw", is_flag=True, help="Allow the withdraw permission (off by default)."
 )
-@click.option(
-    "--ip",
-    "ips",
-    multiple=True,
-    metavar="ADDR",
-    help=f"IP address or IPv4 range to bind; repeatable or comma separated (max {MAX_IPS}). "
-    "Without one the key expires after 90 days.",
-)
+@ip_option()
 @store_option
 @click.option(
     "--sub-uid",
@@ -82,12 +71,7 @@ def cli() -> None:
     help="Make the key for this sub-user over REST (no browser), signed with a stored "
     "parent key that has Trade permission.",
 )
-@click.option(
-    "--parent-key",
-    metavar="ACCESS_KEY",
-    help="With --sub-uid: the stored parent key to sign with (default: the newest stored "
-    "key of the account with Trade permission).",
-)
+@parent_key_option
 @click.option(
     "--no-verify",
     is_flag=True,

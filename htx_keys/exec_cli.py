@@ -27,6 +27,7 @@ from automation.store import KeyRecord, check_store, short
 from flows.htx.limits import check_request
 from htx_keys.ci_output import KeyOutput
 from htx_keys.lifecycle import forget
+from htx_keys.options import ip_option, permission_option
 from htx_keys.provisioning import check_new_key
 from htx_keys.web_run import WebRun, web_options
 from htx_keys.web_session import web_session
@@ -40,21 +41,8 @@ def default_note() -> str:
 @click.command()
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.option("--note", help="The key's note [default: exec HOST TIME].")
-@click.option(
-    "--permission",
-    "-p",
-    "permissions",
-    multiple=True,
-    metavar="read|trade",
-    help="Repeatable or comma separated. Read is always on.",
-)
-@click.option(
-    "--ip",
-    "ips",
-    multiple=True,
-    metavar="ADDR",
-    help="IP address or IPv4 range to bind; repeatable or comma separated.",
-)
+@permission_option(metavar="read|trade")
+@ip_option()
 @click.option("--no-verify", is_flag=True, help="Do not check the key before running CMD.")
 @click.option(
     "--format",

@@ -24,6 +24,7 @@ from htx_keys.lifecycle import (
     orphans,
     rotate_key,
 )
+from htx_keys.options import parent_key_option
 from htx_keys.web_run import WebRun, web_options
 from htx_keys.web_session import web_session
 
@@ -131,12 +132,7 @@ def _target(access_key: str | None, note: str | None) -> None:
     help="The key belongs to this sub-user: delete it over REST, signed with a stored key "
     "of the parent (no browser).",
 )
-@click.option(
-    "--parent-key",
-    metavar="ACCESS_KEY",
-    help="With --sub-uid: the stored parent key to sign with (default: the newest stored "
-    "key of the account with Trade permission).",
-)
+@parent_key_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @web_options
 def revoke(

@@ -13,9 +13,14 @@ from automation.artifacts import MODES, ArtifactModes, Mode
 from automation.config import ENV_NAMES, SECRET_SETTINGS, Settings, with_values
 from automation.errors import VerifyError
 from automation.store import KeyRecord
+from flows.htx.limits import MAX_IPS
 from flows.htx.verify import Verification
 
 F = TypeVar("F", bound=Callable[..., Any])
+IP_HELP = (
+    f"IP address or IPv4 range to bind; repeatable or comma separated (max {MAX_IPS}). "
+    "Without one the key expires after 90 days."
+)
 
 
 def site_options(func: F) -> F:
@@ -66,6 +71,31 @@ def artifact_options(trace: Mode, video: Mode, screenshot: Mode) -> Callable[[F]
 
 def artifact_modes(trace: str, video: str, screenshot: str) -> ArtifactModes:
     return ArtifactModes(trace, video, screenshot)  # type: ignore[arg-type]
+
+
+def permission_option(
+    help: str = "Repeatable or comma separated. Read is always on.",
+    metavar: str = "read|trade|withdraw",
+) -> Callable[[F], F]:
+    """-p/--permission, repeatable and comma separated (checked by flows.htx.limits)."""
+    return click.option(
+        "--permission", "-p", "permissions", multiple=True, metavar=metavar, help=help
+    )
+
+
+def ip_option(help: str = IP_HELP) -> Callable[[F], F]:
+    """--ip, repeatable and comma separated (checked by flows.htx.limits)."""
+    return click.option("--ip", "ips", multiple=True, metavar="ADDR", help=help)
+
+
+def parent_key_option(func: F) -> F:
+    """--parent-key: the stored parent key that signs a sub-user call."""
+    return click.option(
+        "--parent-key",
+        metavar="ACCESS_KEY",
+        help="With --sub-uid: the stored parent key to sign with (default: the newest stored "
+        "key of the account with Trade permission).",
+    )(func)
 
 
 def store_option(func: F) -> F:

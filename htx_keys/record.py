@@ -30,7 +30,9 @@ from htx_keys.options import (
     artifact_options,
     ask_person,
     browser_options,
+    ip_option,
     output_options,
+    permission_option,
     prompt_missing_secrets,
     session_option,
     site_options,
@@ -55,21 +57,10 @@ OUTPUTS = ("guide.md", "guide.html", "video.webm", "chapters.json", "trace.zip")
     help="Where the guide, pictures, video and trace go.",
 )
 @click.option("--note", default=EXAMPLE_NOTE, show_default=True, help="The key's note.")
-@click.option(
-    "--permission",
-    "-p",
-    "permissions",
-    multiple=True,
-    metavar="read|trade",
-    help="Repeatable or comma separated [default: read, trade].",
+@permission_option(
+    help="Repeatable or comma separated [default: read, trade].", metavar="read|trade"
 )
-@click.option(
-    "--ip",
-    "ips",
-    multiple=True,
-    metavar="ADDR",
-    help=f"IP address to link; repeatable [default: {EXAMPLE_IP}].",
-)
+@ip_option(f"IP address to link; repeatable [default: {EXAMPLE_IP}].")
 @click.option(
     "--timeout",
     type=click.FloatRange(min=1),

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
-from automation.runner import Flow, Reporter, Step, run_flow
+from automation.runner import Flow, Reporter, run_flow
 from automation.store import KeyRecord, Store, short
 from flows.htx.context import ProvisionContext, SiteContext
 from flows.htx.key_list import ExchangeKey, from_row
@@ -22,7 +22,7 @@ from flows.htx.login import LOGIN_STEPS
 from flows.htx.pages import ApiManagementPage
 from flows.htx.provision import KEY_STEPS
 from flows.htx.revoke import REVOKE_STEPS, RevokeContext
-from flows.htx.security import open_api_management
+from flows.htx.security import OPEN_API_MANAGEMENT
 from htx_keys.provisioning import Prepared, RunOptions, site_context
 
 SIGN_IN = Flow[SiteContext](
@@ -30,12 +30,7 @@ SIGN_IN = Flow[SiteContext](
     title="Sign in to HTX and open API Management",
     steps=(
         *LOGIN_STEPS,
-        Step(
-            "Open API Management",
-            "Click the profile icon in the top bar and choose API Management.",
-            open_api_management,
-            retries=1,
-        ),
+        OPEN_API_MANAGEMENT,
     ),
 )
 CREATE = Flow[ProvisionContext](name="create", title="Create an API key", steps=KEY_STEPS)

@@ -23,12 +23,11 @@ from flows.htx.login import LOGIN_STEPS
 from flows.htx.pages import (
     ApiManagementPage,
     CreatedDialog,
-    Header,
     SecurityDialog,
     first_of,
     read_value,
 )
-from flows.htx.security import confirm_codes, open_api_management, send_codes
+from flows.htx.security import OPEN_API_MANAGEMENT, SEND_EMAIL_CODE, confirm_codes
 
 __all__ = ["KEY_STEPS", "PROVISION", "ProvisionContext", "iso", "utc_now"]
 
@@ -113,13 +112,7 @@ def new_key_row(ctx: ProvisionContext) -> Locator:
 
 
 KEY_STEPS: tuple[Step[ProvisionContext], ...] = (
-    Step(
-        "Open API Management",
-        "Click the profile icon in the top bar and choose API Management.",
-        open_api_management,
-        retries=1,
-        target=lambda ctx: Header(ctx.page).account_button,
-    ),
+    OPEN_API_MANAGEMENT,
     Step(
         "Fill in the note, permissions and IP whitelist",
         "Give the key a note, tick the permissions it needs and link the IP addresses "
@@ -134,12 +127,7 @@ KEY_STEPS: tuple[Step[ProvisionContext], ...] = (
         press_create,
         target=lambda ctx: ApiManagementPage(ctx.page).create_button,
     ),
-    Step(
-        "Send the email verification code",
-        "Press Send; HTX emails a 6-digit verification code to the account's address.",
-        send_codes,
-        target=lambda ctx: SecurityDialog(ctx.page).send_button,
-    ),
+    SEND_EMAIL_CODE,
     Step(
         "Enter the codes and confirm",
         "Enter the code from the email and a fresh Google Authenticator code, then press Confirm.",

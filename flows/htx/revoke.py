@@ -18,7 +18,7 @@ from automation.store import short
 from flows.htx.context import SiteContext
 from flows.htx.login import LOGIN_STEPS
 from flows.htx.pages import ApiManagementPage, DeleteDialog, SecurityDialog
-from flows.htx.security import confirm_codes, open_api_management, send_codes
+from flows.htx.security import OPEN_API_MANAGEMENT, SEND_EMAIL_CODE, confirm_codes
 
 
 @dataclass(kw_only=True)
@@ -66,12 +66,7 @@ def gone_or_error(ctx: SiteContext, row: Locator) -> str | None:
 
 
 REVOKE_STEPS: tuple[Step[RevokeContext], ...] = (
-    Step(
-        "Open API Management",
-        "Click the profile icon in the top bar and choose API Management.",
-        open_api_management,
-        retries=1,
-    ),
+    OPEN_API_MANAGEMENT,
     Step(
         "Press Delete on the key's row",
         "Find the key by its Access Key in the list and press Delete in its row.",
@@ -84,12 +79,7 @@ REVOKE_STEPS: tuple[Step[RevokeContext], ...] = (
         confirm_delete,
         target=lambda ctx: DeleteDialog(ctx.page).confirm_button,
     ),
-    Step(
-        "Send the email verification code",
-        "Press Send; HTX emails a 6-digit verification code to the account's address.",
-        send_codes,
-        target=lambda ctx: SecurityDialog(ctx.page).send_button,
-    ),
+    SEND_EMAIL_CODE,
     Step(
         "Enter the codes and confirm",
         "Enter the code from the email and a fresh Google Authenticator code, then press "

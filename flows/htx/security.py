@@ -8,11 +8,13 @@ or for the dialog's error.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from automation.errors import HumanNeeded, RejectedError, SiteError
 from automation.redaction import REDACTOR
+from automation.runner import Step
 from flows.htx.context import SiteContext
 from flows.htx.login import EMAIL_REJECTED, press_send, read_email_code, with_fresh_ga_codes
 from flows.htx.pages import ApiManagementPage, Header, SecurityDialog
@@ -82,3 +84,19 @@ def fill_sms_code(ctx: SiteContext, dialog: SecurityDialog) -> None:
         raise HumanNeeded("No SMS code was entered")
     REDACTOR.add(code.strip(), label="SMS code")
     dialog.sms_code_box.fill(code.strip())
+
+
+# The steps creating and deleting a key share, word for word.
+OPEN_API_MANAGEMENT: Step[Any] = Step(
+    "Open API Management",
+    "Click the profile icon in the top bar and choose API Management.",
+    open_api_management,
+    retries=1,
+    target=lambda ctx: Header(ctx.page).account_button,
+)
+SEND_EMAIL_CODE: Step[Any] = Step(
+    "Send the email verification code",
+    "Press Send; HTX emails a 6-digit verification code to the account's address.",
+    send_codes,
+    target=lambda ctx: SecurityDialog(ctx.page).send_button,
+)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import pytest
 
 from tests.e2e.conftest import Site, SiteFactory
 from tests.support.browsers import chromium_over_cdp, xvfb
-from tests.support.cli import htx_keys_command, run_cli
+from tests.support.cli import run_cli, start_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -20,20 +18,6 @@ pytestmark = pytest.mark.e2e
 def provision_args(tmp_path: Path, note: str, *extra: str) -> list[str]:
     store = f"json:{tmp_path / 'keys.json'}"
     return ["provision", "--note", note, "--store", store, "--format", "json", *extra]
-
-
-def start_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("HTX_")}
-    full.update(env)
-    return subprocess.Popen(
-        [*htx_keys_command(), *args],
-        env=full,
-        cwd=cwd,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def test_captcha_stops_a_headless_run_with_its_own_status(

@@ -48,24 +48,31 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 24
     return Run(args, proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
 
 
+def start_cli(
+    args: list[str], env: dict[str, str], cwd: Path, stdin: int = subprocess.PIPE
+) -> subprocess.Popen[str]:
+    """`htx-keys` started, not waited for; stdout and stderr are pipes."""
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("HTX_")}
+    full_env.update(env)
+    return subprocess.Popen(
+        [*htx_keys_command(), *args],
+        env=full_env,
+        cwd=cwd,
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 class Background:
     """`htx-keys` running in the background, its output read as it comes: for tests that
     stop it (SIGTERM) at a chosen moment."""
 
     def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("HTX_")}
-        full_env.update(env)
         self.args = args
         self.started = time.monotonic()
-        self.proc = subprocess.Popen(
-            [*htx_keys_command(), *args],
-            env=full_env,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        self.proc = start_cli(args, env, cwd, stdin=subprocess.DEVNULL)
         self.out: list[str] = []
         self.err: list[str] = []
         assert self.proc.stdout is not None and self.proc.stderr is not None
