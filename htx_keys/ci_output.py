@@ -75,6 +75,7 @@ class KeyOutput:
     stream: TextIO = field(default_factory=lambda: sys.stdout)
     environ: dict[str, str] = field(default_factory=lambda: dict(os.environ))
     masked: set[str] = field(default_factory=set)
+    write_outputs: bool = True  # False for `exec`: masks only, the key goes to its command
 
     def check(self) -> None:
         """Before any browser: the asked-for output must be possible."""
@@ -82,7 +83,7 @@ class KeyOutput:
             raise InputError("--format env prints the secret key: add --show-secret to allow it")
         if self.export_env and self.fmt != "github":
             raise InputError("--export-env goes with --format github")
-        if self.fmt == "github":
+        if self.fmt == "github" and self.write_outputs:
             for name in ("GITHUB_OUTPUT", *(("GITHUB_ENV",) if self.export_env else ())):
                 if not self.environ.get(name):
                     raise ConfigError(

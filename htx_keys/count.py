@@ -21,17 +21,18 @@ def provision_count(
     run: WebRun, request: KeyRequest, count: int, *, allow_duplicate: bool
 ) -> list[Made]:
     check_room(run.store, count)
-    check_store(run.store)
     tag = run.tag
     if not allow_duplicate:
         listing = exchange_listing(run.settings, run.store, run.reporter, "auto")
         if listing is not None:
             records = held_records(run.store, run.settings)
             plan = plan_count(listing.keys, records, request, count, tag=tag, allow_duplicate=False)
+            _warn_unheld(plan, run)
             if plan.missing == 0:
                 run.reporter.info(f"{count} key(s) with the note {request.note!r} exist: none made")
                 return _existing(plan, run, count)
-    prep = run.prepare()
+    check_store(run.store)  # something will be made: the store must take it
+    prep = run.prepare(creating=True)
     made: list[Made] = []
     with web_session(prep, run.options, run.reporter) as session:
         records = held_records(run.store, run.settings)
@@ -50,11 +51,13 @@ def provision_count(
             try:
                 record, stored_in = session.create(request, run.store)
             except HtxKeysError as exc:
-                if session.created:
-                    exc.hint = (
-                        f"{len(session.created)} key(s) made before this are stored; the same "
-                        "command again creates only the missing ones"
+                done = sum(1 for m in made if m.created)
+                if done:
+                    more = (
+                        f"the {done} key(s) made before this one are stored; the same command "
+                        "again creates only the missing ones"
                     )
+                    exc.hint = f"{exc.hint}; {more}" if exc.hint else more
                 raise
             made.append(Made(record, stored_in))
     if run.options.verify:

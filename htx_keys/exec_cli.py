@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -22,7 +23,8 @@ from typing import Any
 
 import click
 
-from automation.errors import HtxKeysError, Interrupted, VerifyError
+from automation.config import ENV_NAMES, SECRET_SETTINGS
+from automation.errors import HtxKeysError, InputError, Interrupted, NotFound, VerifyError
 from automation.store import KeyRecord, check_store, short
 from flows.htx.limits import check_request
 from htx_keys.ci_output import KeyOutput
@@ -41,9 +43,12 @@ def default_note() -> str:
 @click.command()
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.option("--note", help="The key's note [default: exec HOST TIME].")
-@permission_option(metavar="read|trade")
+@permission_option()
 @ip_option()
 @click.option("--no-verify", is_flag=True, help="Do not check the key before running CMD.")
+@click.option(
+    "--allow-withdraw", is_flag=True, help="Allow the withdraw permission (off by default)."
+)
 @click.option(
     "--format",
     "fmt",
@@ -61,6 +66,7 @@ def exec_command(
     permissions: tuple[str, ...],
     ips: tuple[str, ...],
     no_verify: bool,
+    allow_withdraw: bool,
     fmt: str,
     quiet: bool,
     **web: Any,
@@ -72,17 +78,24 @@ def exec_command(
     status is CMD's (128+N when a signal N ended it). With --format github the pair is
     masked in the job's log before CMD starts.
     """
-    out = KeyOutput(fmt)
+    program = find_program(command[0])
+    out = KeyOutput(fmt, write_outputs=False)
     out.check()
     run = WebRun.from_options(web, quiet=quiet, verify=not no_verify, on_key=out.on_key)
     request = check_request(
         note or default_note(),
         permissions or run.settings.default_permissions or ("read",),
         ips or run.settings.default_ips,
+        allow_withdraw=allow_withdraw,
         tag=run.tag,
     )
     check_store(run.store)
-    prep = run.prepare()
+    prep = run.prepare(creating=True)
+    if not run.settings.password:
+        run.reporter.info(
+            "warning: no HTX_PASSWORD: should the saved session expire while the command runs, "
+            "the key can only be revoked by hand"
+        )
     record: KeyRecord | None = None
     state: dict[str, Any] | None = None
     try:
@@ -101,30 +114,74 @@ def exec_command(
         if record is not None:
             _revoke(run, prep, record, state)
         raise
-    status = run_child(command, record, run)
-    _revoke(run, prep, record, state)
+    status = 1
+    try:
+        status = run_child([program, *command[1:]], record, run)
+    finally:
+        try:
+            _revoke(run, prep, record, state)
+        except HtxKeysError as exc:
+            if status == 0:
+                raise
+            # The command failed, and that status is what the caller acts on; the key that
+            # could not be revoked is still reported.
+            click.echo(f"htx-keys: error: {exc.message}", err=True)
+            if exc.hint:
+                click.echo(f"htx-keys: hint: {exc.hint}", err=True)
     raise click.exceptions.Exit(status)
 
 
-def run_child(command: tuple[str, ...], record: KeyRecord, run: WebRun) -> int:
-    env = dict(os.environ, HTX_ACCESS_KEY=record.access_key, HTX_SECRET_KEY=record.secret_key)
-    run.reporter.info(f"running {command[0]} with key {short(record.access_key)}")
-    try:
-        child = subprocess.Popen(list(command), env=env)
-    except OSError as exc:
-        run.reporter.info(f"cannot run {command[0]}: {exc.strerror or exc}")
-        return 127 if isinstance(exc, FileNotFoundError) else 126
+def find_program(name: str) -> str:
+    """The command's path, checked before anything is made: a typo costs no key."""
+    if os.sep in name:
+        if os.path.isfile(name) and os.access(name, os.X_OK):
+            return name
+        raise InputError(f"{name}: not an executable file")
+    found = shutil.which(name)
+    if found is None:
+        raise InputError(f"{name}: command not found (on PATH)")
+    return found
+
+
+def child_environment(record: KeyRecord) -> dict[str, str]:
+    """This environment without the account's secrets (the command gets a key, not the
+    account), plus the key."""
+    secret_names = {ENV_NAMES[name] for name in SECRET_SETTINGS}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not any(name == s or name.startswith(f"{s}_") for s in secret_names)
+    }
+    env.update(HTX_ACCESS_KEY=record.access_key, HTX_SECRET_KEY=record.secret_key)
+    return env
+
+
+def run_child(command: list[str], record: KeyRecord, run: WebRun) -> int:
+    """Run the command to its end; SIGTERM is passed on, Ctrl-C reaches it by itself."""
+    children: list[subprocess.Popen[bytes]] = []
+    stopped: list[int] = []
 
     def on_term(signum: int, _frame: object) -> None:
         run.reporter.info("SIGTERM: passing it on; the key is revoked once the command ends")
-        child.send_signal(signum)
+        stopped.append(signum)
+        for child in children:
+            child.send_signal(signum)
 
     def on_int(_signum: int, _frame: object) -> None:
         run.reporter.info("Ctrl-C: the key is revoked once the command ends")
+        stopped.append(signal.SIGINT)
 
     previous = signal.signal(signal.SIGTERM, on_term), signal.signal(signal.SIGINT, on_int)
     try:
-        code = child.wait()
+        if stopped:  # a signal came before the command started: it never runs
+            return 128 + stopped[0]
+        run.reporter.info(f"running {command[0]} with key {short(record.access_key)}")
+        try:
+            children.append(subprocess.Popen(command, env=child_environment(record)))
+        except (OSError, ValueError) as exc:
+            run.reporter.info(f"cannot run {command[0]}: {getattr(exc, 'strerror', None) or exc}")
+            return 126
+        code = children[0].wait()
     finally:
         signal.signal(signal.SIGTERM, previous[0])
         signal.signal(signal.SIGINT, previous[1])
@@ -139,6 +196,8 @@ def _revoke(run: WebRun, prep: Any, record: KeyRecord, state: dict[str, Any] | N
     try:
         with web_session(again, run.options, run.reporter) as session:
             session.delete(record.access_key)
+    except NotFound:
+        run.reporter.info(f"key {short(record.access_key)} was already gone from HTX")
     except (HtxKeysError, KeyboardInterrupt) as exc:
         message = exc.message if isinstance(exc, HtxKeysError) else "interrupted"
         error = Interrupted if isinstance(exc, KeyboardInterrupt) else HtxKeysError

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from automation.config import Settings
-from automation.errors import HtxKeysError, InputError, Interrupted, NotFound, VerifyError
+from automation.errors import ConfigError, HtxKeysError, InputError, Interrupted, VerifyError
 from automation.runner import Reporter
 from automation.store import EnvFileStore, KeyRecord, Store, short
 from flows.htx.key_list import ExchangeKey, from_api
-from flows.htx.limits import MAX_KEYS, KeyRequest, has_tag, note_matches
+from flows.htx.limits import MAX_KEYS, KeyRequest, has_tag, note_matches, tag_note
 from flows.htx.verify import Verification
 from htx_keys.provisioning import check_new_key
 from htx_keys.web_session import WebSession
@@ -72,7 +72,10 @@ def exchange_listing(
         reporter.info(f"keys on HTX read with {listing.source}")
         return listing
     if source == "api":
-        raise NotFound(f"Cannot list the keys over the API: {why}")
+        raise ConfigError(
+            f"Cannot list the keys over the API: {why}",
+            hint="leave out --source api to read them from the website",
+        )
     reporter.info(f"reading the keys from the website ({why})")
     return None
 
@@ -85,7 +88,7 @@ def key_view(key: ExchangeKey, held: dict[str, KeyRecord], tag: str) -> dict[str
     return view
 
 
-def local_view(record: KeyRecord, now: dt.datetime) -> dict[str, Any]:
+def local_view(record: KeyRecord, tag: str, now: dt.datetime) -> dict[str, Any]:
     """A stored key that HTX does not list (deleted there, or expired and removed)."""
     days = None
     if record.expires_at:
@@ -102,7 +105,7 @@ def local_view(record: KeyRecord, now: dt.datetime) -> dict[str, Any]:
         "created_at": record.created_at,
         "secret_held": True,
         "on_exchange": False,
-        "tagged": False,
+        "tagged": has_tag(record.note, tag),
     }
 
 
@@ -116,9 +119,19 @@ def joined(
     rows = [key_view(k, held, tag) for k in listing.keys]
     listed = {k.access_key for k in listing.keys}
     rows += [
-        local_view(r, now) for r in records if r.sub_uid is None and r.access_key not in listed
+        local_view(r, tag, now) for r in records if r.sub_uid is None and r.access_key not in listed
     ]
     return rows
+
+
+def expiring(rows: Sequence[dict[str, Any]], days: float) -> list[dict[str, Any]]:
+    """Keys on HTX that have expired or expire within `days` (IP-bound keys never do)."""
+    return [
+        r
+        for r in rows
+        if r["on_exchange"]
+        and (r["status"] == "expired" or (r["valid_days"] is not None and r["valid_days"] <= days))
+    ]
 
 
 def orphans(
@@ -156,7 +169,10 @@ def plan_count(
     allow_duplicate: bool,
 ) -> CountPlan:
     held = {r.access_key: r for r in records}
-    carrying = [k for k in keys if note_matches(k.note, request.note, tag)]
+    # An expired key is no key for the job: it neither counts nor blocks a new one.
+    carrying = [
+        k for k in keys if note_matches(k.note, request.note, tag) and k.status != "expired"
+    ]
     existing = [held[k.access_key] for k in carrying if k.access_key in held]
     unheld = [k for k in carrying if k.access_key not in held]
     missing = count if allow_duplicate else max(0, count - len(existing))
@@ -204,11 +220,20 @@ def rotate_key(
     *,
     verify: bool,
 ) -> Rotated:
-    """New key with the old one's note, permissions and IPs; stored and checked before the old
-    one is deleted. Whatever stops it, at least one working key stays stored."""
+    """New key with the old one's note (tagged: the tool made it), permissions and IPs; stored
+    and checked before the old one is deleted. Whatever stops it, at least one working key
+    stays stored, and the message says which keys exist."""
     reporter = session.reporter
-    request = KeyRequest(old.note, old.permissions, old.ip_addresses)
-    record, stored_in = session.create(request, store)
+    request = KeyRequest(tag_note(old.note, settings.note_tag), old.permissions, old.ip_addresses)
+    old_held = any(r.access_key == old.access_key for r in store.list())
+    try:
+        record, stored_in = session.create(request, store)
+    except (HtxKeysError, KeyboardInterrupt) as exc:
+        if not session.created:
+            raise
+        new = session.created[-1].access_key
+        where = f"the new key {new} was made and stored (or saved to a rescue file)"
+        raise _stopped(exc, f"{where}; the old key {old.access_key} was not deleted") from None
     reporter.info(
         f"new key {short(record.access_key)} stored in {stored_in}; "
         f"the old key {short(old.access_key)} still works"
@@ -217,26 +242,41 @@ def rotate_key(
     try:
         if verify:
             verification = check_new_key(settings.api_url, record, reporter)
-            if verification.status == "failed":
-                raise VerifyError(
-                    f"The new key {record.access_key} does not check out "
-                    f"({verification.reason}); the old key {old.access_key} was kept",
-                    hint=f"both are stored; delete the new one with `htx-keys keys revoke "
-                    f"{record.access_key}`",
-                )
+            check_before_deleting(verification, record, old, old_held)
         session.delete(old.access_key)
-    except KeyboardInterrupt:
-        raise Interrupted(
-            f"Interrupted before the old key {old.access_key} was deleted; the new key "
-            f"{record.access_key} is stored in {stored_in}",
-            hint=f"both keys work; delete the old one with `htx-keys keys revoke {old.access_key}`",
-        ) from None
-    except HtxKeysError as exc:
+    except (HtxKeysError, KeyboardInterrupt) as exc:
         if isinstance(exc, VerifyError):
             raise
-        exc.hint = (
-            f"the new key {record.access_key} is stored in {stored_in}; the old key "
-            f"{old.access_key} may still exist: `htx-keys keys list` shows it"
-        )
-        raise
+        where = f"the new key {record.access_key} is stored in {stored_in}"
+        raise _stopped(exc, f"{where}; the old key {old.access_key} may still exist") from None
     return Rotated(record, stored_in, verification, old, forget(store, old.access_key))
+
+
+def check_before_deleting(
+    verification: Verification, record: KeyRecord, old: ExchangeKey, old_held: bool
+) -> None:
+    """A new key that fails its check, or one nothing could be learnt about because the API
+    was out of reach, keeps the old key. A key bound to other addresses cannot be checked
+    from here at all; HTX's list showing it (the create step waited for that) has to do."""
+    if verification.status == "ok" or (
+        verification.status == "skipped" and not verification.api_unreachable
+    ):
+        return
+    kept = "both are stored" if old_held else "the new key is stored"
+    raise VerifyError(
+        f"The new key {record.access_key} could not be confirmed ({verification.reason}); "
+        f"the old key {old.access_key} was kept",
+        hint=f"{kept}; delete the new one with `htx-keys keys revoke {record.access_key}`, "
+        "or run the rotation again once the API answers",
+    )
+
+
+def _stopped(exc: BaseException, what: str) -> HtxKeysError:
+    """The error for a rotation stopped half-way: what exists now, and how to finish."""
+    hint = "`htx-keys keys list` shows both; `htx-keys keys revoke ACCESS_KEY` deletes one"
+    if isinstance(exc, KeyboardInterrupt):
+        return Interrupted(f"Interrupted: {what}", hint=hint)
+    assert isinstance(exc, HtxKeysError)
+    exc.message = f"{exc.message}; {what}"
+    exc.hint = hint
+    return exc

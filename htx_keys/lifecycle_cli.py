@@ -17,6 +17,7 @@ from htx_keys.lifecycle import (
     SOURCES,
     Listing,
     exchange_listing,
+    expiring,
     find_keys,
     forget,
     held_records,
@@ -78,18 +79,13 @@ def list_keys(expiring_within: str | None, source: str, fmt: str, quiet: bool, *
             listing = Listing(session.keys(), "the API Management page")
     rows = joined(listing, held_records(run.store, run.settings), run.tag)
     if days is not None:
-        rows = [r for r in rows if r["on_exchange"] and _expires_within(r, days)]
+        rows = expiring(rows, days)
     if fmt == "json":
         click.echo(REDACTOR.scrub(json.dumps(rows, indent=2)))
     else:
         click.echo(REDACTOR.scrub(_table(rows)))
     if days is not None and rows:
         raise NeedsAttention(f"{len(rows)} key(s) expire within {expiring_within}")
-
-
-def _expires_within(row: dict[str, Any], days: float) -> bool:
-    valid = row["valid_days"]
-    return row["status"] == "expired" or (valid is not None and valid <= days)
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
@@ -240,7 +236,7 @@ def rotate(
             f"{run.store.location} holds one key, and rotating needs room for the new one "
             "beside the old: use --store keyring or json:PATH"
         )
-    prep = run.prepare()
+    prep = run.prepare(creating=True)
     with web_session(prep, run.options, run.reporter) as session:
         found = find_keys(session.keys(), access_key, note, run.tag)
         if not found:

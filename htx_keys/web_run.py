@@ -132,11 +132,12 @@ class WebRun:
         )
         return cls(settings, open_store(settings.store), session, options, Reporter(quiet=quiet))
 
-    def prepare(self) -> Prepared:
-        """Ask for missing secrets on a terminal, then every check that needs no browser."""
+    def prepare(self, *, creating: bool = False) -> Prepared:
+        """Ask for missing secrets on a terminal, then every check that needs no browser; the
+        store must be able to take a key only when one is to be created."""
         asked = ("totp_secret", "imap_password") + (() if self.session.load() else ("password",))
         self.settings = prompt_missing_secrets(self.settings, asked)
-        return prepare(self.settings, None, self.store, self.options)
+        return prepare(self.settings, None, self.store if creating else None, self.options)
 
     @property
     def tag(self) -> str:

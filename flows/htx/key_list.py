@@ -35,9 +35,6 @@ class ExchangeKey:
         data["ip_addresses"] = list(self.ip_addresses)
         return data
 
-    def expires_within(self, days: float) -> bool:
-        return self.status == "expired" or (self.valid_days is not None and self.valid_days <= days)
-
 
 def from_row(row: KeyRow) -> ExchangeKey:
     """One row of the web table."""

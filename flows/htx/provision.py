@@ -87,9 +87,11 @@ def capture_keys(ctx: ProvisionContext) -> None:
         expires_at=expires,
         site=ctx.base_url,
     )
-    if ctx.on_key is not None:
-        ctx.on_key(ctx.record)
-    ctx.stored_in = save_or_rescue(ctx.store, ctx.record, ctx.rescue_dir)
+    try:
+        if ctx.on_key is not None:
+            ctx.on_key(ctx.record)  # e.g. CI masks; whatever happens there, store the pair
+    finally:
+        ctx.stored_in = save_or_rescue(ctx.store, ctx.record, ctx.rescue_dir)
 
 
 def check_list(ctx: ProvisionContext) -> None:

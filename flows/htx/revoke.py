@@ -13,10 +13,9 @@ from playwright.sync_api import Locator
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from automation.errors import NotFound
-from automation.runner import Flow, Step
+from automation.runner import Step
 from automation.store import short
 from flows.htx.context import SiteContext
-from flows.htx.login import LOGIN_STEPS
 from flows.htx.pages import ApiManagementPage, DeleteDialog, SecurityDialog
 from flows.htx.security import OPEN_API_MANAGEMENT, SEND_EMAIL_CODE, confirm_codes
 
@@ -87,10 +86,4 @@ REVOKE_STEPS: tuple[Step[RevokeContext], ...] = (
         authorize_delete,
         target=lambda ctx: SecurityDialog(ctx.page).root,
     ),
-)
-
-REVOKE = Flow[RevokeContext](
-    name="revoke",
-    title="Delete an HTX API key",
-    steps=(*LOGIN_STEPS, *REVOKE_STEPS),  # type: ignore[arg-type]
 )

@@ -25,6 +25,7 @@ class Verification:
     reason: str = ""
     read_back: dict[str, Any] | None = None
     differences: list[str] = field(default_factory=list)
+    api_unreachable: bool = False  # skipped because the API could not be reached at all
 
     @property
     def verified(self) -> bool | None:
@@ -92,7 +93,9 @@ def verify_key(api_url: str, record: KeyRecord, reader: KeyRecord | None = None)
         return Verification("failed", f"a signed call with the new key failed: {exc}")
     except SiteError as exc:
         # Unreachable API (blocked region, no network): nothing is known against the key.
-        return Verification("skipped", f"the HTX API could not be reached: {exc}")
+        return Verification(
+            "skipped", f"the HTX API could not be reached: {exc}", api_unreachable=True
+        )
     except HtxKeysError as exc:
         return Verification("failed", f"a signed call with the new key failed: {exc}")
     owner = record.sub_uid if record.sub_uid is not None else uid

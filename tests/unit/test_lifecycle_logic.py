@@ -18,7 +18,17 @@ from flows.htx.limits import check_request, has_tag, note_matches, tag_note
 from flows.htx.pages import KeyRow
 from flows.htx.verify import Verification
 from htx_keys.ci_output import KeyOutput, Made
-from htx_keys.lifecycle import Listing, check_room, find_keys, joined, orphans, plan_count
+from htx_keys.exec_cli import child_environment, find_program
+from htx_keys.lifecycle import (
+    Listing,
+    check_before_deleting,
+    check_room,
+    expiring,
+    find_keys,
+    joined,
+    orphans,
+    plan_count,
+)
 from htx_keys.lifecycle_cli import parse_days
 
 TAG = "htx-keys"
@@ -99,9 +109,9 @@ def test_table_row_and_api_entry_read_alike() -> None:
 
 
 def test_expiry_window() -> None:
-    assert key("a", "n", 14).expires_within(14) and not key("a", "n", 15).expires_within(14)
-    assert not key("a", "n", None).expires_within(1000)
-    assert key("a", "n", 0, "expired").expires_within(0)
+    keys = [key("a", "n", 14), key("b", "n", 15), key("c", "n", None), key("d", "n", 0, "expired")]
+    rows = joined(Listing(keys, "test"), [record("gone")], TAG)
+    assert [r["access_key"] for r in expiring(rows, 14)] == ["a", "d"]  # never "gone": not on HTX
 
 
 def test_join_marks_held_secrets_and_keys_gone_from_htx() -> None:
@@ -226,3 +236,60 @@ def test_text_and_json_never_show_the_secret_and_a_failed_check_fails() -> None:
     with pytest.raises(VerifyError, match="does not check out"):
         KeyOutput("json", stream=out).report([Made(record("AK", secret="S" * 32), "x", failed)])
     assert "S" * 32 not in out.getvalue() and '"verified": false' in out.getvalue()
+
+
+def test_an_expired_key_does_not_count() -> None:
+    request = check_request("bot", [], [], tag=TAG)
+    expired = key("a", "bot [htx-keys]", 0, "expired")
+    plan = plan_count([expired], [record("a")], request, 1, tag=TAG, allow_duplicate=False)
+    assert (plan.existing, plan.missing) == ([], 1)
+
+
+def test_exec_gives_the_command_the_key_not_the_account(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "HTX_PASSWORD": "pw",
+        "HTX_PASSWORD_MAIN": "pw2",
+        "HTX_TOTP_SECRET": "seed",
+        "HTX_IMAP_PASSWORD": "imap",
+        "HTX_EMAIL": "me@example.test",
+        "PATH_LIKE": "kept",
+    }.items():
+        monkeypatch.setenv(name, value)
+    env = child_environment(record("AK", secret="SK"))
+    assert (env["HTX_ACCESS_KEY"], env["HTX_SECRET_KEY"]) == ("AK", "SK")
+    assert env["HTX_EMAIL"] == "me@example.test" and env["PATH_LIKE"] == "kept"
+    for gone in ("HTX_PASSWORD", "HTX_PASSWORD_MAIN", "HTX_TOTP_SECRET", "HTX_IMAP_PASSWORD"):
+        assert gone not in env
+
+
+def test_exec_checks_the_command_before_anything_is_made(tmp_path: Path) -> None:
+    assert find_program("sh").endswith("/sh")
+    with pytest.raises(InputError, match="command not found"):
+        find_program("no-such-program-here")
+    script = tmp_path / "run.sh"
+    script.write_text("#!/bin/sh\n")
+    with pytest.raises(InputError, match="not an executable file"):
+        find_program(str(script))
+    script.chmod(0o755)
+    assert find_program(str(script)) == str(script)
+
+
+def test_rotate_keeps_the_old_key_unless_the_new_one_is_confirmed() -> None:
+    new, old = record("NEW"), key("OLD", "bot [htx-keys]")
+    check_before_deleting(Verification("ok"), new, old, True)
+    check_before_deleting(Verification("skipped", "the key is bound to 10.0.0.1"), new, old, True)
+    for verdict in (
+        Verification("failed", "HTX refused the key"),
+        Verification("skipped", "the HTX API could not be reached", api_unreachable=True),
+    ):
+        with pytest.raises(VerifyError, match="the old key OLD was kept") as err:
+            check_before_deleting(verdict, new, old, False)
+        assert err.value.hint is not None and err.value.hint.startswith("the new key is stored")
+
+
+def test_github_masks_for_exec_need_no_output_file() -> None:
+    out = io.StringIO()
+    output = KeyOutput("github", write_outputs=False, stream=out, environ={})
+    output.check()
+    output.on_key(record("AK", secret="SK"))
+    assert out.getvalue() == "::add-mask::AK\n::add-mask::SK\n"
