@@ -19,7 +19,14 @@ import pytest
 
 from tests.e2e.conftest import Site
 from tests.support.cli import Background, run_cli
-from tests.support.keys import on_exchange, saved_session, seed_key, stored, unseed
+from tests.support.keys import (
+    assert_no_secrets,
+    on_exchange,
+    saved_session,
+    seed_key,
+    stored,
+    unseed,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -85,6 +92,7 @@ def test_count_three_then_a_rerun_creates_nothing_and_list_joins_both_sides(
         "SECRET",
     ]  # fmt: skip
     assert "made by hand" in text.stdout and "not held" in text.stdout
+    assert_no_secrets(site, [first, again, listed, web, text])
 
 
 def test_expiring_within_lists_only_those_and_exits_14(htx_site: Site, tmp_path: Path) -> None:
@@ -102,6 +110,7 @@ def test_expiring_within_lists_only_those_and_exits_14(htx_site: Site, tmp_path:
     assert bound.access_key not in soon.stdout
     bad = run_cli(["keys", "list", "--expiring-within", "soon"], env, tmp_path)
     assert bad.returncode == 2 and "use a number of days like 14d" in bad.stderr
+    assert_no_secrets(site, [soon, later, bad])
 
 
 def test_revoke_through_the_website_and_what_is_already_gone(
@@ -133,6 +142,7 @@ def test_revoke_through_the_website_and_what_is_already_gone(
     assert stale.returncode == 0, stale.explain()
     assert "is not on HTX; removed from" in stale.stdout
     assert set(stored(store)) == {signer.access_key, twins[1].access_key}
+    assert_no_secrets(site, [several, run, gone, stale], target.secret_key, twins[0].secret_key)
 
 
 def test_rotate_interrupted_after_the_new_key_is_stored_keeps_both(
@@ -159,6 +169,7 @@ def test_rotate_interrupted_after_the_new_key_is_stored_keeps_both(
         old.access_key: True,
         new: True,
     }
+    assert_no_secrets(site, [run, check])
 
 
 def test_rotate_with_github_outputs(htx_site: Site, tmp_path: Path) -> None:
@@ -213,6 +224,7 @@ def test_reconcile_finds_and_revokes_an_orphan(htx_site: Site, tmp_path: Path) -
     clean = run_cli(["keys", "reconcile"], env, tmp_path)
     assert clean.returncode == 0, clean.explain()
     assert clean.stdout.startswith("No orphans")
+    assert_no_secrets(site, [found, fixed, clean], orphan.secret_key)
 
 
 CHILD = """
@@ -242,6 +254,7 @@ def test_exec_revokes_the_key_after_the_command_fails(htx_site: Site, tmp_path: 
     assert on_exchange(site) == {} and stored(store) == {}
     assert f"key {access_key[:8]}… revoked" in run.stderr
     assert "exited with status 3" in run.stderr
+    assert_no_secrets(site, [run])
 
 
 def test_exec_revokes_the_key_after_sigterm(htx_site: Site, tmp_path: Path) -> None:
@@ -254,8 +267,10 @@ def test_exec_revokes_the_key_after_sigterm(htx_site: Site, tmp_path: Path) -> N
     while not seen.exists() and time.monotonic() < deadline:  # the command used the key
         time.sleep(0.1)
     assert seen.exists() and len(on_exchange(site)) == 1
+    (secret,) = (k.secret_key for k in on_exchange(site).values())
     proc.signal(signal.SIGTERM)
     run = proc.finish(timeout=300)
     assert run.returncode == 128 + signal.SIGTERM, run.explain()
     assert "SIGTERM: passing it on" in run.stderr
     assert on_exchange(site) == {} and stored(store) == {}
+    assert_no_secrets(site, [run], secret)

@@ -86,3 +86,12 @@ def unseed(site: Site, access_key: str) -> None:
     account = state.account(site.account.email)
     assert account is not None
     state.remove_key(account, access_key)
+
+
+def assert_no_secrets(site: Site, runs: list[object], *more: str) -> None:
+    """No secret of the account or of any key it has (or had: `more`) in the commands' output."""
+    values = [*site.secrets.values(), *(k.secret_key for k in on_exchange(site).values()), *more]
+    for run in runs:
+        text = f"{getattr(run, 'stdout', '')}\n{getattr(run, 'stderr', '')}"
+        leaked = [v[:4] + "…" for v in values if v and v in text]
+        assert not leaked, f"secrets in the output of {getattr(run, 'args', run)}: {leaked}"
