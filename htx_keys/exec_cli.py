@@ -18,6 +18,7 @@ import shutil
 import signal
 import socket
 import subprocess
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -26,11 +27,19 @@ import click
 from automation.config import ENV_NAMES, SECRET_SETTINGS
 from automation.errors import HtxKeysError, InputError, Interrupted, NotFound, VerifyError
 from automation.store import KeyRecord, check_store, short
-from flows.htx.limits import check_request
+from flows.htx.limits import KeyRequest, check_request
 from htx_keys.ci_output import KeyOutput
 from htx_keys.lifecycle import forget
-from htx_keys.options import ip_option, permission_option
+from htx_keys.options import (
+    ip_option,
+    parent_key_option,
+    permission_option,
+    prompt_missing_secrets,
+    sub_uid_option,
+)
 from htx_keys.provisioning import check_new_key
+from htx_keys.subuser import check_sub_user_request, pick_parent, provision_sub_user
+from htx_keys.subuser_lifecycle import delete_sub_user_key
 from htx_keys.web_run import WebRun, web_options
 from htx_keys.web_session import web_session
 
@@ -58,6 +67,8 @@ def default_note() -> str:
     help="github: print ::add-mask:: for the pair the moment it is read, so the job's log "
     "never shows it, whatever CMD prints.",
 )
+@sub_uid_option("Make the key for this sub-user over REST (no browser), signed by the parent.")
+@parent_key_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @web_options
 def exec_command(
@@ -67,6 +78,8 @@ def exec_command(
     ips: tuple[str, ...],
     no_verify: bool,
     allow_withdraw: bool,
+    sub_uid: int | None,
+    parent_key: str | None,
     fmt: str,
     quiet: bool,
     **web: Any,
@@ -90,6 +103,29 @@ def exec_command(
         tag=run.tag,
     )
     check_store(run.store)
+    if sub_uid is not None:
+        record, revoke = _sub_user_key(run, request, sub_uid, parent_key, out)
+    else:
+        record, revoke = _web_key(run, request)
+    status = 1
+    try:
+        status = run_child([program, *command[1:]], record, run)
+    finally:
+        try:
+            revoke()
+        except HtxKeysError as exc:
+            if status == 0:
+                raise
+            # The command failed, and that status is what the caller acts on; the key that
+            # could not be revoked is still reported.
+            click.echo(f"htx-keys: error: {exc.message}", err=True)
+            if exc.hint:
+                click.echo(f"htx-keys: hint: {exc.hint}", err=True)
+    raise click.exceptions.Exit(status)
+
+
+def _web_key(run: WebRun, request: KeyRequest) -> tuple[KeyRecord, Callable[[], None]]:
+    """A key made in the website, and how to revoke it there (with the same login)."""
     prep = run.prepare(creating=True)
     if not run.settings.password:
         run.reporter.info(
@@ -106,7 +142,7 @@ def exec_command(
             finally:
                 record = record or (session.created[-1] if session.created else None)
         assert record is not None
-        if not no_verify:
+        if run.options.verify:
             verification = check_new_key(run.settings.api_url, record, run.reporter)
             if verification.status == "failed":
                 raise VerifyError(f"The new key does not work: {verification.reason}")
@@ -114,21 +150,39 @@ def exec_command(
         if record is not None:
             _revoke(run, prep, record, state)
         raise
-    status = 1
-    try:
-        status = run_child([program, *command[1:]], record, run)
-    finally:
+    made = record
+    return made, lambda: _revoke(run, prep, made, state)
+
+
+def _sub_user_key(
+    run: WebRun, request: KeyRequest, sub_uid: int, parent_key: str | None, out: KeyOutput
+) -> tuple[KeyRecord, Callable[[], None]]:
+    """A sub-user's key made over REST by the parent, and how to delete it the same way."""
+    check_sub_user_request(request)
+    run.settings = prompt_missing_secrets(run.settings, ("totp_secret",))
+    run.settings.require("totp_secret")
+    parent = pick_parent(run.store, run.settings.email or "", parent_key)
+    record, _stored_in, verification = provision_sub_user(
+        run.settings, request, run.store, parent, sub_uid, run.reporter, verify=run.options.verify
+    )
+    out.on_key(record)
+
+    def revoke() -> None:
         try:
-            _revoke(run, prep, record, state)
-        except HtxKeysError as exc:
-            if status == 0:
-                raise
-            # The command failed, and that status is what the caller acts on; the key that
-            # could not be revoked is still reported.
-            click.echo(f"htx-keys: error: {exc.message}", err=True)
-            if exc.hint:
-                click.echo(f"htx-keys: hint: {exc.hint}", err=True)
-    raise click.exceptions.Exit(status)
+            delete_sub_user_key(run.settings, parent, sub_uid, record.access_key, run.reporter)
+        except KeyboardInterrupt:
+            raise Interrupted(
+                f"The key {record.access_key} was not revoked (interrupted); it is stored in "
+                f"{run.store.location}",
+                hint=f"`htx-keys keys revoke {record.access_key} --sub-uid {sub_uid}`",
+            ) from None
+        local = forget(run.store, record.access_key)
+        run.reporter.info(f"key {short(record.access_key)} revoked; {local}")
+
+    if verification is not None and verification.status == "failed":
+        revoke()
+        raise VerifyError(f"The new key does not work: {verification.reason}")
+    return record, revoke
 
 
 def find_program(name: str) -> str:

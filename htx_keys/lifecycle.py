@@ -110,16 +110,23 @@ def local_view(record: KeyRecord, tag: str, now: dt.datetime) -> dict[str, Any]:
 
 
 def joined(
-    listing: Listing, records: Sequence[KeyRecord], tag: str, now: dt.datetime | None = None
+    listing: Listing,
+    records: Sequence[KeyRecord],
+    tag: str,
+    now: dt.datetime | None = None,
+    *,
+    sub_uid: int | None = None,
 ) -> list[dict[str, Any]]:
     """Every key on HTX with whether its secret is held here, then the stored keys HTX does
-    not list. Sub-user keys are not in the website's list and are left out."""
+    not list: of the account itself, or of the sub-user `sub_uid` whose keys were listed."""
     now = now or dt.datetime.now(dt.UTC)
     held = {r.access_key: r for r in records}
     rows = [key_view(k, held, tag) for k in listing.keys]
     listed = {k.access_key for k in listing.keys}
     rows += [
-        local_view(r, tag, now) for r in records if r.sub_uid is None and r.access_key not in listed
+        local_view(r, tag, now)
+        for r in records
+        if r.sub_uid == sub_uid and r.access_key not in listed
     ]
     return rows
 
@@ -233,7 +240,9 @@ def rotate_key(
             raise
         new = session.created[-1].access_key
         where = f"the new key {new} was made and stored (or saved to a rescue file)"
-        raise _stopped(exc, f"{where}; the old key {old.access_key} was not deleted") from None
+        raise stopped_rotation(
+            exc, f"{where}; the old key {old.access_key} was not deleted"
+        ) from None
     reporter.info(
         f"new key {short(record.access_key)} stored in {stored_in}; "
         f"the old key {short(old.access_key)} still works"
@@ -248,7 +257,9 @@ def rotate_key(
         if isinstance(exc, VerifyError):
             raise
         where = f"the new key {record.access_key} is stored in {stored_in}"
-        raise _stopped(exc, f"{where}; the old key {old.access_key} may still exist") from None
+        raise stopped_rotation(
+            exc, f"{where}; the old key {old.access_key} may still exist"
+        ) from None
     return Rotated(record, stored_in, verification, old, forget(store, old.access_key))
 
 
@@ -271,7 +282,7 @@ def check_before_deleting(
     )
 
 
-def _stopped(exc: BaseException, what: str) -> HtxKeysError:
+def stopped_rotation(exc: BaseException, what: str) -> HtxKeysError:
     """The error for a rotation stopped half-way: what exists now, and how to finish."""
     hint = "`htx-keys keys list` shows both; `htx-keys keys revoke ACCESS_KEY` deletes one"
     if isinstance(exc, KeyboardInterrupt):

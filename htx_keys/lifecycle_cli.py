@@ -10,7 +10,7 @@ import click
 
 from automation.errors import InputError, NeedsAttention, NotFound
 from automation.redaction import REDACTOR
-from automation.store import EnvFileStore, short
+from automation.store import EnvFileStore, check_store, short
 from flows.htx.key_list import ExchangeKey
 from htx_keys.ci_output import KeyOutput, Made, key_output_options
 from htx_keys.lifecycle import (
@@ -25,7 +25,14 @@ from htx_keys.lifecycle import (
     orphans,
     rotate_key,
 )
-from htx_keys.options import parent_key_option
+from htx_keys.options import parent_key_option, prompt_missing_secrets, sub_uid_option
+from htx_keys.subuser import pick_parent
+from htx_keys.subuser_lifecycle import (
+    delete_sub_user_key,
+    rotate_sub_user_key,
+    sub_user_listing,
+    sub_user_records,
+)
 from htx_keys.web_run import WebRun, web_options
 from htx_keys.web_session import web_session
 
@@ -61,10 +68,20 @@ def source_option(func: Any) -> Any:
     "when there are any (for scheduled CI checks).",
 )
 @source_option
+@sub_uid_option("List this sub-user's keys instead (over REST, signed by the parent).")
+@parent_key_option
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
 @web_options
-def list_keys(expiring_within: str | None, source: str, fmt: str, quiet: bool, **web: Any) -> None:
+def list_keys(
+    expiring_within: str | None,
+    source: str,
+    sub_uid: int | None,
+    parent_key: str | None,
+    fmt: str,
+    quiet: bool,
+    **web: Any,
+) -> None:
     """The keys on HTX joined with the keys stored here.
 
     Shows each key's note, permissions, IP addresses, remaining valid days, status, and
@@ -72,12 +89,19 @@ def list_keys(expiring_within: str | None, source: str, fmt: str, quiet: bool, *
     """
     days = parse_days(expiring_within) if expiring_within else None
     run = WebRun.from_options(web, quiet=quiet)
-    listing = exchange_listing(run.settings, run.store, run.reporter, source)
-    if listing is None:
-        prep = run.prepare()
-        with web_session(prep, run.options, run.reporter) as session:
-            listing = Listing(session.keys(), "the API Management page")
-    rows = joined(listing, held_records(run.store, run.settings), run.tag)
+    listing: Listing | None
+    if sub_uid is not None:
+        listing = sub_user_listing(run.settings, run.store, sub_uid, parent_key)
+        run.reporter.info(f"keys of sub-user {sub_uid} read with {listing.source}")
+        records = sub_user_records(run.store, run.settings, sub_uid)
+        rows = joined(listing, records, run.tag, sub_uid=sub_uid)
+    else:
+        listing = exchange_listing(run.settings, run.store, run.reporter, source)
+        if listing is None:
+            prep = run.prepare()
+            with web_session(prep, run.options, run.reporter) as session:
+                listing = Listing(session.keys(), "the API Management page")
+        rows = joined(listing, held_records(run.store, run.settings), run.tag)
     if days is not None:
         rows = expiring(rows, days)
     if fmt == "json":
@@ -122,11 +146,9 @@ def _target(access_key: str | None, note: str | None) -> None:
 @click.argument("access_key", required=False)
 @click.option("--note", metavar="NOTE", help="The key(s) with this note (the tool's tag added).")
 @click.option("--all", "every", is_flag=True, help="With --note: every key with the note.")
-@click.option(
-    "--sub-uid",
-    type=click.IntRange(min=1),
-    help="The key belongs to this sub-user: delete it over REST, signed with a stored key "
-    "of the parent (no browser).",
+@sub_uid_option(
+    "The key belongs to this sub-user: delete it over REST, signed with a stored key of the "
+    "parent (no browser)."
 )
 @parent_key_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
@@ -193,29 +215,26 @@ def _not_on_exchange(run: WebRun, access_key: str | None, note: str | None) -> N
 
 
 def _revoke_sub_user(run: WebRun, access_key: str, sub_uid: int, parent_key: str | None) -> None:
-    from flows.htx.rest import HtxRest
-    from htx_keys.subuser import pick_parent
-
     parent = pick_parent(run.store, run.settings.email or "", parent_key)
-    run.reporter.info(f"deleting {access_key} of sub-user {sub_uid} at {run.settings.api_url}")
-    HtxRest(run.settings.api_url, parent.access_key, parent.secret_key).delete_sub_user_key(
-        sub_uid, access_key
-    )
-    click.echo(
-        f"Revoked API key {access_key} of sub-user {sub_uid}; {forget(run.store, access_key)}"
-    )
+    delete_sub_user_key(run.settings, parent, sub_uid, access_key, run.reporter)
+    local = forget(run.store, access_key)
+    click.echo(f"Revoked API key {access_key} of sub-user {sub_uid}; {local}")
 
 
 @click.command()
 @click.argument("access_key", required=False)
 @click.option("--note", metavar="NOTE", help="The key with this note (the tool's tag added).")
 @click.option("--no-verify", is_flag=True, help="Do not check the new key before deleting the old.")
+@sub_uid_option("The key belongs to this sub-user: rotate it over REST (no browser).")
+@parent_key_option
 @key_output_options
 @web_options
 def rotate(
     access_key: str | None,
     note: str | None,
     no_verify: bool,
+    sub_uid: int | None,
+    parent_key: str | None,
     fmt: str,
     quiet: bool,
     show_secret: bool,
@@ -236,20 +255,39 @@ def rotate(
             f"{run.store.location} holds one key, and rotating needs room for the new one "
             "beside the old: use --store keyring or json:PATH"
         )
+    if sub_uid is not None:
+        run.settings = prompt_missing_secrets(run.settings, ("totp_secret",))
+        run.settings.require("totp_secret")
+        check_store(run.store)
+        listing = sub_user_listing(run.settings, run.store, sub_uid, parent_key)
+        old = _one_key(listing.keys, access_key, note, run.tag)
+        run.reporter.info(f"rotating {short(old.access_key)} of sub-user {sub_uid} ({old.note})")
+        result = rotate_sub_user_key(
+            run.settings, run.store, sub_uid, old, parent_key, run.reporter, verify=not no_verify
+        )
+        run.reporter.info(f"old key {old.access_key} deleted on HTX; {result.old_local}")
+        out.report([Made(result.record, result.stored_in, result.verification)])
+        return
     prep = run.prepare(creating=True)
     with web_session(prep, run.options, run.reporter) as session:
-        found = find_keys(session.keys(), access_key, note, run.tag)
-        if not found:
-            what = f"key {access_key}" if access_key else f"key with the note {note!r}"
-            raise NotFound(f"No {what} on HTX")
-        if len(found) > 1:
-            names = ", ".join(k.access_key for k in found)
-            raise InputError(f"{len(found)} keys have the note {note!r} ({names}): name one")
-        old = found[0]
+        old = _one_key(session.keys(), access_key, note, run.tag)
         run.reporter.info(f"rotating {short(old.access_key)} ({old.note})")
         result = rotate_key(session, old, run.store, run.settings, verify=not no_verify)
     run.reporter.info(f"old key {old.access_key} deleted on HTX; {result.old_local}")
     out.report([Made(result.record, result.stored_in, result.verification)])
+
+
+def _one_key(
+    keys: list[ExchangeKey], access_key: str | None, note: str | None, tag: str
+) -> ExchangeKey:
+    found = find_keys(keys, access_key, note, tag)
+    if not found:
+        what = f"key {access_key}" if access_key else f"key with the note {note!r}"
+        raise NotFound(f"No {what} on HTX")
+    if len(found) > 1:
+        names = ", ".join(k.access_key for k in found)
+        raise InputError(f"{len(found)} keys have the note {note!r} ({names}): name one")
+    return found[0]
 
 
 @click.command()

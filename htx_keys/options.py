@@ -88,6 +88,10 @@ def ip_option(help: str = IP_HELP) -> Callable[[F], F]:
     return click.option("--ip", "ips", multiple=True, metavar="ADDR", help=help)
 
 
+def sub_uid_option(help: str) -> Callable[[F], F]:
+    return click.option("--sub-uid", type=click.IntRange(min=1), help=help)
+
+
 def parent_key_option(func: F) -> F:
     """--parent-key: the stored parent key that signs a sub-user call."""
     return click.option(

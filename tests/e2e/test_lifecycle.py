@@ -24,7 +24,9 @@ from tests.support.keys import (
     on_exchange,
     saved_session,
     seed_key,
+    seed_sub_key,
     stored,
+    sub_keys,
     unseed,
 )
 
@@ -274,3 +276,38 @@ def test_exec_revokes_the_key_after_sigterm(htx_site: Site, tmp_path: Path) -> N
     assert "SIGTERM: passing it on" in run.stderr
     assert on_exchange(site) == {} and stored(store) == {}
     assert_no_secrets(site, [run], secret)
+
+
+def test_a_sub_users_keys_over_rest_list_rotate_exec(htx_site: Site, tmp_path: Path) -> None:
+    """The parent's stored key signs everything; no browser starts."""
+    site, store, seen = htx_site, tmp_path / "keys.json", tmp_path / "seen.txt"
+    env = site.env(HTX_KEYS_STORE=f"json:{store}", HTX_KEYS_SESSION="none")
+    parent = seed_key(site, "parent [htx-keys]", store)
+    sub_uid = site.account.sub_uids[0]
+    old = seed_sub_key(site, sub_uid, "sub bot [htx-keys]", store)
+    uid = ["--sub-uid", str(sub_uid)]
+
+    listed = run_cli(["keys", "list", *uid, "--format", "json"], env, tmp_path)
+    assert listed.returncode == 0, listed.explain()
+    assert [(r["access_key"], r["secret_held"]) for r in json.loads(listed.stdout)] == [
+        (old.access_key, True)
+    ]
+
+    rotated = run_cli(
+        ["keys", "rotate", "--note", "sub bot", *uid, "--format", "json"], env, tmp_path
+    )
+    assert rotated.returncode == 0, rotated.explain()
+    new = json.loads(rotated.stdout)
+    assert (new["sub_uid"], new["note"], new["verified"]) == (sub_uid, "sub bot [htx-keys]", True)
+    assert set(sub_keys(site, sub_uid)) == {new["access_key"]}
+    assert set(stored(store)) == {parent.access_key, new["access_key"]}
+
+    command = child_command(site, seen, "")
+    ran = run_cli(["exec", *uid, "-p", "trade", "--", *command], env, tmp_path)
+    assert ran.returncode == 0, ran.explain()
+    assert seen.read_text().split()[1] == str(sub_uid)  # the command signed as the sub-user
+    assert set(sub_keys(site, sub_uid)) == {new["access_key"]}  # exec's key is gone again
+    assert set(stored(store)) == {parent.access_key, new["access_key"]}
+    for run in (listed, rotated, ran):
+        assert "Open the HTX website" not in run.stderr
+    assert_no_secrets(site, [listed, rotated, ran], old.secret_key)

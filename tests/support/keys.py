@@ -95,3 +95,24 @@ def assert_no_secrets(site: Site, runs: list[object], *more: str) -> None:
         text = f"{getattr(run, 'stdout', '')}\n{getattr(run, 'stderr', '')}"
         leaked = [v[:4] + "…" for v in values if v and v in text]
         assert not leaked, f"secrets in the output of {getattr(run, 'args', run)}: {leaked}"
+
+
+def seed_sub_key(site: Site, sub_uid: int, note: str, store: Path | None = None) -> ApiKey:
+    """A sub-user's key made earlier by the parent over REST; held in `store` when given."""
+    from sandbox import subusers
+
+    state = site.server.state
+    parent = state.account(site.account.email)
+    assert parent is not None
+    body = {"otpToken": "-", "subUid": sub_uid, "note": note, "permission": "readOnly,trade",
+            "ipAddresses": "127.0.0.1"}  # fmt: skip
+    key = subusers.generate_key(state, parent, body, check_otp=lambda _code: True)
+    if store is not None:
+        record = record_of(site, key)
+        record.sub_uid = sub_uid
+        JsonStore(store).save(record)
+    return key
+
+
+def sub_keys(site: Site, sub_uid: int) -> dict[str, ApiKey]:
+    return {k.access_key: k for k in site.server.state.sub_keys.get(sub_uid, [])}
