@@ -48,6 +48,13 @@ def parse_days(text: str) -> float:
     return number * {"": 1.0, "d": 1.0, "h": 1 / 24, "w": 7.0}[unit]
 
 
+def check_duration(value: str | None) -> str | None:
+    """Checked while parsing, so the error names the option."""
+    if value is not None:
+        parse_days(value)
+    return value
+
+
 def source_option(func: Any) -> Any:
     return click.option(
         "--source",
@@ -64,6 +71,7 @@ def source_option(func: Any) -> Any:
 @click.option(
     "--expiring-within",
     metavar="DURATION",
+    callback=lambda _ctx, _param, value: check_duration(value),
     help="Only keys that expire within DURATION (14d, 36h, 2w) or have expired; exit 14 "
     "when there are any (for scheduled CI checks).",
 )

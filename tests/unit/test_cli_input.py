@@ -152,3 +152,83 @@ def test_unexpected_errors_are_one_scrubbed_line(
         "htx-keys: error: unexpected AssertionError: a browser was started for bad input",
         "htx-keys: hint: run again with HTX_KEYS_DEBUG=1 for the traceback",
     ]
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "message"),
+    [
+        (
+            ["provision", "--note", "n", "--format", "env"],
+            ExitStatus.USAGE,
+            "--format env prints the secret key: add --show-secret to allow it",
+        ),
+        (
+            ["provision", "--note", "n", "--export-env"],
+            ExitStatus.USAGE,
+            "--export-env goes with --format github",
+        ),
+        (
+            ["provision", "--note", "n", "--format", "github"],
+            ExitStatus.CONFIG,
+            "--format github writes to $GITHUB_OUTPUT, which is not set (GitHub Actions sets it "
+            "in every step)",
+        ),
+        (
+            ["provision", "--note", "n", "--allow-duplicate"],
+            ExitStatus.USAGE,
+            "--allow-duplicate goes with --count",
+        ),
+        (
+            ["provision", "--note", "n", "--count", "21"],
+            ExitStatus.USAGE,
+            "Invalid value for '--count': 21 is not in the range 1<=x<=20.",
+        ),
+        (
+            ["provision", "--note", "n", "--count", "2", "--store", "env-file:k.env"],
+            ExitStatus.USAGE,
+            "{cwd}/k.env holds one key; use --store keyring or json:PATH for --count 2",
+        ),
+        (
+            ["keys", "revoke"],
+            ExitStatus.USAGE,
+            "Name the key by its ACCESS_KEY or by --note NOTE (one of the two)",
+        ),
+        (
+            ["keys", "rotate", "AK", "--note", "n"],
+            ExitStatus.USAGE,
+            "Name the key by its ACCESS_KEY or by --note NOTE (one of the two)",
+        ),
+        (
+            ["keys", "rotate", "AK", "--store", "env-file:k.env"],
+            ExitStatus.USAGE,
+            "{cwd}/k.env holds one key, and rotating needs room for the new one "
+            "beside the old: use --store keyring or json:PATH",
+        ),
+        (
+            ["keys", "list", "--expiring-within", "soon"],
+            ExitStatus.USAGE,
+            "Invalid value for '--expiring-within': 'soon': use a number of days like 14d, 36h "
+            "or 2w",
+        ),
+        (
+            ["exec", "--", "no-such-program-here"],
+            ExitStatus.USAGE,
+            "no-such-program-here: command not found (on PATH)",
+        ),
+        (["exec"], ExitStatus.USAGE, "Missing argument 'COMMAND...'."),
+    ],
+)
+def test_lifecycle_commands_refuse_bad_input_before_a_browser(
+    env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    status: int,
+    message: str,
+) -> None:
+    monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
+    code = main(args)
+    out, err = capsys.readouterr()
+    assert code == status, err
+    assert out == ""
+    assert err == f"htx-keys: error: {message.replace('{cwd}', str(Path.cwd()))}\n"
