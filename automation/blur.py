@@ -7,8 +7,8 @@ sensitive element with an attribute that a stylesheet blurs, as soon as the elem
 * form controls by their label (the flow's page objects name the labels), password inputs and
   one-time-code inputs;
 * any element whose text, or any control whose value, contains an email address (masked forms
-  such as ``de***@example.com`` included) or one of a few given texts (the account's login, the
-  new access key).
+  such as ``de***@example.com`` included), the account's number ("UID 10000001"), or one of a
+  few given texts (the account's login, the new access key).
 
 Marking runs in a MutationObserver, whose callbacks run before the next rendering step, and as a
 value is typed or set by a script (which no observer sees). An animation-frame loop would do
@@ -44,11 +44,12 @@ _FUNCTION = r"""
   let texts = clean(config.texts);
   const labels = (config.labels || []).map((s) => s.trim().toLowerCase()).filter(Boolean);
   const EMAIL = /[^\s@<>"'()]+@[^\s@<>"'()]+\.[A-Za-z]{2,}/;
+  const UID = /\bUID\b[\s:#]*\d{5,}/;  // the account's number, as the header shows it
   const SKIP = new Set(["SCRIPT", "STYLE", "NOSCRIPT", "TEMPLATE", "TITLE", "HEAD", "HTML"]);
   const CSS = `[${ATTR}] { filter: blur(10px) !important; }
 input[${ATTR}], textarea[${ATTR}] { -webkit-text-security: disc !important; }`;
 
-  const hit = (s) => !!s && (EMAIL.test(s) || texts.some((t) => s.includes(t)));
+  const hit = (s) => !!s && (EMAIL.test(s) || UID.test(s) || texts.some((t) => s.includes(t)));
   const norm = (s) => (s || "").replace(/\s+/g, " ").trim().toLowerCase();
   const named = (s) => { const n = norm(s); return !!n && labels.some((l) => n.includes(l)); };
   const mark = (el) => {

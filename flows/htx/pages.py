@@ -326,7 +326,12 @@ def failure_mask(page: Page) -> list[Locator]:
     have any name.
     """
     dialogs = page.locator("dialog[open], [role=dialog]").filter(has_not_text=T_SECURITY_DIALOG)
-    return [page.locator("input, textarea"), dialogs, *sensitive_locators(page)]
+    return [
+        page.locator("input, textarea"),
+        dialogs,
+        page.get_by_text(UID_PATTERN),
+        *sensitive_locators(page),
+    ]
 
 
 def sensitive_locators(page: Page) -> list[Locator]:
@@ -349,6 +354,8 @@ def sensitive_locators(page: Page) -> list[Locator]:
 
 # Any email address, masked ones ("de***@example.com") included.
 EMAIL_PATTERN = re.compile(r"[^\s@<>\"'()]+@[^\s@<>\"'()]+\.[A-Za-z]{2,}")
+# The account's number as a header shows it ("UID 10000001"): personal, like the address.
+UID_PATTERN = re.compile(r"\bUID\b[\s:#]*\d{5,}")
 
 
 def recording_mask(page: Page, texts: list[str]) -> list[Locator]:
@@ -359,7 +366,12 @@ def recording_mask(page: Page, texts: list[str]) -> list[Locator]:
     sandbox does not.
     """
     shown = [page.get_by_text(text) for text in texts if len(text) >= 4]
-    return [*sensitive_locators(page), page.get_by_text(EMAIL_PATTERN), *shown]
+    return [
+        *sensitive_locators(page),
+        page.get_by_text(EMAIL_PATTERN),
+        page.get_by_text(UID_PATTERN),
+        *shown,
+    ]
 
 
 def first_of(wanted: Locator, error: Locator, timeout_ms: float) -> str | None:

@@ -17,7 +17,10 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+from automation.blur import ATTR as BLUR_ATTR
+from automation.blur import apply_blur
 from automation.browser import LAUNCH_ARGS, choose_browser
+from flows.htx.pages import SENSITIVE_LABELS, failure_mask, recording_mask
 from tests.support.browsers import need
 from tests.support.cli import Run, run_cli
 
@@ -86,6 +89,22 @@ def test_all_four_artifacts_are_written_and_listed(recorded: Recorded) -> None:
     for picture in pictures:
         assert picture.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "[11/11] Close the dialog and check the key list" in recorded.run.stderr
+
+
+def test_the_account_number_is_blurred_in_the_page_and_masked_in_pictures() -> None:
+    """Headers show "UID 10000001" on every signed-in page (small grey text that OCR does not
+    read reliably, so this is checked in the page): the blur marks it, the masks cover it."""
+    with chromium_page() as page:
+        page.set_content(
+            "<header><a>Markets</a><span class='uid'>UID 10000001</span></header>"
+            "<main><p>Price 0.0000018</p><p>UID</p></main>"
+        )
+        apply_blur(page, list(SENSITIVE_LABELS))
+        blurred = page.locator(f"[{BLUR_ATTR}]")
+        assert blurred.all_inner_texts() == ["UID 10000001"]
+        for masks in (recording_mask(page, []), failure_mask(page)):
+            covered = [t for m in masks for t in m.all_inner_texts()]
+            assert "UID 10000001" in covered
 
 
 def test_the_html_guide_shows_numbered_steps_with_images(recorded: Recorded) -> None:
