@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Site, SiteFactory
-from tests.support.browsers import chromium_over_cdp, xvfb
+from tests.support.browsers import chromium_over_cdp, playwright_server, xvfb
 from tests.support.cli import run_cli, start_cli
 
 pytestmark = pytest.mark.e2e
@@ -166,3 +166,16 @@ def test_a_person_types_the_sms_code_at_the_terminal(
     assert "SMS verification code HTX sent to your phone: " in err
     assert code not in out + err
     assert json.loads(out)["note"] == "sms by hand [htx-keys]"
+
+
+def test_provision_through_a_remote_playwright_server(htx_site: Site, tmp_path: Path) -> None:
+    """--ws-endpoint: the browser runs in a Playwright server (Browserless, a container)."""
+    with playwright_server() as endpoint:
+        args = provision_args(tmp_path, "remote", "--ws-endpoint", endpoint)
+        run = run_cli(args, htx_site.env(), cwd=tmp_path)
+    assert run.returncode == 0, run.explain()
+    assert json.loads(run.stdout)["verified"] is True
+    assert "browser: remote Playwright server at ws://127.0.0.1:" in run.stderr
+    assert [k.note for k in htx_site.server.state.keys_for(htx_site.account.email)] == [
+        "remote [htx-keys]"
+    ]

@@ -110,3 +110,46 @@ def chromium_over_cdp(display: str | None = None) -> Iterator[str]:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+SERVER_SCRIPT = """
+const playwright = require(process.argv[1]);
+playwright.chromium
+  .launchServer({executablePath: process.argv[2], host: "127.0.0.1", port: 0,
+                 args: ["--no-sandbox", "--disable-dev-shm-usage"]})
+  .then((server) => {
+    console.log(server.wsEndpoint());
+    const stop = () => server.close().then(() => process.exit(0));
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+  });
+"""
+
+
+@contextmanager
+def playwright_server() -> Iterator[str]:
+    """A Playwright browser server (what `playwright launch-server` and Browserless offer),
+    started with the Node.js and playwright-core that ship inside the playwright package and
+    the system Chromium; yields its ws:// endpoint."""
+    import playwright
+
+    driver = Path(playwright.__file__).parent / "driver"
+    proc = subprocess.Popen(
+        [str(driver / "node"), "-e", SERVER_SCRIPT, str(driver / "package"), need(CHROMIUM)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        endpoint = proc.stdout.readline().strip()
+        assert endpoint.startswith("ws://127.0.0.1:"), f"no endpoint (exit {proc.poll()})"
+        yield endpoint
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
