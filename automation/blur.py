@@ -72,7 +72,17 @@ input[${ATTR}], textarea[${ATTR}] { -webkit-text-security: disc !important; }`;
     // An empty field shows nothing: pictures need not paint over it (a button may sit on it).
     if (el.hasAttribute(ATTR)) el.setAttribute(ATTR, el.value ? "" : EMPTY);
   };
-  const text = (node) => { if (hit(node.data)) mark(node.parentElement); };
+  // "UID" and the number may also sit in two elements (<dt>UID</dt><dd>10000001</dd>).
+  const UID_LABEL = /^UID\s*:?$/i;
+  const afterUid = (el) => {
+    const label = el && el.previousElementSibling;
+    return !!label && UID_LABEL.test((label.textContent || "").trim());
+  };
+  const text = (node) => {
+    if (hit(node.data) || (/^\s*\d{5,}\s*$/.test(node.data) && afterUid(node.parentElement))) {
+      mark(node.parentElement);
+    }
+  };
   const tree = (root) => {
     if (root.nodeType === 3) { text(root); return; }
     if (root.nodeType !== 1 && root.nodeType !== 9 && root.nodeType !== 11) return;

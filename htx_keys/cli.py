@@ -157,6 +157,8 @@ def provision(
         tag=settings.note_tag,
     )
     out.check()
+    if parent_key and sub_uid is None:
+        raise click.UsageError("--parent-key goes with --sub-uid")
     if allow_duplicate and count is None:
         raise click.UsageError("--allow-duplicate goes with --count")
     reporter = Reporter(quiet=quiet)

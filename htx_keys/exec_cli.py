@@ -39,7 +39,7 @@ from htx_keys.options import (
 )
 from htx_keys.provisioning import check_new_key
 from htx_keys.subuser import check_sub_user_request, pick_parent, provision_sub_user
-from htx_keys.subuser_lifecycle import delete_sub_user_key
+from htx_keys.subuser_lifecycle import revoke_sub_user_key
 from htx_keys.web_run import WebRun, web_options
 from htx_keys.web_session import web_session
 
@@ -91,6 +91,8 @@ def exec_command(
     status is CMD's (128+N when a signal N ended it). With --format github the pair is
     masked in the job's log before CMD starts.
     """
+    if parent_key and sub_uid is None:
+        raise click.UsageError("--parent-key goes with --sub-uid")
     program = find_program(command[0])
     out = KeyOutput(fmt, write_outputs=False)
     out.check()
@@ -162,27 +164,33 @@ def _sub_user_key(
     run.settings = prompt_missing_secrets(run.settings, ("totp_secret",))
     run.settings.require("totp_secret")
     parent = pick_parent(run.store, run.settings.email or "", parent_key)
-    record, _stored_in, verification = provision_sub_user(
-        run.settings, request, run.store, parent, sub_uid, run.reporter, verify=run.options.verify
-    )
-    out.on_key(record)
+    made: list[KeyRecord] = []
+
+    def seen(record: KeyRecord) -> None:
+        made.append(record)  # from this moment on, a failure revokes it
+        out.on_key(record)
 
     def revoke() -> None:
-        try:
-            delete_sub_user_key(run.settings, parent, sub_uid, record.access_key, run.reporter)
-        except KeyboardInterrupt:
-            raise Interrupted(
-                f"The key {record.access_key} was not revoked (interrupted); it is stored in "
-                f"{run.store.location}",
-                hint=f"`htx-keys keys revoke {record.access_key} --sub-uid {sub_uid}`",
-            ) from None
-        local = forget(run.store, record.access_key)
+        record = made[0]
+        local = revoke_sub_user_key(
+            run.settings, run.store, parent, sub_uid, record.access_key, run.reporter
+        )
         run.reporter.info(f"key {short(record.access_key)} revoked; {local}")
 
-    if verification is not None and verification.status == "failed":
-        revoke()
-        raise VerifyError(f"The new key does not work: {verification.reason}")
-    return record, revoke
+    try:
+        provision_sub_user(
+            run.settings, request, run.store, parent, sub_uid, run.reporter,
+            verify=False, on_key=seen,
+        )  # fmt: skip
+        if run.options.verify:
+            verification = check_new_key(run.settings.api_url, made[0], run.reporter, parent)
+            if verification.status == "failed":
+                raise VerifyError(f"The new key does not work: {verification.reason}")
+    except BaseException:
+        if made:
+            revoke()
+        raise
+    return made[0], revoke
 
 
 def find_program(name: str) -> str:

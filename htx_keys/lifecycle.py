@@ -264,7 +264,11 @@ def rotate_key(
 
 
 def check_before_deleting(
-    verification: Verification, record: KeyRecord, old: ExchangeKey, old_held: bool
+    verification: Verification,
+    record: KeyRecord,
+    old: ExchangeKey,
+    old_held: bool,
+    sub_uid: int | None = None,
 ) -> None:
     """A new key that fails its check, or one nothing could be learnt about because the API
     was out of reach, keeps the old key. A key bound to other addresses cannot be checked
@@ -277,14 +281,21 @@ def check_before_deleting(
     raise VerifyError(
         f"The new key {record.access_key} could not be confirmed ({verification.reason}); "
         f"the old key {old.access_key} was kept",
-        hint=f"{kept}; delete the new one with `htx-keys keys revoke {record.access_key}`, "
-        "or run the rotation again once the API answers",
+        hint=f"{kept}; delete the new one with `htx-keys keys revoke {record.access_key}"
+        f"{_sub(sub_uid)}`, or run the rotation again once the API answers",
     )
 
 
-def stopped_rotation(exc: BaseException, what: str) -> HtxKeysError:
+def _sub(sub_uid: int | None) -> str:
+    return f" --sub-uid {sub_uid}" if sub_uid is not None else ""
+
+
+def stopped_rotation(exc: BaseException, what: str, sub_uid: int | None = None) -> HtxKeysError:
     """The error for a rotation stopped half-way: what exists now, and how to finish."""
-    hint = "`htx-keys keys list` shows both; `htx-keys keys revoke ACCESS_KEY` deletes one"
+    hint = (
+        f"`htx-keys keys list{_sub(sub_uid)}` shows both; "
+        f"`htx-keys keys revoke ACCESS_KEY{_sub(sub_uid)}` deletes one"
+    )
     if isinstance(exc, KeyboardInterrupt):
         return Interrupted(f"Interrupted: {what}", hint=hint)
     assert isinstance(exc, HtxKeysError)

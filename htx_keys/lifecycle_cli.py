@@ -28,7 +28,7 @@ from htx_keys.lifecycle import (
 from htx_keys.options import parent_key_option, prompt_missing_secrets, sub_uid_option
 from htx_keys.subuser import pick_parent
 from htx_keys.subuser_lifecycle import (
-    delete_sub_user_key,
+    revoke_sub_user_key,
     rotate_sub_user_key,
     sub_user_listing,
     sub_user_records,
@@ -95,6 +95,9 @@ def list_keys(
     Shows each key's note, permissions, IP addresses, remaining valid days, status, and
     whether its secret is held here; stored keys HTX no longer lists show as "not on HTX".
     """
+    _sub_user_only(sub_uid, parent_key)
+    if sub_uid is not None and source != "auto":
+        raise click.UsageError("--source is for the account's own keys; not with --sub-uid")
     days = parse_days(expiring_within) if expiring_within else None
     run = WebRun.from_options(web, quiet=quiet)
     listing: Listing | None
@@ -145,6 +148,11 @@ def _table(rows: list[dict[str, Any]]) -> str:
     )
 
 
+def _sub_user_only(sub_uid: int | None, parent_key: str | None) -> None:
+    if parent_key and sub_uid is None:
+        raise click.UsageError("--parent-key goes with --sub-uid")
+
+
 def _target(access_key: str | None, note: str | None) -> None:
     if bool(access_key) == bool(note):
         raise InputError("Name the key by its ACCESS_KEY or by --note NOTE (one of the two)")
@@ -177,6 +185,7 @@ def revoke(
     stored here only loses its local copy.
     """
     _target(access_key, note)
+    _sub_user_only(sub_uid, parent_key)
     run = WebRun.from_options(web, quiet=quiet)
     if sub_uid is not None:
         if not access_key:
@@ -224,8 +233,7 @@ def _not_on_exchange(run: WebRun, access_key: str | None, note: str | None) -> N
 
 def _revoke_sub_user(run: WebRun, access_key: str, sub_uid: int, parent_key: str | None) -> None:
     parent = pick_parent(run.store, run.settings.email or "", parent_key)
-    delete_sub_user_key(run.settings, parent, sub_uid, access_key, run.reporter)
-    local = forget(run.store, access_key)
+    local = revoke_sub_user_key(run.settings, run.store, parent, sub_uid, access_key, run.reporter)
     click.echo(f"Revoked API key {access_key} of sub-user {sub_uid}; {local}")
 
 
@@ -255,6 +263,7 @@ def rotate(
     one deleted on HTX and here. Stopped at any point, at least one working key stays stored.
     """
     _target(access_key, note)
+    _sub_user_only(sub_uid, parent_key)
     out = KeyOutput(fmt, show_secret, export_env)
     out.check()
     run = WebRun.from_options(web, quiet=quiet, verify=not no_verify, on_key=out.on_key)
@@ -271,7 +280,14 @@ def rotate(
         old = _one_key(listing.keys, access_key, note, run.tag)
         run.reporter.info(f"rotating {short(old.access_key)} of sub-user {sub_uid} ({old.note})")
         result = rotate_sub_user_key(
-            run.settings, run.store, sub_uid, old, parent_key, run.reporter, verify=not no_verify
+            run.settings,
+            run.store,
+            sub_uid,
+            old,
+            parent_key,
+            run.reporter,
+            verify=not no_verify,
+            on_key=out.on_key,
         )
         run.reporter.info(f"old key {old.access_key} deleted on HTX; {result.old_local}")
         out.report([Made(result.record, result.stored_in, result.verification)])

@@ -8,6 +8,7 @@ as the website.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from automation.config import Settings
 from automation.errors import ConfigError, InputError, RejectedError
@@ -67,7 +68,10 @@ def provision_sub_user(
     reporter: Reporter,
     *,
     verify: bool = True,
+    on_key: Callable[[KeyRecord], None] | None = None,
 ) -> tuple[KeyRecord, str, Verification | None]:
+    """Make, store (or rescue) and check a sub-user's key; `on_key` sees the pair the moment it
+    arrives, before it is stored (CI masks it; a caller learns the key exists)."""
     totp = new_totp(validate_secret(settings.totp_secret or ""), settings.state_dir, reporter)
     rest = HtxRest(settings.api_url, parent.access_key, parent.secret_key)
     reporter.info(
@@ -102,7 +106,11 @@ def provision_sub_user(
         site=settings.api_url,
         sub_uid=sub_uid,
     )
-    stored_in = save_or_rescue(store, record, settings.state_dir / "rescue")
+    try:
+        if on_key is not None:
+            on_key(record)
+    finally:
+        stored_in = save_or_rescue(store, record, settings.state_dir / "rescue")
     verification = None
     if verify:
         reporter.info("verifying the new key with signed calls")

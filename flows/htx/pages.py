@@ -329,7 +329,7 @@ def failure_mask(page: Page) -> list[Locator]:
     return [
         page.locator("input, textarea"),
         dialogs,
-        page.get_by_text(UID_PATTERN),
+        *uid_locators(page),
         *sensitive_locators(page),
     ]
 
@@ -358,6 +358,15 @@ EMAIL_PATTERN = re.compile(r"[^\s@<>\"'()]+@[^\s@<>\"'()]+\.[A-Za-z]{2,}")
 UID_PATTERN = re.compile(r"\bUID\b[\s:#]*\d{5,}")
 
 
+def uid_locators(page: Page) -> list[Locator]:
+    """The account's number: "UID 10000001" in one element, or after an element saying UID."""
+    after_label = "xpath=//*[normalize-space(.)='UID' or normalize-space(.)='UID:']"
+    return [
+        page.get_by_text(UID_PATTERN),
+        page.locator(f"{after_label}/following-sibling::*[1]"),
+    ]
+
+
 def recording_mask(page: Page, texts: list[str]) -> list[Locator]:
     """For the pictures of a recording: the sensitive fields, every element whose text shows
     an email address, and every element showing one of `texts` (the account's login, a key).
@@ -369,7 +378,7 @@ def recording_mask(page: Page, texts: list[str]) -> list[Locator]:
     return [
         *sensitive_locators(page),
         page.get_by_text(EMAIL_PATTERN),
-        page.get_by_text(UID_PATTERN),
+        *uid_locators(page),
         *shown,
     ]
 

@@ -216,6 +216,26 @@ def test_unexpected_errors_are_one_scrubbed_line(
             "no-such-program-here: command not found (on PATH)",
         ),
         (["exec"], ExitStatus.USAGE, "Missing argument 'COMMAND...'."),
+        (
+            ["exec", "--parent-key", "AK", "--", "sh"],
+            ExitStatus.USAGE,
+            "--parent-key goes with --sub-uid",
+        ),
+        (
+            ["keys", "list", "--parent-key", "AK"],
+            ExitStatus.USAGE,
+            "--parent-key goes with --sub-uid",
+        ),
+        (
+            ["keys", "list", "--sub-uid", "5", "--source", "web"],
+            ExitStatus.USAGE,
+            "--source is for the account's own keys; not with --sub-uid",
+        ),
+        (
+            ["provision", "--note", "n", "--parent-key", "AK"],
+            ExitStatus.USAGE,
+            "--parent-key goes with --sub-uid",
+        ),
     ],
 )
 def test_lifecycle_commands_refuse_bad_input_before_a_browser(

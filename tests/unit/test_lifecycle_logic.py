@@ -6,17 +6,20 @@ from __future__ import annotations
 import datetime as dt
 import io
 from pathlib import Path
+from typing import ClassVar
 
 import click
 import pytest
 
 from automation.config import load_settings
-from automation.errors import ConfigError, InputError, VerifyError
+from automation.errors import ConfigError, HtxKeysError, InputError, RejectedError, VerifyError
+from automation.runner import Reporter
 from automation.store import EnvFileStore, JsonStore, KeyRecord
 from flows.htx.key_list import ExchangeKey, from_api, from_row
 from flows.htx.limits import check_request, has_tag, note_matches, tag_note
 from flows.htx.pages import KeyRow
 from flows.htx.verify import Verification
+from htx_keys import subuser_lifecycle
 from htx_keys.ci_output import KeyOutput, Made
 from htx_keys.exec_cli import child_environment, find_program
 from htx_keys.lifecycle import (
@@ -28,6 +31,7 @@ from htx_keys.lifecycle import (
     joined,
     orphans,
     plan_count,
+    stopped_rotation,
 )
 from htx_keys.lifecycle_cli import parse_days
 
@@ -293,3 +297,53 @@ def test_github_masks_for_exec_need_no_output_file() -> None:
     output.check()
     output.on_key(record("AK", secret="SK"))
     assert out.getvalue() == "::add-mask::AK\n::add-mask::SK\n"
+
+
+def test_sub_user_hints_name_the_sub_user() -> None:
+    with pytest.raises(VerifyError) as err:
+        check_before_deleting(
+            Verification("failed", "no"), record("NEW"), key("OLD", "n"), True, sub_uid=7
+        )
+    assert "`htx-keys keys revoke NEW --sub-uid 7`" in (err.value.hint or "")
+    stopped = stopped_rotation(KeyboardInterrupt(), "the new key NEW is stored", 7)
+    assert stopped.message == "Interrupted: the new key NEW is stored"
+    assert stopped.hint == (
+        "`htx-keys keys list --sub-uid 7` shows both; "
+        "`htx-keys keys revoke ACCESS_KEY --sub-uid 7` deletes one"
+    )
+
+
+class FakeRest:
+    """HtxRest for a sub-user whose keys are `listed`; deleting fails as asked."""
+
+    listed: ClassVar[list[str]] = []
+    fail: bool = False
+
+    def __init__(self, *_args: object) -> None:
+        pass
+
+    def delete_sub_user_key(self, sub_uid: int, access_key: str) -> None:
+        if self.fail:
+            raise RejectedError("POST /v2/sub-user/api-key-deletion: HTX answered 2002")
+
+    def api_keys(self, uid: int) -> list[dict[str, str]]:
+        return [{"accessKey": k} for k in self.listed]
+
+
+def test_revoking_a_sub_users_key_that_is_already_gone_succeeds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(subuser_lifecycle, "HtxRest", FakeRest)
+    store = JsonStore(tmp_path / "k.json")
+    store.save(record("GONE"))
+    settings = load_settings({"api_url": "http://127.0.0.1:9"}, None, {})
+    reporter = Reporter(quiet=True)
+    monkeypatch.setattr(FakeRest, "fail", True)
+    assert (
+        subuser_lifecycle.revoke_sub_user_key(settings, store, record("P"), 7, "GONE", reporter)
+        == f"removed from {store.location}"
+    )
+    monkeypatch.setattr(FakeRest, "listed", ["STILL"])
+    with pytest.raises(HtxKeysError, match="The key STILL of sub-user 7 was not revoked") as err:
+        subuser_lifecycle.revoke_sub_user_key(settings, store, record("P"), 7, "STILL", reporter)
+    assert err.value.hint == "revoke it with `htx-keys keys revoke STILL --sub-uid 7`"
