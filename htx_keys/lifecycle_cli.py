@@ -192,6 +192,9 @@ def revoke(
             raise InputError("--sub-uid needs the ACCESS_KEY of the sub-user's key")
         _revoke_sub_user(run, access_key, sub_uid, parent_key)
         return
+    owner = next((r.sub_uid for r in run.store.list() if r.access_key == access_key), None)
+    if owner is not None:
+        raise InputError(f"Key {access_key} belongs to sub-user {owner}: add --sub-uid {owner}")
     listing = exchange_listing(run.settings, run.store, run.reporter, "auto")
     if listing is not None:
         found = find_keys(listing.keys, access_key, note, run.tag)

@@ -252,3 +252,26 @@ def test_lifecycle_commands_refuse_bad_input_before_a_browser(
     assert code == status, err
     assert out == ""
     assert err == f"htx-keys: error: {message.replace('{cwd}', str(Path.cwd()))}\n"
+
+
+def test_revoking_a_sub_users_key_needs_its_sub_uid(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from automation.store import JsonStore, KeyRecord
+
+    record = KeyRecord(
+        access_key="SUBKEY",
+        secret_key="s" * 32,
+        account=GOOD_ENV["HTX_EMAIL"],
+        note="n",
+        permissions=["read"],
+        ip_addresses=[],
+        created_at="2026-11-21T10:00:00Z",
+        expires_at=None,
+        sub_uid=7,
+    )
+    JsonStore(Path("keys.json").absolute()).save(record)
+    code = main(["keys", "revoke", "SUBKEY"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (ExitStatus.USAGE, "")
+    assert err == "htx-keys: error: Key SUBKEY belongs to sub-user 7: add --sub-uid 7\n"
