@@ -4,7 +4,9 @@ opened the way a reader opens them (Chromium, ffprobe, the trace viewer)."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import subprocess
 import time
 import zipfile
@@ -201,6 +203,7 @@ def trace_viewer(trace: Path) -> Iterator[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,  # the playwright wrapper runs node: stop both together
     )
     try:
         assert proc.stdout is not None
@@ -215,11 +218,11 @@ def trace_viewer(trace: Path) -> Iterator[str]:
         assert url, f"show-trace printed no URL (exit {proc.poll()})"
         yield url
     finally:
-        proc.terminate()
+        os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            proc.kill()
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
 
 
