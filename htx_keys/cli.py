@@ -180,11 +180,10 @@ def provision(
         return
     if count is not None:
         from htx_keys.count import provision_count
-        from htx_keys.web_run import WebRun
+        from htx_keys.web_run import WEB_KEYS, WebRun
 
-        run = WebRun.from_options(
-            {**locals()}, quiet=quiet, verify=not no_verify, on_key=out.on_key
-        )
+        web = {name: value for name, value in locals().items() if name in WEB_KEYS}
+        run = WebRun.from_options(web, quiet=quiet, verify=not no_verify, on_key=out.on_key)
         made = provision_count(run, request, count, allow_duplicate=allow_duplicate)
         out.report(made, several=True)
         return

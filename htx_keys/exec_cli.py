@@ -93,7 +93,7 @@ def exec_command(
     """
     if parent_key and sub_uid is None:
         raise click.UsageError("--parent-key goes with --sub-uid")
-    program = find_program(command[0])
+    find_program(command[0])  # checked now; run as typed (argv[0] unchanged)
     out = KeyOutput(fmt, write_outputs=False)
     out.check()
     run = WebRun.from_options(web, quiet=quiet, verify=not no_verify, on_key=out.on_key)
@@ -111,7 +111,7 @@ def exec_command(
         record, revoke = _web_key(run, request)
     status = 1
     try:
-        status = run_child([program, *command[1:]], record, run)
+        status = run_child(list(command), record, run)
     finally:
         try:
             revoke()
