@@ -25,11 +25,11 @@ from typing import Any
 import click
 
 from automation.config import ENV_NAMES, SECRET_SETTINGS
-from automation.errors import HtxKeysError, InputError, Interrupted, NotFound, VerifyError
+from automation.errors import HtxKeysError, InputError, NotFound, VerifyError
 from automation.store import KeyRecord, check_store, short
 from flows.htx.limits import KeyRequest, check_request
 from htx_keys.ci_output import KeyOutput
-from htx_keys.lifecycle import forget
+from htx_keys.lifecycle import forget, not_revoked
 from htx_keys.options import (
     ip_option,
     parent_key_option,
@@ -261,12 +261,11 @@ def _revoke(run: WebRun, prep: Any, record: KeyRecord, state: dict[str, Any] | N
     except NotFound:
         run.reporter.info(f"key {short(record.access_key)} was already gone from HTX")
     except (HtxKeysError, KeyboardInterrupt) as exc:
-        message = exc.message if isinstance(exc, HtxKeysError) else "interrupted"
-        error = Interrupted if isinstance(exc, KeyboardInterrupt) else HtxKeysError
-        raise error(
-            f"The key {record.access_key} was not revoked ({message}); it is stored in "
-            f"{run.store.location}",
-            hint=f"revoke it with `htx-keys keys revoke {record.access_key}`",
+        raise not_revoked(
+            exc,
+            f"The key {record.access_key}",
+            run.store.location,
+            f"htx-keys keys revoke {record.access_key}",
         ) from None
     run.reporter.info(
         f"key {short(record.access_key)} revoked; {forget(run.store, record.access_key)}"

@@ -9,7 +9,7 @@ through the website (a parent account's own keys cannot be made or deleted over 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -219,30 +219,40 @@ class Rotated:
     old_local: str  # what happened to the old key's local copy
 
 
+@dataclass
+class Rotation:
+    """How one rotation reaches the exchange: the website or, for a sub-user, REST."""
+
+    create: Callable[[KeyRequest], tuple[KeyRecord, str]]  # stores (or rescues) the pair
+    created: list[KeyRecord]  # every pair read so far, filled the moment it is read
+    check: Callable[[KeyRecord], Verification]
+    delete: Callable[[str], None]
+    sub_uid: int | None = None
+
+
 def rotate_key(
-    session: WebSession,
+    way: Rotation,
     old: ExchangeKey,
     store: Store,
     settings: Settings,
+    reporter: Reporter,
     *,
     verify: bool,
 ) -> Rotated:
     """New key with the old one's note (tagged: the tool made it), permissions and IPs; stored
     and checked before the old one is deleted. Whatever stops it, at least one working key
     stays stored, and the message says which keys exist."""
-    reporter = session.reporter
     request = KeyRequest(tag_note(old.note, settings.note_tag), old.permissions, old.ip_addresses)
     old_held = any(r.access_key == old.access_key for r in store.list())
     try:
-        record, stored_in = session.create(request, store)
+        record, stored_in = way.create(request)
     except (HtxKeysError, KeyboardInterrupt) as exc:
-        if not session.created:
+        if not way.created:
             raise
-        new = session.created[-1].access_key
+        new = way.created[-1].access_key
         where = f"the new key {new} was made and stored (or saved to a rescue file)"
-        raise stopped_rotation(
-            exc, f"{where}; the old key {old.access_key} was not deleted"
-        ) from None
+        what = f"{where}; the old key {old.access_key} was not deleted"
+        raise stopped_rotation(exc, what, way.sub_uid) from None
     reporter.info(
         f"new key {short(record.access_key)} stored in {stored_in}; "
         f"the old key {short(old.access_key)} still works"
@@ -250,17 +260,35 @@ def rotate_key(
     verification = None
     try:
         if verify:
-            verification = check_new_key(settings.api_url, record, reporter)
-            check_before_deleting(verification, record, old, old_held)
-        session.delete(old.access_key)
+            verification = way.check(record)
+            check_before_deleting(verification, record, old, old_held, way.sub_uid)
+        way.delete(old.access_key)
     except (HtxKeysError, KeyboardInterrupt) as exc:
         if isinstance(exc, VerifyError):
             raise
         where = f"the new key {record.access_key} is stored in {stored_in}"
-        raise stopped_rotation(
-            exc, f"{where}; the old key {old.access_key} may still exist"
-        ) from None
+        what = f"{where}; the old key {old.access_key} may still exist"
+        raise stopped_rotation(exc, what, way.sub_uid) from None
     return Rotated(record, stored_in, verification, old, forget(store, old.access_key))
+
+
+def web_rotation(session: WebSession, store: Store, settings: Settings) -> Rotation:
+    return Rotation(
+        create=lambda request: session.create(request, store),
+        created=session.created,
+        check=lambda record: check_new_key(settings.api_url, record, session.reporter),
+        delete=session.delete,
+    )
+
+
+def not_revoked(exc: BaseException, what: str, location: str, command: str) -> HtxKeysError:
+    """The error for a key that should have been revoked and was not."""
+    why = exc.message if isinstance(exc, HtxKeysError) else "interrupted"
+    error = Interrupted if isinstance(exc, KeyboardInterrupt) else HtxKeysError
+    return error(
+        f"{what} was not revoked ({why}); it is stored in {location}",
+        hint=f"revoke it with `{command}`",
+    )
 
 
 def check_before_deleting(

@@ -24,14 +24,15 @@ from htx_keys.lifecycle import (
     joined,
     orphans,
     rotate_key,
+    web_rotation,
 )
 from htx_keys.options import parent_key_option, prompt_missing_secrets, sub_uid_option
 from htx_keys.subuser import pick_parent
 from htx_keys.subuser_lifecycle import (
     revoke_sub_user_key,
-    rotate_sub_user_key,
     sub_user_listing,
     sub_user_records,
+    sub_user_rotation,
 )
 from htx_keys.web_run import WebRun, web_options
 from htx_keys.web_session import web_session
@@ -282,16 +283,10 @@ def rotate(
         listing = sub_user_listing(run.settings, run.store, sub_uid, parent_key)
         old = _one_key(listing.keys, access_key, note, run.tag)
         run.reporter.info(f"rotating {short(old.access_key)} of sub-user {sub_uid} ({old.note})")
-        result = rotate_sub_user_key(
-            run.settings,
-            run.store,
-            sub_uid,
-            old,
-            parent_key,
-            run.reporter,
-            verify=not no_verify,
-            on_key=out.on_key,
+        way = sub_user_rotation(
+            run.settings, run.store, sub_uid, parent_key, run.reporter, out.on_key
         )
+        result = rotate_key(way, old, run.store, run.settings, run.reporter, verify=not no_verify)
         run.reporter.info(f"old key {old.access_key} deleted on HTX; {result.old_local}")
         out.report([Made(result.record, result.stored_in, result.verification)])
         return
@@ -299,7 +294,8 @@ def rotate(
     with web_session(prep, run.options, run.reporter) as session:
         old = _one_key(session.keys(), access_key, note, run.tag)
         run.reporter.info(f"rotating {short(old.access_key)} ({old.note})")
-        result = rotate_key(session, old, run.store, run.settings, verify=not no_verify)
+        way = web_rotation(session, run.store, run.settings)
+        result = rotate_key(way, old, run.store, run.settings, run.reporter, verify=not no_verify)
     run.reporter.info(f"old key {old.access_key} deleted on HTX; {result.old_local}")
     out.report([Made(result.record, result.stored_in, result.verification)])
 

@@ -9,19 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from automation.config import Settings
-from automation.errors import HtxKeysError, Interrupted, VerifyError
+from automation.errors import HtxKeysError
 from automation.runner import Reporter
 from automation.store import KeyRecord, Store, short
-from flows.htx.key_list import ExchangeKey, from_api
-from flows.htx.limits import KeyRequest, tag_note
+from flows.htx.key_list import from_api
+from flows.htx.limits import KeyRequest
 from flows.htx.rest import HtxRest
-from htx_keys.lifecycle import (
-    Listing,
-    Rotated,
-    check_before_deleting,
-    forget,
-    stopped_rotation,
-)
+from htx_keys.lifecycle import Listing, Rotation, forget, not_revoked
 from htx_keys.provisioning import check_new_key
 from htx_keys.subuser import check_sub_user_request, pick_parent, provision_sub_user
 
@@ -43,56 +37,39 @@ def sub_user_listing(
     )
 
 
-def rotate_sub_user_key(
+def sub_user_rotation(
     settings: Settings,
     store: Store,
     sub_uid: int,
-    old: ExchangeKey,
     parent_key: str | None,
     reporter: Reporter,
-    *,
-    verify: bool,
     on_key: Callable[[KeyRecord], None] | None = None,
-) -> Rotated:
-    """As rotate_key, over REST: the new key is made, stored and checked, then the old goes."""
+) -> Rotation:
+    """Rotating a sub-user's key over REST: made and deleted by the parent's stored key."""
     parent = pick_parent(store, settings.email or "", parent_key)
-    request = KeyRequest(tag_note(old.note, settings.note_tag), old.permissions, old.ip_addresses)
-    check_sub_user_request(request)
-    old_held = any(r.access_key == old.access_key for r in store.list())
-    made: list[KeyRecord] = []
+    created: list[KeyRecord] = []
 
     def seen(record: KeyRecord) -> None:
-        made.append(record)
+        created.append(record)
         if on_key is not None:
             on_key(record)
 
-    try:
+    def create(request: KeyRequest) -> tuple[KeyRecord, str]:
+        check_sub_user_request(request)
         record, stored_in, _ = provision_sub_user(
             settings, request, store, parent, sub_uid, reporter, verify=False, on_key=seen
         )
-    except (HtxKeysError, KeyboardInterrupt) as exc:
-        if not made:
-            raise
-        where = f"the new key {made[0].access_key} was made and stored (or saved to a rescue file)"
-        what = f"{where}; the old key {old.access_key} was not deleted"
-        raise stopped_rotation(exc, what, sub_uid) from None
-    reporter.info(
-        f"new key {short(record.access_key)} stored in {stored_in}; "
-        f"the old key {short(old.access_key)} still works"
+        return record, stored_in
+
+    return Rotation(
+        create=create,
+        created=created,
+        check=lambda record: check_new_key(settings.api_url, record, reporter, reader=parent),
+        delete=lambda access_key: delete_sub_user_key(
+            settings, parent, sub_uid, access_key, reporter
+        ),
+        sub_uid=sub_uid,
     )
-    verification = None
-    try:
-        if verify:
-            verification = check_new_key(settings.api_url, record, reporter, reader=parent)
-            check_before_deleting(verification, record, old, old_held, sub_uid)
-        delete_sub_user_key(settings, parent, sub_uid, old.access_key, reporter)
-    except (HtxKeysError, KeyboardInterrupt) as exc:
-        if isinstance(exc, VerifyError):
-            raise
-        where = f"the new key {record.access_key} is stored in {stored_in}"
-        what = f"{where}; the old key {old.access_key} may still exist"
-        raise stopped_rotation(exc, what, sub_uid) from None
-    return Rotated(record, stored_in, verification, old, forget(store, old.access_key))
 
 
 def delete_sub_user_key(
@@ -122,12 +99,11 @@ def revoke_sub_user_key(
         ):
             reporter.info(f"key {short(access_key)} was already gone from HTX")
         else:
-            why = exc.message if isinstance(exc, HtxKeysError) else "interrupted"
-            error = Interrupted if isinstance(exc, KeyboardInterrupt) else HtxKeysError
-            raise error(
-                f"The key {access_key} of sub-user {sub_uid} was not revoked ({why}); it is "
-                f"stored in {store.location}",
-                hint=f"revoke it with `htx-keys keys revoke {access_key} --sub-uid {sub_uid}`",
+            raise not_revoked(
+                exc,
+                f"The key {access_key} of sub-user {sub_uid}",
+                store.location,
+                f"htx-keys keys revoke {access_key} --sub-uid {sub_uid}",
             ) from None
     return forget(store, access_key)
 
