@@ -30,6 +30,7 @@ from htx_keys.checks import (
     check_store_rows,
 )
 from htx_keys.doctor import TARGETS, doctor, exit_status, render_json, render_text
+from htx_keys.doctor_site import Target
 
 SEED = pyotp.random_base32()
 
@@ -306,7 +307,7 @@ ROLE_OF_KIND = {
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.name)
-def test_each_row_names_the_text_its_locator_uses(target: doctor_module.Target) -> None:
+def test_each_row_names_the_text_its_locator_uses(target: Target) -> None:
     fake = cast(FakeLocator, target.locator(cast(Page, FakeLocator())))
     chain = fake.chain
     const, _, key = target.text.partition("[")

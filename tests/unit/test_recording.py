@@ -86,7 +86,7 @@ def step(title: str, shot: str = "before", skip: bool = False, box: bool = True)
         f"{title}.",
         lambda ctx: ctx.log.append(title),
         skip=(lambda ctx: "not needed") if skip else None,
-        target=lambda ctx: FakeLocator(ctx.page, title, where),
+        target=lambda ctx: FakeLocator(ctx.page, title, where),  # type: ignore[arg-type,return-value]
         shot=shot,  # type: ignore[arg-type]
     )
 
@@ -212,7 +212,7 @@ def test_every_htx_step_names_its_target_and_moment() -> None:
 
 
 def test_step_defaults() -> None:
-    plain = Step("A", "a.", lambda ctx: None)
+    plain: Step[object] = Step("A", "a.", lambda ctx: None)
     assert plain.target is None and plain.shot == "before"
     assert Flow("f", "F", (plain,)).requirements == ()
 

@@ -93,7 +93,7 @@ def test_secrets_are_scrubbed_from_progress() -> None:
 def test_a_step_can_be_skipped_with_a_reason() -> None:
     ran: list[str] = []
     out = io.StringIO()
-    flow = Flow(
+    flow: Flow[object] = Flow(
         name="t",
         title="T",
         steps=(

@@ -1,4 +1,5 @@
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -10,8 +11,8 @@ from flows.htx.verify import differences, read_back_of, same_addresses
 from htx_keys.subuser import check_sub_user_request, pick_parent
 
 
-def record(**changes) -> KeyRecord:
-    values = dict(
+def record(**changes: Any) -> KeyRecord:
+    values: dict[str, Any] = dict(
         access_key="aaaaaaaa-bbbbbbbb-cccccccc-ddddd",
         secret_key="11111111-22222222-33333333-44444",
         account="parent@example.test",
