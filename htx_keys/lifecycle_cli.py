@@ -322,8 +322,9 @@ def reconcile(do_revoke: bool, fmt: str, quiet: bool, **web: Any) -> None:
     """Find orphans: keys this tool made (its tag in the note) whose secret is held nowhere here.
 
     A key is an orphan when the tool stopped between Create and storing the pair, or its
-    local copy was lost. Without --revoke they are listed and the exit status is 14 when there
-    are any; with --revoke each is deleted through the website.
+    local copy was lost. "Held" means in the store this command uses (--store): keys kept in
+    another store count as orphans here, so list first. Without --revoke they are listed and the
+    exit status is 14 when there are any; with --revoke each is deleted through the website.
     """
     run = WebRun.from_options(web, quiet=quiet)
     if not run.tag:
