@@ -14,7 +14,6 @@ from pathlib import Path
 
 import click
 
-from automation.config import load_settings
 from automation.errors import ExitStatus, HtxKeysError
 from automation.redaction import REDACTOR
 from automation.runner import Reporter
@@ -32,11 +31,13 @@ from htx_keys.options import (
     artifact_options,
     ask_person,
     browser_options,
+    command_settings,
     ip_option,
     output_options,
     parent_key_option,
     permission_option,
     prompt_missing_secrets,
+    prompt_run_secrets,
     remote_browser_options,
     session_option,
     site_options,
@@ -147,8 +148,9 @@ def provision(
     HTX_KEYS_NOTE_TAG) so `keys reconcile` can tell the tool's keys from others.
     """
     out = KeyOutput(fmt, show_secret, export_env)
-    flags = {"base_url": base_url, "api_url": api_url, "store": store_spec, "browser": browser_path}
-    settings = load_settings(flags, env_file, account=account, config_file=config_file)
+    settings = command_settings(
+        base_url, api_url, env_file, account, config_file, store=store_spec, browser=browser_path
+    )
     request = check_request(
         note,
         permissions or settings.default_permissions or ("read",),
@@ -192,8 +194,7 @@ def provision(
     from htx_keys.provisioning import provision as run_provision
 
     session = open_session_store(session_spec, settings.base_url, settings.email or "")
-    asked = ("totp_secret", "imap_password") + (() if session.load() else ("password",))
-    settings = prompt_missing_secrets(settings, asked)
+    settings = prompt_run_secrets(settings, session)
     options = RunOptions(
         headed=headed,
         timeout_ms=timeout * 1000,
@@ -256,11 +257,8 @@ def login(
     """
     from htx_keys.provisioning import RunOptions, prepare, sign_in
 
-    settings = load_settings(
-        {"base_url": base_url, "api_url": api_url, "browser": browser_path},
-        env_file,
-        account=account,
-        config_file=config_file,
+    settings = command_settings(
+        base_url, api_url, env_file, account, config_file, browser=browser_path
     )
     settings = prompt_missing_secrets(settings, ("password", "totp_secret", "imap_password"))
     settings.require("email")
@@ -292,12 +290,7 @@ def logout(
     config_file: Path | None,
 ) -> None:
     """Forget the saved session (it stays valid on HTX until it expires there)."""
-    settings = load_settings(
-        {"base_url": base_url, "api_url": api_url},
-        env_file,
-        account=account,
-        config_file=config_file,
-    )
+    settings = command_settings(base_url, api_url, env_file, account, config_file)
     settings.require("email")
     session = open_session_store(session_spec, settings.base_url, settings.email or "")
     session.delete()

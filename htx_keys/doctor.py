@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from automation.config import Settings, load_settings
+from automation.config import Settings
 from automation.errors import ConfigError, HtxKeysError
 from automation.redaction import REDACTOR
 from automation.runner import Reporter
@@ -36,8 +36,9 @@ from htx_keys.checks import (
 from htx_keys.doctor_site import TARGETS, check_site
 from htx_keys.options import (
     browser_options,
+    command_settings,
     output_options,
-    prompt_missing_secrets,
+    prompt_run_secrets,
     session_option,
     site_options,
     store_option,
@@ -137,16 +138,23 @@ def doctor(
     the flow uses, opens the Security Authentication dialog and cancels it: no mail is sent,
     no key is made. Exits 0 when every check passes or is skipped, 13 when one fails.
     """
-    flags = {"base_url": base_url, "api_url": api_url, "store": store_spec, "browser": browser_path}
     try:
-        settings = load_settings(flags, env_file, account=account, config_file=config_file)
+        settings = command_settings(
+            base_url,
+            api_url,
+            env_file,
+            account,
+            config_file,
+            store=store_spec,
+            browser=browser_path,
+        )
         session = open_session_store(session_spec, settings.base_url, settings.email or "")
-        asked = ("totp_secret", "imap_password") + (() if session.load() else ("password",))
+        settings = prompt_run_secrets(settings, session)
     except ConfigError as exc:  # a malformed value: nothing else can be checked
         checks = [Check("settings", "FAIL", exc.message, exc.hint or "see .env.example")]
     else:
         checks = run_doctor(
-            prompt_missing_secrets(settings, asked),
+            settings,
             headed=headed,
             timeout_s=timeout_s,
             reporter=Reporter(quiet=quiet),

@@ -8,13 +8,12 @@ from typing import Any
 
 import click
 
-from automation.config import load_settings
 from automation.errors import ConfigError, VerifyError
 from automation.redaction import REDACTOR
 from automation.runner import Reporter
 from automation.store import KeyRecord, Store, open_store
 from htx_keys.account_cli import account_options
-from htx_keys.options import output_options, site_options, store_option
+from htx_keys.options import command_settings, output_options, site_options, store_option
 
 
 def _parent_for_reading(store: Store, record: KeyRecord, cache: dict[str, Any]) -> Any:
@@ -56,12 +55,7 @@ def verify(
     """
     from flows.htx.verify import verify_key
 
-    settings = load_settings(
-        {"base_url": base_url, "api_url": api_url, "store": store_spec},
-        env_file,
-        account=account,
-        config_file=config_file,
-    )
+    settings = command_settings(base_url, api_url, env_file, account, config_file, store=store_spec)
     store = open_store(settings.store)
     records = [store.load(access_key)] if access_key else store.list()
     if not records:

@@ -10,8 +10,9 @@ from typing import Any, TypeVar
 import click
 
 from automation.artifacts import MODES, ArtifactModes, Mode
-from automation.config import ENV_NAMES, SECRET_SETTINGS, Settings, with_values
+from automation.config import ENV_NAMES, SECRET_SETTINGS, Settings, load_settings, with_values
 from automation.errors import VerifyError
+from automation.session import SessionStore
 from automation.store import KeyRecord
 from flows.htx.limits import MAX_IPS
 from flows.htx.verify import Verification
@@ -184,6 +185,29 @@ def output_options(func: F) -> F:
     )(func)
     func = click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")(func)
     return func
+
+
+def command_settings(
+    base_url: str | None,
+    api_url: str | None,
+    env_file: Path | None,
+    account: str | None,
+    config_file: Path | None,
+    *,
+    store: str | None = None,
+    browser: str | None = None,
+) -> Settings:
+    """The settings of a command with site_options and account_options (and --store and
+    --browser where it has them): flags, then the environment, the .env file, defaults."""
+    flags = {"base_url": base_url, "api_url": api_url, "store": store, "browser": browser}
+    return load_settings(flags, env_file, account=account, config_file=config_file)
+
+
+def prompt_run_secrets(settings: Settings, session: SessionStore) -> Settings:
+    """On a terminal, ask for what a browser run needs; the password only when no saved
+    session signs in."""
+    asked = ("totp_secret", "imap_password") + (() if session.load() else ("password",))
+    return prompt_missing_secrets(settings, asked)
 
 
 def prompt_missing_secrets(settings: Settings, names: tuple[str, ...] | None = None) -> Settings:

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from automation.config import Settings, load_settings
+from automation.config import Settings
 from automation.runner import Reporter
 from automation.session import NoSession, open_session_store
 from automation.store import Store, open_store
@@ -30,10 +30,11 @@ from htx_keys.options import (
     artifact_options,
     ask_person,
     browser_options,
+    command_settings,
     ip_option,
     output_options,
     permission_option,
-    prompt_missing_secrets,
+    prompt_run_secrets,
     session_option,
     site_options,
     store_option,
@@ -169,11 +170,11 @@ def live_site(
     config_file: Path | None,
 ) -> tuple[Settings, Store]:
     """Settings, saved session and store for a real site, as `provision` builds them."""
-    flags = {"base_url": base_url, "api_url": api_url, "store": store_spec, "browser": browser_path}
-    settings = load_settings(flags, env_file, account=account, config_file=config_file)
+    settings = command_settings(
+        base_url, api_url, env_file, account, config_file, store=store_spec, browser=browser_path
+    )
     session = open_session_store(session_spec, settings.base_url, settings.email or "")
-    asked = ("totp_secret", "imap_password") + (() if session.load() else ("password",))
-    settings = prompt_missing_secrets(settings, asked)
+    settings = prompt_run_secrets(settings, session)
     options.session = None if isinstance(session, NoSession) else session
     return settings, open_store(settings.store)
 

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from automation.config import Settings, load_settings
+from automation.config import Settings
 from automation.runner import Reporter
 from automation.session import SessionStore, open_session_store
 from automation.store import KeyRecord, Store, open_store
@@ -20,7 +20,8 @@ from htx_keys.options import (
     artifact_options,
     ask_person,
     browser_options,
-    prompt_missing_secrets,
+    command_settings,
+    prompt_run_secrets,
     session_option,
     site_options,
     store_option,
@@ -103,14 +104,14 @@ class WebRun:
         on_key: Callable[[KeyRecord], None] | None = None,
     ) -> WebRun:
         v = {k: values.get(k) for k in WEB_KEYS}
-        flags = {
-            "base_url": v["base_url"],
-            "api_url": v["api_url"],
-            "store": v["store_spec"],
-            "browser": v["browser_path"],
-        }
-        settings = load_settings(
-            flags, v["env_file"], account=v["account"], config_file=v["config_file"]
+        settings = command_settings(
+            v["base_url"],
+            v["api_url"],
+            v["env_file"],
+            v["account"],
+            v["config_file"],
+            store=v["store_spec"],
+            browser=v["browser_path"],
         )
         settings.require("email")
         session = open_session_store(
@@ -135,8 +136,7 @@ class WebRun:
     def prepare(self, *, creating: bool = False) -> Prepared:
         """Ask for missing secrets on a terminal, then every check that needs no browser; the
         store must be able to take a key only when one is to be created."""
-        asked = ("totp_secret", "imap_password") + (() if self.session.load() else ("password",))
-        self.settings = prompt_missing_secrets(self.settings, asked)
+        self.settings = prompt_run_secrets(self.settings, self.session)
         return prepare(self.settings, None, self.store if creating else None, self.options)
 
     @property
