@@ -27,31 +27,25 @@ import keyring.backends.fail
 import keyring.backends.null
 import keyring.errors
 
-from automation.config import (
-    CONFIG_ENV,
-    ENV_NAMES,
-    SECRET_SETTINGS,
-    _convert,
-    account_env_name,
-)
 from automation.errors import ConfigError, StoreError
 from automation.files import atomic_write
 from automation.redaction import REDACTOR
+from automation.schema import (
+    CONFIG_ENV,
+    FILE_SETTINGS,
+    NUMBER_SETTINGS,
+    PATH_SETTINGS,
+    SECRET_SETTINGS,
+    SECRETS,
+    account_env_name,
+    convert,
+)
 from automation.store_base import one_line
 
 ACCOUNTS_SERVICE = "htx-keys-accounts"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
-# Asked for and listed in this order; the labels are how a person names them.
-SECRETS: tuple[tuple[str, str], ...] = (
-    ("password", "password"),
-    ("totp_secret", "TOTP seed"),
-    ("imap_password", "IMAP password"),
-)
 SECRET_NOUNS = {"password": "passwords", "totp_secret": "TOTP seeds", "imap_password": "passwords"}
-FILE_SETTINGS = tuple(name for name in ENV_NAMES if name not in SECRET_SETTINGS)
 LIST_KEYS = ("permissions", "ip_addresses")
-PATH_SETTINGS = ("imap_ca_file", "state_dir")
-NUMBER_SETTINGS = ("imap_port", "mail_timeout")
 # A locked keyring may wait for an unlock dialog; long enough for a person, not forever.
 KEYRING_READ_TIMEOUT = 30.0
 
@@ -184,7 +178,7 @@ def _parse_value(path: Path, where: str, key: str, value: Any) -> Any:
         raise ConfigError(f"{where}: {key} must be {kind}")
     if isinstance(value, str) and not value.strip():
         raise ConfigError(f"{where}: {key} is empty")
-    converted = _convert(key, str(value), label=f"{where}: {key}")
+    converted = convert(key, str(value), label=f"{where}: {key}")
     if key in PATH_SETTINGS and not converted.is_absolute():
         # Relative to the file, not to wherever the command happens to run.
         converted = path.parent / converted

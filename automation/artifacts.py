@@ -24,11 +24,10 @@ from typing import Any, Literal
 
 from automation.browser import VIEWPORT
 from automation.errors import ConfigError
+from automation.modes import ArtifactModes, kept
 from automation.redaction import REDACTOR, Redactor
 from automation.runner import Step
 
-Mode = Literal["on", "off", "retain-on-failure"]
-MODES: tuple[Mode, ...] = ("on", "off", "retain-on-failure")
 VideoMethod = Literal["screencast", "record_video_dir"]
 
 # The screencast's action callout names the value typed ('Fill "hunter2"'): never shown.
@@ -36,22 +35,6 @@ ACTION_STYLE = {
     "title": "display: none",
     "highlight": "outline: 3px solid #ff5a1f; border-radius: 4px",
 }
-
-
-@dataclass(frozen=True)
-class ArtifactModes:
-    trace: Mode = "off"
-    video: Mode = "off"
-    screenshot: Mode = "retain-on-failure"
-
-    @property
-    def recording(self) -> bool:
-        """Anything beyond a failure picture: the page then blurs what is sensitive."""
-        return self.trace != "off" or self.video != "off" or self.screenshot == "on"
-
-
-def kept(mode: Mode, failed: bool) -> bool:
-    return mode == "on" or (mode == "retain-on-failure" and failed)
 
 
 def screencast_available() -> bool:

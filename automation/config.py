@@ -12,7 +12,6 @@ keyring (automation.accounts), never from the generic HTX_PASSWORD.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -22,6 +21,14 @@ from dotenv import dotenv_values
 
 from automation.errors import ConfigError, InputError
 from automation.redaction import REDACTOR
+from automation.schema import (
+    ACCOUNT_ENV,
+    ACCOUNT_OWNED,
+    ENV_NAMES,
+    SECRET_SETTINGS,
+    account_env_name,
+    convert,
+)
 
 
 def default_state_dir() -> Path:
@@ -111,41 +118,6 @@ class Settings:
         )
 
 
-# The environment name of each setting. HTX_* are the account's; HTX_KEYS_* are the tool's.
-ENV_NAMES: dict[str, str] = {
-    "base_url": "HTX_BASE_URL",
-    "api_url": "HTX_API_URL",
-    "email": "HTX_EMAIL",
-    "password": "HTX_PASSWORD",
-    "totp_secret": "HTX_TOTP_SECRET",
-    "imap_host": "HTX_IMAP_HOST",
-    "imap_port": "HTX_IMAP_PORT",
-    "imap_user": "HTX_IMAP_USER",
-    "imap_password": "HTX_IMAP_PASSWORD",
-    "imap_security": "HTX_IMAP_SECURITY",
-    "imap_ca_file": "HTX_IMAP_CA_FILE",
-    "mail_from": "HTX_MAIL_FROM",
-    "mail_timeout": "HTX_MAIL_TIMEOUT",
-    "mail_code_pattern": "HTX_MAIL_CODE_PATTERN",
-    "store": "HTX_KEYS_STORE",
-    "browser": "HTX_KEYS_BROWSER",
-    "state_dir": "HTX_KEYS_STATE_DIR",
-    "note_tag": "HTX_KEYS_NOTE_TAG",
-}
-SECRET_SETTINGS = frozenset({"password", "totp_secret", "imap_password"})
-IMAP_SECURITY = ("tls", "starttls", "plain")
-NOTE_TAG_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,32}")
-# Identity settings an account's entries decide even against the generic environment.
-ACCOUNT_OWNED = frozenset({"email", "imap_user"})
-ACCOUNT_ENV = "HTX_KEYS_ACCOUNT"  # selects an account when --account is not given
-CONFIG_ENV = "HTX_KEYS_CONFIG"  # the accounts file when --config is not given
-
-
-def account_env_name(account: str, name: str) -> str:
-    """HTX_PASSWORD_<NAME>: an account's own variable for a secret setting."""
-    return f"{ENV_NAMES[name]}_{account.upper().replace('-', '_')}"
-
-
 def read_env_file(path: Path | None, *, explicit: bool) -> dict[str, str]:
     """The KEY=VALUE pairs of a .env file; a missing default .env is simply empty."""
     if path is None:
@@ -160,46 +132,6 @@ def read_env_file(path: Path | None, *, explicit: bool) -> dict[str, str]:
         return {k: v for k, v in values.items() if v is not None}
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"Cannot read {path}: {exc.__class__.__name__}") from None
-
-
-def _convert(name: str, raw: str, label: str | None = None) -> Any:
-    """Parse one value; `label` names where it came from in messages (default: its variable)."""
-    env = label or ENV_NAMES[name]
-    if name == "imap_port":
-        try:
-            port = int(raw)
-        except ValueError:
-            raise ConfigError(f"{env} must be a port number, not {raw!r}") from None
-        if not 0 < port < 65536:
-            raise ConfigError(f"{env} must be between 1 and 65535, not {port}")
-        return port
-    if name == "mail_timeout":
-        try:
-            seconds = float(raw)
-        except ValueError:
-            raise ConfigError(f"{env} must be a number of seconds, not {raw!r}") from None
-        if seconds <= 0:
-            raise ConfigError(f"{env} must be more than 0 seconds")
-        return seconds
-    if name == "imap_security":
-        mode = raw.strip().lower()
-        if mode not in IMAP_SECURITY:
-            raise ConfigError(f"{env} must be one of tls, starttls, plain; not {raw!r}")
-        return mode
-    if name in ("imap_ca_file", "state_dir"):
-        return Path(raw).expanduser()
-    if name in ("base_url", "api_url"):
-        return raw.strip().rstrip("/")
-    if name == "note_tag":
-        tag = raw.strip()
-        if tag.lower() == "none":
-            return ""
-        if not NOTE_TAG_PATTERN.fullmatch(tag):
-            raise ConfigError(
-                f"{env} must be 1-32 letters, digits, '.', '_' or '-' (or 'none'), not {raw!r}"
-            )
-        return tag
-    return raw
 
 
 def load_settings(
@@ -230,7 +162,8 @@ def load_settings(
     extra: dict[str, Any] = {}
     entries: Mapping[str, Any] = {}
     if name is not None:
-        from automation.accounts import resolve_account  # accounts imports this module
+        # Loaded only with an account: it brings the keyring library.
+        from automation.accounts import resolve_account
 
         found, secrets = resolve_account(name, config_file, environ)
         entries = found.entries
@@ -252,10 +185,10 @@ def load_settings(
         if raw in (None, ""):
             raw = from_file.get(env)
         if raw not in (None, ""):
-            values[setting] = _convert(setting, str(raw))
+            values[setting] = convert(setting, str(raw))
     for setting, value in (flags or {}).items():
         if value is not None:
-            values[setting] = _convert(setting, value) if isinstance(value, str) else value
+            values[setting] = convert(setting, value) if isinstance(value, str) else value
     source = str(path) if from_file else ""
     settings = Settings(**values, source=source, **extra)
     for setting in SECRET_SETTINGS:

@@ -33,7 +33,7 @@ class ExitStatus(IntEnum):
 class HtxKeysError(Exception):
     """Base class: an expected failure with a one-line message and an exit status."""
 
-    exit_status: ExitStatus = ExitStatus.ERROR
+    exit_status: int = ExitStatus.ERROR
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -122,3 +122,12 @@ class NeedsAttention(HtxKeysError):
     """A check for scheduled runs found keys a person should look at."""
 
     exit_status = ExitStatus.ATTENTION
+
+
+class ExitWith(HtxKeysError):
+    """A command's own exit status, already explained in its output: doctor's failed checks
+    (13), exec's command's status. The CLI exits with it and prints nothing more."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__("")
+        self.exit_status = status

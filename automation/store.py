@@ -8,6 +8,7 @@ chosen store still fails after the key exists, rescue_save() keeps the pair in a
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from automation.errors import ConfigError, InputError, Interrupted, StoreError
@@ -29,6 +30,7 @@ __all__ = [
     "KeyRecord",
     "KeyringStore",
     "Store",
+    "announce_and_store",
     "check_store",
     "keyring_usable",
     "open_store",
@@ -59,6 +61,23 @@ def check_store(store: Store) -> None:
         store.check()
     except StoreError as exc:
         raise ConfigError(exc.message, hint=exc.hint) from None
+
+
+def announce_and_store(
+    store: Store,
+    record: KeyRecord,
+    rescue_dir: Path,
+    on_key: Callable[[KeyRecord], None] | None = None,
+) -> str:
+    """The moment a pair exists on the exchange: tell `on_key` (CI masks it, a caller learns
+    that a key exists), then store it, or rescue it if that fails. The pair is stored
+    whatever `on_key` does; an error of `on_key` is raised after that."""
+    try:
+        if on_key is not None:
+            on_key(record)
+    finally:
+        stored_in = save_or_rescue(store, record, rescue_dir)
+    return stored_in
 
 
 def save_or_rescue(store: Store, record: KeyRecord, rescue_dir: Path) -> str:

@@ -18,9 +18,10 @@ from pathlib import Path
 from automation.runner import Reporter
 from automation.store import open_store
 from flows.htx.limits import check_request
-from htx_keys.demo import demo_site
-from htx_keys.provisioning import RunOptions, prepare, provision
-from htx_keys.subuser import provision_sub_user
+from htx_keys.app.preflight import RunOptions, prepare
+from htx_keys.app.provisioning import provision
+from htx_keys.app.replica import demo_site
+from htx_keys.app.subuser import provision_sub_user
 from sandbox.accounts import demo_account
 
 

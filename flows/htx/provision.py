@@ -16,7 +16,7 @@ from playwright.sync_api import Locator
 from automation.errors import RejectedError, SiteError
 from automation.redaction import REDACTOR
 from automation.runner import Flow, Step
-from automation.store import KeyRecord, save_or_rescue
+from automation.store import KeyRecord, announce_and_store
 from flows.htx.context import ProvisionContext
 from flows.htx.limits import NO_IP_EXPIRY_DAYS
 from flows.htx.login import LOGIN_STEPS
@@ -87,11 +87,7 @@ def capture_keys(ctx: ProvisionContext) -> None:
         expires_at=expires,
         site=ctx.base_url,
     )
-    try:
-        if ctx.on_key is not None:
-            ctx.on_key(ctx.record)  # e.g. CI masks; whatever happens there, store the pair
-    finally:
-        ctx.stored_in = save_or_rescue(ctx.store, ctx.record, ctx.rescue_dir)
+    ctx.stored_in = announce_and_store(ctx.store, ctx.record, ctx.rescue_dir, ctx.on_key)
 
 
 def check_list(ctx: ProvisionContext) -> None:

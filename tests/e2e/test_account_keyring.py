@@ -9,13 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
 from automation.accounts import ACCOUNTS_SERVICE
 from automation.config import load_settings
-from htx_keys.account_cli import account
+from tests.support.cli import invoke
 from tests.support.keyring_env import (  # noqa: F401  (pytest fixture)
     secret_service,
     secret_tool_lookup,
@@ -39,10 +38,9 @@ def name(secret_service: KeyringBackend) -> Iterator[str]:  # noqa: F811
 def test_account_set_then_load_settings_from_gnome_keyring(tmp_path: Path, name: str) -> None:
     config = tmp_path / "config" / "accounts.toml"
     password, imap_password = f"pw-{secrets.token_hex(6)}", f"imap-{secrets.token_hex(6)}"
-    runner = CliRunner()
-    result = runner.invoke(
-        account,
+    result = invoke(
         [
+            "account",
             "set",
             name,
             "--config",
@@ -78,7 +76,7 @@ def test_account_set_then_load_settings_from_gnome_keyring(tmp_path: Path, name:
     assert settings.default_permissions == ("read", "trade")
     settings.require("email", "password", "totp_secret", "imap_password")
 
-    listed = runner.invoke(account, ["list", "--config", str(config)])
+    listed = invoke(["account", "list", "--config", str(config)])
     assert listed.exit_code == 0, listed.output
     assert listed.stdout.splitlines()[1].split() == [
         name,
@@ -89,11 +87,11 @@ def test_account_set_then_load_settings_from_gnome_keyring(tmp_path: Path, name:
     ]
 
     # Enter keeps what the keyring holds.
-    kept = runner.invoke(account, ["set", name, "--config", str(config)], input="\n\n\n")
+    kept = invoke(["account", "set", name, "--config", str(config)], input="\n\n\n")
     assert kept.exit_code == 0, kept.output
     assert secret_tool_lookup(ACCOUNTS_SERVICE, f"{name}/password") == password
 
-    removed = runner.invoke(account, ["remove", name, "--config", str(config), "--from-file"])
+    removed = invoke(["account", "remove", name, "--config", str(config), "--from-file"])
     assert removed.exit_code == 0, removed.output
     for setting in ("password", "totp_secret", "imap_password"):
         assert secret_tool_lookup(ACCOUNTS_SERVICE, f"{name}/{setting}") is None

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
 
-from htx_keys.doctor import DOCTOR_FAILED, TARGETS, doctor
+from htx_keys.app.doctor import DOCTOR_FAILED, TARGETS
 from tests.e2e.conftest import Site, SiteFactory
+from tests.support.cli import Invoked, invoke
 from tests.support.keyring_env import keyring_service  # noqa: F401  (fixture)
 from tests.support.keys import seed_key
 
@@ -24,13 +24,13 @@ pytestmark = pytest.mark.e2e
 IP_ROW = "API Management: textbox 'Link IP Address (optional)'"
 
 
-def run_doctor_cli(site: Site, *args: str, **env: str) -> tuple[Result, float]:
+def run_doctor_cli(site: Site, *args: str, **env: str) -> tuple[Invoked, float]:
     started = time.monotonic()
-    result = CliRunner().invoke(doctor, ["--quiet", *args], env=site.env(**env))
+    result = invoke(["doctor", "--quiet", *args], env=site.env(**env))
     return result, time.monotonic() - started
 
 
-def rows_of(result: Result) -> dict[str, dict[str, Any]]:
+def rows_of(result: Invoked) -> dict[str, dict[str, Any]]:
     rows = json.loads(result.stdout)
     assert [set(r) for r in rows] == [{"check", "result", "detail", "fix"}] * len(rows)
     return {r["check"]: r for r in rows}
@@ -120,12 +120,11 @@ def test_doctor_text_table_for_a_refused_login(
 def test_doctor_uses_a_saved_session_without_a_ga_code(
     htx_site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from htx_keys.cli import cli
 
     site = htx_site
     monkeypatch.chdir(tmp_path)
     session = f"file:{tmp_path / 'session.json'}"
-    login = CliRunner().invoke(cli, ["login", "--headless", "--session", session], env=site.env())
+    login = invoke(["login", "--headless", "--session", session], env=site.env())
     assert login.exit_code == 0, login.output
     used = [p.read_text() for p in site.state_dir.glob("totp-*.json")]
     assert used  # the login spent a GA code; the doctor must not

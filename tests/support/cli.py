@@ -114,3 +114,39 @@ class Background:
         return Run(
             self.args, code, "".join(self.out), "".join(self.err), time.monotonic() - self.started
         )
+
+
+@dataclass
+class Invoked:
+    """What `htx-keys ARGS` did when run in this process through `main()`, the way the
+    console script runs it: exit status, stdout, stderr."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        """Both streams, for assertion messages."""
+        return f"exit {self.exit_code}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+
+    @property
+    def error(self) -> str:
+        """The message of the `htx-keys: error: ...` line ("" when there is none)."""
+        prefix = "htx-keys: error: "
+        lines = [line for line in self.stderr.splitlines() if line.startswith(prefix)]
+        return lines[0].removeprefix(prefix) if lines else ""
+
+
+def invoke(args: list[str], env: dict[str, str] | None = None, input: str | None = None) -> Invoked:
+    """Run `htx-keys ARGS` in this process (monkeypatched fakes stay in force), with its own
+    stdin, stdout, stderr and environment changes, through the same `main()` and exit mapping
+    as the installed command."""
+    from click.testing import CliRunner
+
+    from htx_keys.cli import main
+
+    runner = CliRunner()
+    with runner.isolation(input=input, env=env) as (out, err, _mixed):
+        code = main(list(args))
+    return Invoked(code, out.getvalue().decode(), err.getvalue().decode())

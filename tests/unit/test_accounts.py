@@ -11,16 +11,17 @@ from pathlib import Path
 import keyring
 import keyring.backends.fail
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
 from automation import accounts
 from automation.accounts import ACCOUNTS_SERVICE, accounts_path, read_accounts, toml_value
 from automation.config import load_settings
-from automation.errors import ConfigError, InputError
+from automation.errors import ConfigError, ExitStatus
 from automation.redaction import REDACTOR
-from htx_keys.account_cli import account, account_options
+from htx_keys.cli.options import account_options
+from tests.support.cli import Invoked, invoke
 
 SEED = "JBSWY3DPEHPK3PXPJBSWY3DP"
 FULL = """\
@@ -434,8 +435,8 @@ def test_toml_values_round_trip() -> None:
 # --- the commands ----------------------------------------------------------------------------
 
 
-def run(*args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(account, list(args), input=input)
+def run(*args: str, input: str | None = None) -> Invoked:
+    return invoke(["account", *args], input=input)
 
 
 def test_account_set_stores_secrets_and_writes_the_file(
@@ -556,10 +557,8 @@ def test_account_set_asks_again_for_a_bad_seed_then_gives_up(
     assert memory_keyring.entries[(ACCOUNTS_SERVICE, "main/totp_secret")] == SEED
 
     result = run("set", "other", "--config", str(path), input="\nbad1!\nbad2!\nbad3!\n")
-    assert isinstance(result.exception, ConfigError)
-    assert str(result.exception) == (
-        "That is not a valid base32 Google Authenticator seed (asked 3 times)"
-    )
+    assert result.exit_code == ExitStatus.CONFIG, result.output
+    assert result.error == ("That is not a valid base32 Google Authenticator seed (asked 3 times)")
     assert (ACCOUNTS_SERVICE, "other/password") not in memory_keyring.entries
     assert "other" not in read_accounts(path)  # nothing written when the prompts failed
 
@@ -574,20 +573,20 @@ def test_account_set_bad_input_fails_before_any_prompt(tmp_path: Path) -> None:
         (["set", "main", "--ip", "1.2.3.999"], "Invalid IP address: 1.2.3.999"),
     ]:
         result = run(*args, "--config", str(path), input="pw\n")
-        assert isinstance(result.exception, InputError), result.output
-        assert str(result.exception) == message
-        assert result.stderr == ""  # no prompt was shown
+        assert result.exit_code == ExitStatus.USAGE, result.output
+        assert result.error == message
+        assert result.stderr == f"htx-keys: error: {message}\n"  # no prompt was shown
     write(tmp_path, one_account('password = "x"'))
     result = run("set", "main", "--config", str(path), input="pw\n")
-    assert isinstance(result.exception, ConfigError)
-    assert result.stderr == ""
+    assert result.exit_code == ExitStatus.CONFIG, result.output
+    assert "hidden" not in result.stderr and result.error.endswith("use `htx-keys account set main`")
 
 
 def test_account_set_without_a_keyring(tmp_path: Path, no_keyring: None) -> None:
     path = tmp_path / "accounts.toml"
     result = run("set", "main", "--config", str(path), "--email", "me@example.com")
-    assert isinstance(result.exception, ConfigError)
-    assert str(result.exception) == (
+    assert result.exit_code == ExitStatus.CONFIG, result.output
+    assert result.error == (
         "No usable OS keyring (keyring found no backend (keyring.backends.fail.Keyring)), so "
         "the secrets of account 'main' cannot be stored; put them in HTX_PASSWORD_MAIN, "
         "HTX_TOTP_SECRET_MAIN, HTX_IMAP_PASSWORD_MAIN instead and run with --file-only"
@@ -660,10 +659,8 @@ def test_account_remove(tmp_path: Path, memory_keyring: MemoryKeyring) -> None:
     assert set(memory_keyring.entries) == {(ACCOUNTS_SERVICE, "work-2/password")}
 
     result = run("remove", "main", "--config", str(path))
-    assert isinstance(result.exception, ConfigError)
-    assert str(result.exception) == (
-        "Nothing to remove: the keyring holds no secret of account 'main'"
-    )
+    assert result.exit_code == ExitStatus.CONFIG, result.output
+    assert result.error == ("Nothing to remove: the keyring holds no secret of account 'main'")
 
     result = run("remove", "work-2", "--config", str(path), "--from-file")
     assert result.exit_code == 0, result.output
@@ -699,8 +696,8 @@ def test_account_options_decorator() -> None:
 def test_an_account_written_in_an_unusual_form_is_left_for_a_person(tmp_path: Path) -> None:
     path = write(tmp_path, '[accounts]\nmain = { email = "me@example.com" }\n')
     result = run("set", "main", "--config", str(path), "--imap-host", "h", "--file-only")
-    assert isinstance(result.exception, ConfigError)
-    assert str(result.exception) == (
+    assert result.exit_code == ExitStatus.CONFIG, result.output
+    assert result.error == (
         f"{path}: cannot update [accounts.main] safely (written in an unusual form); "
         "edit it by hand"
     )

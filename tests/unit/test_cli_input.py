@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-import htx_keys.provisioning
+import htx_keys.app.provisioning
 from automation.errors import ExitStatus
 from htx_keys.cli import main
 
@@ -39,8 +39,8 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     def no_browser(*args, **kwargs):
         raise AssertionError("a browser was started for bad input")
 
-    monkeypatch.setattr(htx_keys.provisioning, "open_page", no_browser)
-    monkeypatch.setattr(htx_keys.provisioning, "Inbox", no_browser)
+    monkeypatch.setattr(htx_keys.app.provisioning, "open_page", no_browser)
+    monkeypatch.setattr(htx_keys.app.provisioning, "Inbox", no_browser)
     return GOOD_ENV
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from automation.runner import Reporter
 from automation.store import JsonStore
-from htx_keys.demo import demo_store
+from htx_keys.app.demo import demo_store
 
 
 def test_demo_falls_back_to_a_json_file_when_no_keyring_works(

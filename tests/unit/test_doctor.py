@@ -13,15 +13,14 @@ from typing import Any, cast
 
 import pyotp
 import pytest
-from click.testing import CliRunner
 from playwright.sync_api import Page
 
 from automation.config import Settings
 from automation.redaction import REDACTOR
 from flows.htx import pages
-from htx_keys import checks as checks_module
-from htx_keys import doctor as doctor_module
-from htx_keys.checks import (
+from htx_keys.app import checks as checks_module
+from htx_keys.app import doctor as doctor_module
+from htx_keys.app.checks import (
     DOCTOR_FAILED,
     Check,
     check_clock,
@@ -29,8 +28,9 @@ from htx_keys.checks import (
     check_settings_rows,
     check_store_rows,
 )
-from htx_keys.doctor import TARGETS, doctor, exit_status, render_json, render_text
-from htx_keys.doctor_site import Target
+from htx_keys.app.doctor import TARGETS, exit_status, render_json, render_text
+from htx_keys.app.doctor_site import Target
+from tests.support.cli import invoke
 
 SEED = pyotp.random_base32()
 
@@ -349,14 +349,14 @@ def test_command_prints_json_and_exits_13_on_a_failure(
     monkeypatch.setattr(doctor_module, "run_doctor", fake_run)
     monkeypatch.chdir(tmp_path)
     args = ["--format", "json", "--quiet", "--timeout", "2", "--session", "none"]
-    result = CliRunner().invoke(doctor, [*args, "--base-url", "http://127.0.0.1:1/"])
+    result = invoke(["doctor", *args, "--base-url", "http://127.0.0.1:1/"])
     assert result.exit_code == DOCTOR_FAILED, result.output
     assert json.loads(result.stdout) == json.loads(render_json(ROWS))
     assert seen["timeout_s"] == 2.0 and seen["headed"] is False
     assert seen["base_url"] == "http://127.0.0.1:1"
 
     monkeypatch.setattr(doctor_module, "run_doctor", lambda s, **k: ROWS[:2])
-    result = CliRunner().invoke(doctor, ["--session", "none"])
+    result = invoke(["doctor", "--session", "none"])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1] == "1 passed, 0 failed, 1 skipped"
 
@@ -365,7 +365,7 @@ def test_command_reports_a_malformed_setting_as_a_row(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    result = CliRunner().invoke(doctor, ["--format", "json"], env={"HTX_IMAP_PORT": "imap"})
+    result = invoke(["doctor", "--format", "json"], env={"HTX_IMAP_PORT": "imap"})
     assert result.exit_code == DOCTOR_FAILED, result.output
     assert json.loads(result.stdout) == [
         {

@@ -19,21 +19,20 @@ from flows.htx.key_list import ExchangeKey, from_api, from_row
 from flows.htx.limits import check_request, has_tag, note_matches, tag_note
 from flows.htx.pages import KeyRow
 from flows.htx.verify import Verification
-from htx_keys import subuser_lifecycle
-from htx_keys.ci_output import KeyOutput, Made
-from htx_keys.exec_cli import child_environment, find_program
-from htx_keys.lifecycle import (
+from htx_keys.app import subuser_lifecycle
+from htx_keys.app.exec import child_environment, find_program
+from htx_keys.app.lifecycle import (
     Listing,
-    check_before_deleting,
     check_room,
     expiring,
     find_keys,
     joined,
     orphans,
     plan_count,
-    stopped_rotation,
 )
-from htx_keys.lifecycle_cli import parse_days
+from htx_keys.app.output import KeyOutput, Made
+from htx_keys.app.rotation import check_before_deleting, stopped_rotation
+from htx_keys.cli.commands.keys import parse_days
 
 TAG = "htx-keys"
 

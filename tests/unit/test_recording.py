@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from automation.artifacts import ArtifactModes, kept
 from automation.blur import ATTR, blur_script
+from automation.modes import ArtifactModes, kept
 from automation.recording import OUTLINE_ATTR, StepShots
 from automation.redaction import REDACTOR
 from automation.runner import Flow, Reporter, Step, run_flow

@@ -8,7 +8,7 @@ from automation.store import KeyRecord, open_store
 from flows.htx.limits import check_request
 from flows.htx.rest import api_host, htx_permissions, our_permissions
 from flows.htx.verify import differences, read_back_of, same_addresses
-from htx_keys.subuser import check_sub_user_request, pick_parent
+from htx_keys.app.subuser import check_sub_user_request, pick_parent
 
 
 def record(**changes: Any) -> KeyRecord:

@@ -18,13 +18,14 @@ from playwright.sync_api import Locator, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from automation.browser import BrowserOptions, choose_browser, open_page
-from automation.config import ENV_NAMES, Settings
+from automation.config import Settings
 from automation.errors import ConfigError, HtxKeysError
 from automation.otp import Totp
 from automation.runner import Reporter
+from automation.schema import ENV_NAMES
 from flows.htx import pages
 from flows.htx.login import GA_REJECTED
-from htx_keys.checks import (
+from htx_keys.app.checks import (
     ANSWER_TIMEOUT_MS,
     CAPTCHA_TIMEOUT_S,
     NAV_TIMEOUT_MS,
@@ -33,7 +34,7 @@ from htx_keys.checks import (
     PAGES_FILE,
     Check,
 )
-from htx_keys.provisioning import has_display
+from htx_keys.app.preflight import has_display
 
 
 @dataclass(frozen=True)

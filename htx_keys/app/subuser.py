@@ -15,12 +15,14 @@ from automation.errors import ConfigError, InputError, RejectedError
 from automation.otp import validate_secret
 from automation.redaction import REDACTOR
 from automation.runner import Reporter
-from automation.store import KeyRecord, Store, save_or_rescue
+from automation.store import KeyRecord, Store, announce_and_store, check_store
 from flows.htx.limits import NO_IP_EXPIRY_DAYS, KeyRequest
 from flows.htx.provision import iso, utc_now
 from flows.htx.rest import HtxRest, KeyRefused
 from flows.htx.verify import Verification, verify_key
-from htx_keys.provisioning import new_totp
+from htx_keys.app.output import Made
+from htx_keys.app.preflight import new_totp
+from htx_keys.app.web_run import WebRun
 
 OTP_WORDS = ("otp", "google", "ga code", "2fa", "authenticator")
 
@@ -106,13 +108,25 @@ def provision_sub_user(
         site=settings.api_url,
         sub_uid=sub_uid,
     )
-    try:
-        if on_key is not None:
-            on_key(record)
-    finally:
-        stored_in = save_or_rescue(store, record, settings.state_dir / "rescue")
+    stored_in = announce_and_store(store, record, settings.state_dir / "rescue", on_key)
     verification = None
     if verify:
         reporter.info("verifying the new key with signed calls")
         verification = verify_key(settings.api_url, record, reader=parent)
     return record, stored_in, verification
+
+
+def provision_for_sub_user(
+    run: WebRun, request: KeyRequest, sub_uid: int, parent_key: str | None
+) -> Made:
+    """`provision --sub-uid`: the parent's stored key and a GA code make the key; no browser."""
+    check_sub_user_request(request)
+    run.ask_for("totp_secret")
+    run.settings.require("email", "totp_secret")
+    check_store(run.store)
+    parent = pick_parent(run.store, run.settings.email or "", parent_key)
+    record, stored_in, verification = provision_sub_user(
+        run.settings, request, run.store, parent, sub_uid, run.reporter,
+        verify=run.options.verify, on_key=run.options.on_key,
+    )  # fmt: skip
+    return Made(record, stored_in, verification)

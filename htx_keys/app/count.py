@@ -10,11 +10,11 @@ from __future__ import annotations
 from automation.errors import HtxKeysError
 from automation.store import check_store, short
 from flows.htx.limits import KeyRequest
-from htx_keys.ci_output import Made
-from htx_keys.lifecycle import CountPlan, check_room, exchange_listing, held_records, plan_count
-from htx_keys.provisioning import check_new_key
-from htx_keys.web_run import WebRun
-from htx_keys.web_session import web_session
+from htx_keys.app.lifecycle import CountPlan, check_room, exchange_listing, held_records, plan_count
+from htx_keys.app.output import Made
+from htx_keys.app.provisioning import check_new_key
+from htx_keys.app.web_run import WebRun
+from htx_keys.app.web_session import web_session
 
 
 def provision_count(

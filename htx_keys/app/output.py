@@ -1,6 +1,6 @@
-"""What `provision`, `keys rotate` and `exec` print for people and for CI.
+"""What commands print on stdout, for people and for CI: the one place output is formatted.
 
-- text / json: the key's facts, never the secret (htx_keys/output.py).
+- text / json: a key's facts, never its secret.
 - github: `::add-mask::` for the access key and the secret key the moment the pair is read
   (before any other line could carry them; GitHub masks only what it was told before), then
   the text summary; step outputs go to $GITHUB_OUTPUT, and with --export-env the pair goes
@@ -8,6 +8,8 @@
 - env: `export HTX_ACCESS_KEY=... HTX_SECRET_KEY=...` lines for `eval`, only with
   --show-secret, since they print the secret.
 With several keys (`--count`) the names get a suffix: HTX_ACCESS_KEY_1, access_key_1, ...
+Tables of keys (`keys list`, `reconcile`, `verify`) are here too. Everything is scrubbed by
+the redactor as a last guard.
 """
 
 from __future__ import annotations
@@ -16,47 +18,74 @@ import json
 import os
 import shlex
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
-
-import click
+from typing import Any, TextIO
 
 from automation.errors import ConfigError, InputError, StoreError, VerifyError
 from automation.redaction import REDACTOR
 from automation.store import KeyRecord
 from flows.htx.verify import Verification
-from htx_keys.output import key_summary, render
+
+PERMISSION_NAMES = {"read": "Read-only", "trade": "Trade", "withdraw": "Withdraw"}
+
+
+def key_summary(
+    record: KeyRecord, stored_in: str, verification: Verification | None = None
+) -> dict[str, Any]:
+    summary: dict[str, Any] = {
+        "access_key": record.access_key,
+        "note": record.note,
+        "permissions": list(record.permissions),
+        "ip_addresses": list(record.ip_addresses),
+        "created_at": record.created_at,
+        "expires_at": record.expires_at,
+        "stored_in": stored_in,
+    }
+    if record.sub_uid is not None:
+        summary["sub_uid"] = record.sub_uid
+    if verification is not None:
+        # true: works and reads back as asked; false: it does not; null: not checkable here
+        summary["verified"] = verification.verified
+        summary["read_back"] = verification.read_back
+        if verification.reason:
+            summary["verification_note"] = verification.reason
+    return summary
+
+
+def render(summary: dict[str, Any], fmt: str) -> str:
+    """JSON or text; scrubbed as a last guard even though no secret is put in."""
+    if fmt == "json":
+        return REDACTOR.scrub(json.dumps(summary, indent=2))
+    ips = ", ".join(summary["ip_addresses"]) or "none"
+    expiry = summary["expires_at"] or "never (IP addresses bound)"
+    perms = ", ".join(PERMISSION_NAMES.get(p, p) for p in summary["permissions"])
+    title = f"Created API key {summary['access_key']}"
+    if "sub_uid" in summary:
+        title += f" for sub-user {summary['sub_uid']}"
+    lines = [
+        title,
+        f"  note          {summary['note']}",
+        f"  permissions   {perms}",
+        f"  IP addresses  {ips}",
+        f"  created       {summary['created_at']}",
+        f"  expires       {expiry}",
+        f"  stored in     {summary['stored_in']}",
+    ]
+    if "verified" in summary:
+        lines.append(f"  verified      {verification_text(summary)}")
+    return REDACTOR.scrub("\n".join(lines))
+
+
+def verification_text(summary: dict[str, Any]) -> str:
+    verified = summary.get("verified")
+    if verified is True:
+        return "yes: a signed call works and HTX reads back the same note, permissions and IPs"
+    word = "no" if verified is False else "skipped"
+    return f"{word}: {summary.get('verification_note', '')}"
+
 
 FORMATS = ("text", "json", "github", "env")
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def key_output_options(func: F) -> F:
-    """--format (text, json, github, env), --show-secret, --export-env and --quiet."""
-    func = click.option(
-        "--export-env",
-        is_flag=True,
-        help="With --format github: also put HTX_ACCESS_KEY and HTX_SECRET_KEY in "
-        "$GITHUB_ENV for the job's later steps.",
-    )(func)
-    func = click.option(
-        "--show-secret",
-        is_flag=True,
-        help="Allow output that contains the secret key (needed by --format env).",
-    )(func)
-    func = click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(FORMATS),
-        default="text",
-        show_default=True,
-        help="text/json: the key's facts, never the secret. github: ::add-mask:: lines, "
-        "then outputs in $GITHUB_OUTPUT. env: export lines for eval (needs --show-secret).",
-    )(func)
-    func = click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")(func)
-    return func
 
 
 @dataclass
@@ -182,3 +211,66 @@ def _append(path: Path, pairs: list[tuple[str, str]]) -> None:
             out.writelines(f"{name}={value}\n" for name, value in pairs)
     except OSError as exc:
         raise StoreError(f"Cannot write to {path}: {exc.strerror or exc}") from None
+
+
+# --- tables of existing keys -----------------------------------------------------------------
+def render_rows(rows: list[dict[str, Any]]) -> str:
+    """A list of rows as JSON (`--format json` of `keys list`, `verify`, `reconcile`)."""
+    return REDACTOR.scrub(json.dumps(rows, indent=2))
+
+
+def key_table(rows: list[dict[str, Any]]) -> str:
+    """`keys list` as text: one line a key, columns aligned."""
+    if not rows:
+        return "No keys."
+    head = ("ACCESS KEY", "NOTE", "PERMISSIONS", "IP ADDRESSES", "VALID DAYS", "STATUS", "SECRET")
+    lines = [head]
+    for r in rows:
+        valid = "permanent" if r["valid_days"] is None and r["on_exchange"] else r["valid_days"]
+        lines.append(
+            (
+                r["access_key"],
+                r["note"],
+                ",".join(r["permissions"]),
+                ",".join(r["ip_addresses"]) or "-",
+                "-" if valid is None else str(valid),
+                r["status"],
+                "held" if r["secret_held"] else "not held",
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    return REDACTOR.scrub(
+        "\n".join(
+            "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+            for line in lines
+        )
+    )
+
+
+def orphan_report(rows: list[dict[str, Any]], fmt: str, *, revoked: bool) -> str:
+    """`keys reconcile`: the orphans found (rows of ExchangeKey.to_dict()), or that none were."""
+    if fmt == "json":
+        return render_rows([dict(row, revoked=revoked) for row in rows])
+    if not rows:
+        return "No orphans: every key this tool made on HTX is held here."
+    word = "Revoked orphan" if revoked else "Orphan"
+    return REDACTOR.scrub(
+        "\n".join(
+            f"{word} {row['access_key']}  {row['note']}  created {row['created_at']}"
+            for row in rows
+        )
+    )
+
+
+def verify_report(rows: list[dict[str, Any]], fmt: str) -> str:
+    """`verify`: one line a stored key (ok, FAILED or skipped, and why)."""
+    if fmt == "json":
+        return render_rows(rows)
+    words = {True: "ok", False: "FAILED", None: "skipped"}
+    lines = []
+    for row in rows:
+        line = f"{row['access_key']}  {words[row['verified']]:<7}  {row['note']}"
+        if row["verification_note"]:
+            line += f"  ({row['verification_note']})"
+        lines.append(line)
+    return REDACTOR.scrub("\n".join(lines))

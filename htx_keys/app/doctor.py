@@ -15,17 +15,13 @@ import contextlib
 import json
 from collections.abc import Sequence
 from dataclasses import asdict
-from pathlib import Path
-
-import click
 
 from automation.config import Settings
 from automation.errors import ConfigError, HtxKeysError
 from automation.redaction import REDACTOR
 from automation.runner import Reporter
 from automation.session import SessionStore, open_session_store
-from htx_keys.account_cli import account_options
-from htx_keys.checks import (
+from htx_keys.app.checks import (
     DOCTOR_FAILED,
     Check,
     check_clock,
@@ -33,19 +29,20 @@ from htx_keys.checks import (
     check_settings_rows,
     check_store_rows,
 )
-from htx_keys.doctor_site import TARGETS, check_site
-from htx_keys.options import (
-    browser_options,
-    command_settings,
-    output_options,
-    prompt_run_secrets,
-    session_option,
-    site_options,
-    store_option,
-)
-from htx_keys.provisioning import new_totp
+from htx_keys.app.doctor_site import TARGETS, check_site
+from htx_keys.app.preflight import new_totp
+from htx_keys.app.web_options import WebOptions
+from htx_keys.app.web_run import SecretPrompt, run_secret_names
 
-__all__ = ["DOCTOR_FAILED", "TARGETS", "Check", "doctor", "run_doctor"]
+__all__ = [
+    "DOCTOR_FAILED",
+    "TARGETS",
+    "Check",
+    "exit_status",
+    "render_json",
+    "render_text",
+    "run_doctor",
+]
 
 
 # --- all of it -------------------------------------------------------------------------------
@@ -101,67 +98,20 @@ def render_text(checks: Sequence[Check]) -> str:
     return REDACTOR.scrub("\n".join(lines))
 
 
-@click.command()
-@click.option(
-    "--timeout",
-    "timeout_s",
-    type=click.FloatRange(min=0.5),
-    default=5.0,
-    show_default=True,
-    help="Seconds to wait for each element of the site.",
-)
-@output_options
-@session_option
-@store_option
-@browser_options
-@site_options
-@account_options
-def doctor(
-    timeout_s: float,
-    fmt: str,
-    quiet: bool,
-    session_spec: str,
-    store_spec: str | None,
-    headed: bool,
-    browser_path: str | None,
-    cdp_endpoint: str | None,
-    ws_endpoint: str | None,
-    base_url: str | None,
-    api_url: str | None,
-    env_file: Path | None,
-    account: str | None,
-    config_file: Path | None,
-) -> None:
-    """Check settings, clock, mailbox, store and the site's pages; create nothing.
-
-    Logs in (one Google Authenticator code; none with a saved session), checks each element
-    the flow uses, opens the Security Authentication dialog and cancels it: no mail is sent,
-    no key is made. Exits 0 when every check passes or is skipped, 13 when one fails.
-    """
+def doctor_checks(web: WebOptions, *, quiet: bool, ask_secrets: SecretPrompt) -> list[Check]:
+    """`doctor` as a command runs it: the settings from the options, then every check."""
     try:
-        settings = command_settings(
-            base_url,
-            api_url,
-            env_file,
-            account,
-            config_file,
-            store=store_spec,
-            browser=browser_path,
-        )
-        session = open_session_store(session_spec, settings.base_url, settings.email or "")
-        settings = prompt_run_secrets(settings, session)
+        settings = web.settings()
+        session = open_session_store(web.session_spec, settings.base_url, settings.email or "")
+        settings = ask_secrets(settings, run_secret_names(session))
     except ConfigError as exc:  # a malformed value: nothing else can be checked
-        checks = [Check("settings", "FAIL", exc.message, exc.hint or "see .env.example")]
-    else:
-        checks = run_doctor(
-            settings,
-            headed=headed,
-            timeout_s=timeout_s,
-            reporter=Reporter(quiet=quiet),
-            session=session,
-            cdp_endpoint=cdp_endpoint,
-            ws_endpoint=ws_endpoint,
-        )
-    click.echo(render_json(checks) if fmt == "json" else render_text(checks))
-    if exit_status(checks):
-        click.get_current_context().exit(DOCTOR_FAILED)
+        return [Check("settings", "FAIL", exc.message, exc.hint or "see .env.example")]
+    return run_doctor(
+        settings,
+        headed=web.headed,
+        timeout_s=web.timeout,
+        reporter=Reporter(quiet=quiet),
+        session=session,
+        cdp_endpoint=web.cdp_endpoint,
+        ws_endpoint=web.ws_endpoint,
+    )

@@ -23,7 +23,8 @@ from flows.htx.pages import ApiManagementPage
 from flows.htx.provision import KEY_STEPS
 from flows.htx.revoke import REVOKE_STEPS, RevokeContext
 from flows.htx.security import OPEN_API_MANAGEMENT
-from htx_keys.provisioning import Prepared, RunOptions, site_context
+from htx_keys.app.preflight import Prepared, RunOptions
+from htx_keys.app.provisioning import site_context
 
 SIGN_IN = Flow[SiteContext](
     name="keys",

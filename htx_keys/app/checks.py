@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Literal
 
-from automation.config import ENV_NAMES, Settings
+from automation.config import Settings
 from automation.errors import ConfigError, ExitStatus, HtxKeysError
 from automation.mail import Inbox, MailSettings, check_settings
 from automation.otp import validate_secret
 from automation.redaction import REDACTOR
+from automation.schema import ENV_NAMES
 from automation.store import KeyringStore, check_store, keyring_usable, open_store
-from htx_keys.provisioning import NEEDED, mail_settings
+from htx_keys.app.preflight import NEEDED, mail_settings
 
 DOCTOR_FAILED = ExitStatus.DOCTOR  # 13: a check failed
 MAX_CLOCK_SKEW_S = 5.0

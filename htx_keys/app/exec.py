@@ -22,26 +22,17 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-import click
-
-from automation.config import ENV_NAMES, SECRET_SETTINGS
 from automation.errors import HtxKeysError, InputError, NotFound, VerifyError
+from automation.schema import ENV_NAMES, SECRET_SETTINGS
 from automation.store import KeyRecord, check_store, short
-from flows.htx.limits import KeyRequest, check_request
-from htx_keys.ci_output import KeyOutput
-from htx_keys.lifecycle import forget, not_revoked
-from htx_keys.options import (
-    ip_option,
-    parent_key_option,
-    permission_option,
-    prompt_missing_secrets,
-    sub_uid_option,
-)
-from htx_keys.provisioning import check_new_key
-from htx_keys.subuser import check_sub_user_request, pick_parent, provision_sub_user
-from htx_keys.subuser_lifecycle import revoke_sub_user_key
-from htx_keys.web_run import WebRun, web_options
-from htx_keys.web_session import web_session
+from flows.htx.limits import KeyRequest
+from htx_keys.app.lifecycle import forget, not_revoked
+from htx_keys.app.output import KeyOutput
+from htx_keys.app.provisioning import check_new_key
+from htx_keys.app.subuser import check_sub_user_request, pick_parent, provision_sub_user
+from htx_keys.app.subuser_lifecycle import revoke_sub_user_key
+from htx_keys.app.web_run import WebRun
+from htx_keys.app.web_session import web_session
 
 
 def default_note() -> str:
@@ -49,61 +40,18 @@ def default_note() -> str:
     return f"exec {socket.gethostname()[:40]} {stamp}"
 
 
-@click.command()
-@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
-@click.option("--note", help="The key's note [default: exec HOST TIME].")
-@permission_option()
-@ip_option()
-@click.option("--no-verify", is_flag=True, help="Do not check the key before running CMD.")
-@click.option(
-    "--allow-withdraw", is_flag=True, help="Allow the withdraw permission (off by default)."
-)
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "github"]),
-    default="text",
-    show_default=True,
-    help="github: print ::add-mask:: for the pair the moment it is read, so the job's log "
-    "never shows it, whatever CMD prints.",
-)
-@sub_uid_option("Make the key for this sub-user over REST (no browser), signed by the parent.")
-@parent_key_option
-@click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")
-@web_options
-def exec_command(
-    command: tuple[str, ...],
-    note: str | None,
-    permissions: tuple[str, ...],
-    ips: tuple[str, ...],
-    no_verify: bool,
-    allow_withdraw: bool,
+def run_with_key(
+    run: WebRun,
+    request: KeyRequest,
+    command: list[str],
     sub_uid: int | None,
     parent_key: str | None,
-    fmt: str,
-    quiet: bool,
-    **web: Any,
-) -> None:
-    """Run CMD with a fresh key in HTX_ACCESS_KEY / HTX_SECRET_KEY, then revoke the key.
-
-    Write the command after `--`: htx-keys exec -p trade -- python bot.py. The key is
-    revoked when CMD ends, also when it fails or is stopped (Ctrl-C, SIGTERM); the exit
-    status is CMD's (128+N when a signal N ended it). With --format github the pair is
-    masked in the job's log before CMD starts.
-    """
-    if parent_key and sub_uid is None:
-        raise click.UsageError("--parent-key goes with --sub-uid")
-    find_program(command[0])  # checked now; run as typed (argv[0] unchanged)
-    out = KeyOutput(fmt, write_outputs=False)
-    out.check()
-    run = WebRun.from_options(web, quiet=quiet, verify=not no_verify, on_key=out.on_key)
-    request = check_request(
-        note or default_note(),
-        permissions or run.settings.default_permissions or ("read",),
-        ips or run.settings.default_ips,
-        allow_withdraw=allow_withdraw,
-        tag=run.tag,
-    )
+    out: KeyOutput,
+    report: Callable[[HtxKeysError], None],
+) -> int:
+    """Make the key, run the command with it, revoke it however the command ended; the
+    command's exit status. A key that cannot be revoked after a failed command is reported
+    through `report` (the command's status is what the caller acts on)."""
     check_store(run.store)
     if sub_uid is not None:
         record, revoke = _sub_user_key(run, request, sub_uid, parent_key, out)
@@ -111,19 +59,15 @@ def exec_command(
         record, revoke = _web_key(run, request)
     status = 1
     try:
-        status = run_child(list(command), record, run)
+        status = run_child(command, record, run)
     finally:
         try:
             revoke()
         except HtxKeysError as exc:
             if status == 0:
                 raise
-            # The command failed, and that status is what the caller acts on; the key that
-            # could not be revoked is still reported.
-            click.echo(f"htx-keys: error: {exc.message}", err=True)
-            if exc.hint:
-                click.echo(f"htx-keys: hint: {exc.hint}", err=True)
-    raise click.exceptions.Exit(status)
+            report(exc)
+    return status
 
 
 def _web_key(run: WebRun, request: KeyRequest) -> tuple[KeyRecord, Callable[[], None]]:
@@ -161,7 +105,7 @@ def _sub_user_key(
 ) -> tuple[KeyRecord, Callable[[], None]]:
     """A sub-user's key made over REST by the parent, and how to delete it the same way."""
     check_sub_user_request(request)
-    run.settings = prompt_missing_secrets(run.settings, ("totp_secret",))
+    run.ask_for("totp_secret")
     run.settings.require("totp_secret")
     parent = pick_parent(run.store, run.settings.email or "", parent_key)
     made: list[KeyRecord] = []

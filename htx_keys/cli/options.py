@@ -1,27 +1,31 @@
-"""Options shared by several commands, as small decorators (shot-scraper's style)."""
+"""Options shared by several commands, each declared once, as small decorators (shot-scraper's
+style); `web_options` collapses the options of a command that drives the website into one
+typed `WebOptions`. Also the hidden prompts: the only place the tool asks a person."""
 
 from __future__ import annotations
 
+import functools
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from automation.artifacts import MODES, ArtifactModes, Mode
-from automation.config import ENV_NAMES, SECRET_SETTINGS, Settings, load_settings, with_values
-from automation.errors import VerifyError
-from automation.session import SessionStore
-from automation.store import KeyRecord
+from automation.modes import MODES, Mode
+from automation.schema import ENV_NAMES, SECRET_SETTINGS
 from flows.htx.limits import MAX_IPS
-from flows.htx.verify import Verification
+from htx_keys.app.web_options import WebOptions
+
+if TYPE_CHECKING:
+    from automation.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 IP_HELP = (
     f"IP address or IPv4 range to bind; repeatable or comma separated (max {MAX_IPS}). "
     "Without one the key expires after 90 days."
 )
+KEY_FORMATS = ("text", "json", "github", "env")
 
 
 def site_options(func: F) -> F:
@@ -68,10 +72,6 @@ def artifact_options(trace: Mode, video: Mode, screenshot: Mode) -> Callable[[F]
         return func
 
     return decorate
-
-
-def artifact_modes(trace: str, video: str, screenshot: str) -> ArtifactModes:
-    return ArtifactModes(trace, video, screenshot)  # type: ignore[arg-type]
 
 
 def permission_option(
@@ -164,6 +164,145 @@ def session_option(func: F) -> F:
     )(func)
 
 
+def quiet_option(func: F) -> F:
+    return click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")(func)
+
+
+def format_option(
+    choices: Sequence[str] = ("text", "json"),
+    help: str = "How to print the result on stdout (never the secret).",
+    show_default: bool = True,
+) -> Callable[[F], F]:
+    """--format FMT (the value arrives as `fmt`), with the choices a command has."""
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default=choices[0],
+        show_default=show_default,
+        help=help,
+    )
+
+
+def output_options(func: F) -> F:
+    """--format text|json and --quiet."""
+    return quiet_option(format_option()(func))
+
+
+def key_output_options(func: F) -> F:
+    """--format (text, json, github, env), --show-secret, --export-env and --quiet: what
+    `provision` and `keys rotate` print for people and for CI (app/output.py KeyOutput)."""
+    func = click.option(
+        "--export-env",
+        is_flag=True,
+        help="With --format github: also put HTX_ACCESS_KEY and HTX_SECRET_KEY in "
+        "$GITHUB_ENV for the job's later steps.",
+    )(func)
+    func = click.option(
+        "--show-secret",
+        is_flag=True,
+        help="Allow output that contains the secret key (needed by --format env).",
+    )(func)
+    func = format_option(
+        KEY_FORMATS,
+        "text/json: the key's facts, never the secret. github: ::add-mask:: lines, "
+        "then outputs in $GITHUB_OUTPUT. env: export lines for eval (needs --show-secret).",
+    )(func)
+    return quiet_option(func)
+
+
+def config_option(func: F) -> F:
+    return click.option(
+        "--config",
+        "config_file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="PATH",
+        help="Accounts file [env HTX_KEYS_CONFIG; default ~/.config/htx-keys/accounts.toml]",
+    )(func)
+
+
+def account_options(func: F) -> F:
+    """--account NAME and --config PATH for every command that builds settings.
+
+    No click envvar: load_settings reads HTX_KEYS_ACCOUNT and HTX_KEYS_CONFIG itself, so a
+    command and a library caller pick the same account the same way.
+    """
+    func = config_option(func)
+    return click.option(
+        "--account",
+        "account",
+        metavar="NAME",
+        help="Use the named account from the accounts file [env HTX_KEYS_ACCOUNT]",
+    )(func)
+
+
+def timeout_option(
+    default: float = 30.0,
+    minimum: float = 1.0,
+    help: str = "Seconds to wait for each page to answer.",
+) -> Callable[[F], F]:
+    return click.option(
+        "--timeout",
+        "timeout",
+        type=click.FloatRange(min=minimum),
+        default=default,
+        show_default=True,
+        help=help,
+    )
+
+
+def output_dir_option(func: F) -> F:
+    return click.option(
+        "--output",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Where a run's pictures, trace and video go, in OUTPUT/<run-id>/ "
+        "[default: the state dir's runs/].",
+    )(func)
+
+
+WEB_FIELDS = tuple(WebOptions.__dataclass_fields__)
+
+
+def web_options(
+    *,
+    artifacts: tuple[Mode, Mode, Mode] | None = ("off", "off", "retain-on-failure"),
+    output_dir: bool = True,
+    timeout: Callable[[Any], Any] | None = None,
+) -> Callable[[F], F]:
+    """Store, saved session, browser, timeout, artifacts (trace, video, screenshot defaults),
+    site and account: declared here once, handed to the command as one `web: WebOptions`."""
+
+    def decorate(func: F) -> F:
+        @functools.wraps(func)
+        def command(*args: Any, **kwargs: Any) -> Any:
+            given = {name: kwargs.pop(name) for name in WEB_FIELDS if name in kwargs}
+            return func(*args, web=WebOptions(**given), **kwargs)
+
+        decorators: list[Callable[[F], F]] = [
+            account_options,
+            site_options,
+            browser_options,
+            session_option,
+        ]
+        if artifacts is not None:
+            trace, video, screenshot = artifacts
+            decorators.append(artifact_options(trace=trace, video=video, screenshot=screenshot))
+        if output_dir:
+            decorators.append(output_dir_option)
+        decorators += [timeout or timeout_option(), store_option]
+        wrapped: Any = command
+        for decorator in decorators:
+            wrapped = decorator(wrapped)
+        return wrapped  # type: ignore[no-any-return]
+
+    return decorate
+
+
+def prompt_secrets(settings: Settings, names: tuple[str, ...]) -> Settings:
+    """The `SecretPrompt` the commands give the use cases: hidden prompts on a terminal."""
+    return prompt_missing_secrets(settings, names)
+
+
 def ask_person(question: str) -> str | None:
     """Ask the person at the terminal; hidden on a terminal, a plain line from a pipe."""
     if sys.stdin.isatty():
@@ -174,44 +313,10 @@ def ask_person(question: str) -> str | None:
     return line.strip() or None
 
 
-def output_options(func: F) -> F:
-    func = click.option(
-        "--format",
-        "fmt",
-        type=click.Choice(["text", "json"]),
-        default="text",
-        show_default=True,
-        help="How to print the result on stdout (never the secret).",
-    )(func)
-    func = click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")(func)
-    return func
-
-
-def command_settings(
-    base_url: str | None,
-    api_url: str | None,
-    env_file: Path | None,
-    account: str | None,
-    config_file: Path | None,
-    *,
-    store: str | None = None,
-    browser: str | None = None,
-) -> Settings:
-    """The settings of a command with site_options and account_options (and --store and
-    --browser where it has them): flags, then the environment, the .env file, defaults."""
-    flags = {"base_url": base_url, "api_url": api_url, "store": store, "browser": browser}
-    return load_settings(flags, env_file, account=account, config_file=config_file)
-
-
-def prompt_run_secrets(settings: Settings, session: SessionStore) -> Settings:
-    """On a terminal, ask for what a browser run needs; the password only when no saved
-    session signs in."""
-    asked = ("totp_secret", "imap_password") + (() if session.load() else ("password",))
-    return prompt_missing_secrets(settings, asked)
-
-
 def prompt_missing_secrets(settings: Settings, names: tuple[str, ...] | None = None) -> Settings:
     """On a terminal, ask for missing secrets with hidden input instead of failing."""
+    from automation.config import with_values
+
     if not sys.stdin.isatty():
         return settings
     asked: dict[str, str] = {}
@@ -225,18 +330,3 @@ def prompt_missing_secrets(settings: Settings, names: tuple[str, ...] | None = N
                 show_default=False,
             )
     return with_values(settings, **{k: v for k, v in asked.items() if v})
-
-
-def report_key(
-    record: KeyRecord, stored_in: str, verification: Verification | None, fmt: str
-) -> None:
-    """Print what was made; a key that does not check out is still reported, then fails."""
-    from htx_keys.output import key_summary, render
-
-    click.echo(render(key_summary(record, stored_in, verification), fmt))
-    if verification is not None and verification.status == "failed":
-        raise VerifyError(
-            f"Key {record.access_key} was created and stored in {stored_in}, but it does not "
-            f"check out: {verification.reason}",
-            hint="delete it on HTX (API Management) and create it again",
-        )

@@ -14,57 +14,21 @@ from typing import Any, TypeVar
 
 import click
 
-from automation.accounts import (
-    ACCOUNTS_SERVICE,
+from automation.errors import ConfigError, InputError
+from automation.schema import (
+    ENV_NAMES,
     FILE_SETTINGS,
     PATH_SETTINGS,
     SECRETS,
-    accounts_path,
-    check_name,
-    delete_secret,
-    plan_removal,
-    plan_update,
-    read_accounts,
-    read_secrets,
-    store_secret,
-    stored_secret,
-    write_accounts,
+    account_env_name,
+    convert,
 )
-from automation.config import ENV_NAMES, _convert, account_env_name
-from automation.errors import ConfigError, InputError
-from automation.otp import validate_secret
-from automation.redaction import REDACTOR
-from automation.store import keyring_usable
 from flows.htx.limits import check_ips, check_permissions
-from htx_keys.options import ip_option, permission_option
+from htx_keys.cli.console import echo
+from htx_keys.cli.options import config_option, ip_option, permission_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 SEED_ATTEMPTS = 3
-
-
-def config_option(func: F) -> F:
-    return click.option(
-        "--config",
-        "config_file",
-        type=click.Path(dir_okay=False, path_type=Path),
-        metavar="PATH",
-        help="Accounts file [env HTX_KEYS_CONFIG; default ~/.config/htx-keys/accounts.toml]",
-    )(func)
-
-
-def account_options(func: F) -> F:
-    """--account NAME and --config PATH for every command that builds settings.
-
-    No click envvar: load_settings reads HTX_KEYS_ACCOUNT and HTX_KEYS_CONFIG itself, so a
-    command and a library caller pick the same account the same way.
-    """
-    func = config_option(func)
-    return click.option(
-        "--account",
-        "account",
-        metavar="NAME",
-        help="Use the named account from the accounts file [env HTX_KEYS_ACCOUNT]",
-    )(func)
 
 
 def _setting_options(func: F) -> F:
@@ -80,6 +44,8 @@ def _setting_options(func: F) -> F:
 
 
 def _name(name: str) -> str:
+    from automation.accounts import check_name
+
     try:
         return check_name(name)
     except ConfigError as exc:
@@ -96,7 +62,7 @@ def _file_values(given: Mapping[str, str | None]) -> dict[str, Any]:
         if not raw.strip():
             raise InputError(f"{flag} cannot be empty")
         try:
-            value = _convert(name, raw, label=flag)
+            value = convert(name, raw, label=flag)
         except ConfigError as exc:
             raise InputError(exc.message) from None
         if name in PATH_SETTINGS:
@@ -113,6 +79,10 @@ def _ask(prompt: str) -> str:
 
 def _ask_secrets(name: str) -> tuple[dict[str, str], dict[str, str]]:
     """(the secrets typed in, what happens to each: "stored", "kept" or "not set")."""
+    from automation.accounts import stored_secret
+    from automation.otp import validate_secret
+    from automation.redaction import REDACTOR
+
     entered: dict[str, str] = {}
     outcome: dict[str, str] = {}
     for setting, label in SECRETS:
@@ -121,7 +91,7 @@ def _ask_secrets(name: str) -> tuple[dict[str, str], dict[str, str]]:
         prompt = f"{label[0].upper()}{label[1:]} for account '{name}' (hidden; {hint})"
         for attempt in range(1, SEED_ATTEMPTS + 1):
             value = _ask(prompt)
-            REDACTOR.add(value, label=account_env_name(name, setting))
+            REDACTOR.add(value, label=account_env_name(name, setting))  # before any output
             if not value or setting != "totp_secret":
                 break
             try:
@@ -141,6 +111,9 @@ def _ask_secrets(name: str) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def _require_keyring(name: str, doing: str) -> None:
+    from automation.accounts import ACCOUNTS_SERVICE
+    from automation.store import keyring_usable
+
     ok, reason = keyring_usable(ACCOUNTS_SERVICE)
     if not ok:
         names = ", ".join(account_env_name(name, setting) for setting, _label in SECRETS)
@@ -187,6 +160,14 @@ def set_account(
     Asks for the password, the TOTP seed (the base32 key shown when Google Authenticator was
     bound) and the IMAP password with hidden input; Enter keeps what the keyring holds.
     """
+    from automation.accounts import (
+        ACCOUNTS_SERVICE,
+        accounts_path,
+        plan_update,
+        store_secret,
+        write_accounts,
+    )
+
     name = _name(name)
     path = accounts_path(config_file, os.environ)
     updates = _file_values(settings)
@@ -210,7 +191,7 @@ def set_account(
         if setting in outcome:
             where = f" in the keyring (service {ACCOUNTS_SERVICE})" * (outcome[setting] == "stored")
             lines.append(f"  {label:<14} {outcome[setting]}{where}")
-    click.echo(REDACTOR.scrub("\n".join(lines)))
+    echo("\n".join(lines))
 
 
 @account.command("list")
@@ -225,6 +206,8 @@ def set_account(
 )
 def list_accounts(config_file: Path | None, fmt: str) -> None:
     """List the accounts: name, email and which secrets are held (environment or keyring)."""
+    from automation.accounts import accounts_path, read_accounts, read_secrets
+
     path = accounts_path(config_file, os.environ)
     rows: list[dict[str, Any]] = []
     problem = ""
@@ -239,7 +222,7 @@ def list_accounts(config_file: Path | None, fmt: str) -> None:
             err=True,
         )
     if fmt == "json":
-        click.echo(REDACTOR.scrub(json.dumps(rows, indent=2)))
+        echo(json.dumps(rows, indent=2))
         return
     if not rows:
         click.echo(f"No accounts in {path}", err=True)
@@ -253,7 +236,7 @@ def list_accounts(config_file: Path | None, fmt: str) -> None:
         "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
         for line in table
     )
-    click.echo(REDACTOR.scrub(text))
+    echo(text)
 
 
 @account.command("remove")
@@ -266,6 +249,14 @@ def list_accounts(config_file: Path | None, fmt: str) -> None:
 )
 def remove_account(name: str, config_file: Path | None, from_file: bool) -> None:
     """Delete account NAME's secrets from the keyring (and with --from-file, its table)."""
+    from automation.accounts import (
+        accounts_path,
+        delete_secret,
+        plan_removal,
+        read_accounts,
+        write_accounts,
+    )
+
     name = _name(name)
     path = accounts_path(config_file, os.environ)
     text = plan_removal(path, name) if from_file else None
@@ -285,4 +276,4 @@ def remove_account(name: str, config_file: Path | None, from_file: bool) -> None
         parts.append(f"removed [accounts.{name}] from {path}")
     elif name in read_accounts(path):
         parts.append(f"[accounts.{name}] stays in {path} (--from-file removes it)")
-    click.echo(REDACTOR.scrub(f"Account '{name}': {'; '.join(parts)}"))
+    echo(f"Account '{name}': {'; '.join(parts)}")

@@ -1,19 +1,21 @@
-"""`htx-keys sandbox`: serve the HTX replica, with an embedded IMAP server unless told otherwise."""
+"""The built-in HTX replica, started from the tool: the demo site (`demo`, `record` without
+--base-url) and `htx-keys sandbox`'s server. The only part of htx_keys that reaches sandbox/."""
 
 from __future__ import annotations
 
 import datetime as dt
 import sys
 import tempfile
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-import click
-
+from automation.config import Settings, default_state_dir
 from automation.errors import InputError
 from automation.files import atomic_write
 from automation.redaction import REDACTOR
+from automation.runner import Reporter
 from sandbox.accounts import Account, demo_account, load_accounts
 from sandbox.faults import Faults
 from sandbox.mailer import MailTarget
@@ -143,102 +145,37 @@ def serve_sandbox(
         server.serve_forever()
 
 
-@click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option(
-    "--port",
-    type=click.IntRange(0, 65535),
-    default=8400,
-    show_default=True,
-    help="Port for the website (0: any free port).",
-)
-@click.option(
-    "--accounts",
-    "accounts_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="TOML file of accounts (default: one demo account).",
-)
-@click.option(
-    "--mail-deliver",
-    envvar="HTX_SANDBOX_MAIL_DELIVER",
-    show_envvar=True,
-    metavar="URL",
-    help="Where verification mail goes: smtp://, smtp+starttls://, lmtp://, "
-    "imap+starttls:// or imaps://user:pass@host:port (default: an embedded IMAP "
-    "server). A URL with a password belongs in the environment variable, not in argv.",
-)
-@click.option(
-    "--mail-ca-file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="CA file to verify the mail server's certificate.",
-)
-@click.option(
-    "--mail-from",
-    default="HTX <noreply@htx.com>",
-    show_default=True,
-    help="Sender of the verification mail.",
-)
-@click.option(
-    "--write-env",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the settings `provision` needs to this .env file (mode 0600).",
-)
-@click.option(
-    "--captcha",
-    type=click.Choice(["off", "always", "new-session"]),
-    default="off",
-    show_default=True,
-    help="Put a slider captcha before login: always, or for a browser new to the account.",
-)
-@click.option(
-    "--new-device-check",
-    is_flag=True,
-    help="Ask a browser new to the account for an emailed code after the GA step.",
-)
-@click.option(
-    "--session-ttl",
-    type=click.FloatRange(min=1),
-    default=86400.0,
-    show_default=True,
-    help="Seconds a login session lasts.",
-)
-@click.option(
-    "--latency-ms",
-    type=click.IntRange(0, 10_000),
-    default=200,
-    show_default=True,
-    help="Delay of the page's own API calls, as on the live site.",
-)
-def sandbox(
-    host: str,
-    port: int,
-    accounts_file: Path | None,
-    mail_deliver: str | None,
-    mail_ca_file: Path | None,
-    mail_from: str,
-    write_env: Path | None,
-    captcha: str,
-    new_device_check: bool,
-    session_ttl: float,
-    latency_ms: int,
-) -> None:
-    """Serve the local HTX replica (website) until Ctrl-C.
-
-    With --write-env, a second terminal can run
-    `htx-keys provision --env-file PATH --note test` against it.
-    """
-    serve_sandbox(
-        host=host,
-        port=port,
-        accounts_file=accounts_file,
-        mail_deliver=mail_deliver,
-        mail_ca_file=mail_ca_file,
-        mail_from=mail_from,
-        write_env=write_env,
-        latency_ms=latency_ms,
-        guards={
-            "captcha": captcha,
-            "new_device_check": new_device_check,
-            "session_ttl_s": session_ttl,
-        },
-    )
+@contextmanager
+def demo_site(reporter: Reporter, *, browser: str | None = None) -> Iterator[Settings]:
+    """The sandbox website and an embedded IMAP server on free loopback ports, with a made-up
+    account; yields the settings that reach them, and stops both on the way out."""
+    account = demo_account()
+    REDACTOR.add(account.password, label="demo password")
+    REDACTOR.add(account.totp_secret, label="demo TOTP seed")
+    with tempfile.TemporaryDirectory(prefix="htx-keys-demo-") as tmp:
+        imap = EmbeddedImap(Path(tmp), user="demo")
+        reporter.info("starting the embedded IMAP server (pymap, STARTTLS)")
+        imap.start()
+        try:
+            REDACTOR.add(imap.password, label="demo IMAP password")
+            target = MailTarget.parse(imap.delivery_url(), ca_file=imap.ca_file)
+            with SandboxServer(SandboxConfig(accounts=[account], mail_target=target)) as server:
+                reporter.info(f"HTX sandbox at {server.base_url}, mail on {imap.host}:{imap.port}")
+                yield Settings(
+                    base_url=server.base_url,
+                    api_url=server.base_url,  # the replica serves its REST API on one origin
+                    email=account.email,
+                    password=account.password,
+                    totp_secret=account.totp_secret,
+                    imap_host=imap.host,
+                    imap_port=imap.port,
+                    imap_user=imap.user,
+                    imap_password=imap.password,
+                    imap_security="starttls",
+                    imap_ca_file=imap.ca_file,
+                    mail_from="*@htx.com",
+                    browser=browser,
+                    state_dir=default_state_dir(),
+                )
+        finally:
+            imap.stop()

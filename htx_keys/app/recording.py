@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from automation.artifacts import ArtifactModes, RunArtifacts
+from automation.artifacts import RunArtifacts
 from automation.blur import KeepBlurred
+from automation.modes import ArtifactModes
 from automation.recording import FailureScreenshot, StepShots
 from automation.runner import Reporter, StepHook
 from flows.htx.context import SiteContext

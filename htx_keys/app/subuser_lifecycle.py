@@ -15,9 +15,10 @@ from automation.store import KeyRecord, Store, short
 from flows.htx.key_list import from_api
 from flows.htx.limits import KeyRequest
 from flows.htx.rest import HtxRest
-from htx_keys.lifecycle import Listing, Rotation, forget, not_revoked
-from htx_keys.provisioning import check_new_key
-from htx_keys.subuser import check_sub_user_request, pick_parent, provision_sub_user
+from htx_keys.app.lifecycle import Listing, forget, not_revoked
+from htx_keys.app.provisioning import check_new_key
+from htx_keys.app.rotation import Rotation
+from htx_keys.app.subuser import check_sub_user_request, pick_parent, provision_sub_user
 
 
 def sub_user_records(store: Store, settings: Settings, sub_uid: int) -> list[KeyRecord]:

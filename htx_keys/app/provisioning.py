@@ -1,70 +1,34 @@
-"""Provision one key: check everything that can be checked, then run the flow.
+"""Provision one key, or sign in: the mailbox, the browser, the flow, the run's recording.
 
-Order matters. Every check that needs no browser runs first (settings, the TOTP seed, the mail
-settings, the store, which Chromium), then the mailbox is opened (a wrong IMAP password fails
-here, not after a key exists), and only then does a browser start.
+The checks that need no browser are in app/preflight.py and have run by the time anything
+here starts.
 """
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from automation.artifacts import ArtifactModes
-from automation.browser import BrowserChoice, BrowserOptions, choose_browser, open_page
-from automation.config import Settings
-from automation.errors import ConfigError, HtxKeysError
-from automation.mail import Inbox, MailSettings, check_settings, parse_senders
-from automation.otp import Totp, validate_secret
+from automation.browser import BrowserOptions, open_page
+from automation.errors import HtxKeysError
+from automation.mail import Inbox
+from automation.otp import Totp
 from automation.recording import new_run_dir
-from automation.runner import Flow, Reporter, RunResult, StepHook, run_flow
+from automation.runner import Flow, Reporter, RunResult, run_flow
 from automation.session import SessionStore
-from automation.store import KeyRecord, Store, check_store
+from automation.store import KeyRecord
 from flows.htx.context import ProvisionContext, SiteContext
 from flows.htx.limits import KeyRequest
 from flows.htx.login import LOGIN
 from flows.htx.provision import PROVISION
 from flows.htx.verify import Verification, verify_key
-from htx_keys.run_recording import Recording, new_recording
-
-NEEDED = ("email", "totp_secret", "imap_host", "imap_password")  # + password without a session
-
-
-@dataclass
-class RunOptions:
-    headed: bool = False  # a person sees the browser: captchas and SMS codes go to them
-    timeout_ms: float = 30_000
-    # Artifacts go to <artifacts_root>/<run-id>/ (default root: the state dir's runs/), or
-    # straight into artifacts_dir when given (`record --out DIR`).
-    artifacts_root: Path | None = None
-    artifacts_dir: Path | None = None
-    artifacts: ArtifactModes = field(default_factory=ArtifactModes)
-    chapter_ms: float = 1500.0  # how long each chapter card holds the video
-    use_totp_state: bool = True  # remember used GA steps across runs (off for throwaway seeds)
-    verify: bool = True  # check the new key with signed REST calls once it is stored
-    hooks: Sequence[StepHook[Any]] = ()
-    cdp_endpoint: str | None = None
-    ws_endpoint: str | None = None
-    session: SessionStore | None = None  # where a saved login is read (and renewed)
-    ask: Callable[[str], str | None] | None = None  # a hidden prompt for the person
-    captcha_timeout_s: float = 180.0
-    on_key: Callable[[KeyRecord], None] | None = None  # sees each new pair before it is stored
-
-
-@dataclass
-class Prepared:
-    settings: Settings
-    request: KeyRequest | None  # None: sign in only
-    store: Store | None
-    browser: BrowserChoice
-    mail: MailSettings
-    totp_secret: str = field(repr=False)
-    saved_state: dict[str, Any] | None = field(default=None, repr=False)
+from htx_keys.app.output import Made
+from htx_keys.app.preflight import Prepared, RunOptions, new_totp, prepare
+from htx_keys.app.recording import Recording, new_recording
+from htx_keys.app.web_run import WebRun, run_secret_names
 
 
 @dataclass
@@ -78,66 +42,6 @@ class ProvisionResult:
     @property
     def artifacts(self) -> list[Path]:
         return self.recording.files()
-
-
-def new_totp(secret: str, state_dir: Path | None, reporter: Reporter) -> Totp:
-    """GA codes for one run; `state_dir` shares the used time steps with every other run."""
-    return Totp(
-        secret,
-        state_dir=state_dir,
-        on_wait=lambda s: reporter.waiting(
-            s, "a fresh Google Authenticator code (each code works once)"
-        ),
-    )
-
-
-def mail_settings(settings: Settings) -> MailSettings:
-    extra: dict[str, Any] = {}
-    if settings.mail_from:
-        extra["senders"] = parse_senders(settings.mail_from)
-    if settings.mail_code_pattern:
-        extra["code_pattern"] = settings.mail_code_pattern
-    return MailSettings(
-        host=settings.imap_host or "",
-        port=settings.imap_port,
-        user=settings.imap_user or settings.email or "",
-        password=settings.imap_password or "",
-        security=settings.imap_security,  # type: ignore[arg-type]
-        ca_file=settings.imap_ca_file,
-        **extra,
-    )
-
-
-def prepare(
-    settings: Settings,
-    request: KeyRequest | None,
-    store: Store | None,
-    options: RunOptions | None = None,
-) -> Prepared:
-    """Everything that can fail before a browser starts, in well under a second."""
-    options = options or RunOptions()
-    saved = options.session.load() if options.session else None
-    settings.require(*NEEDED, *(() if saved else ("password",)))
-    secret = validate_secret(settings.totp_secret or "")
-    mail = mail_settings(settings)
-    check_settings(mail)
-    browser = choose_browser(
-        settings.browser, cdp_endpoint=options.cdp_endpoint, ws_endpoint=options.ws_endpoint
-    )
-    if options.headed and not browser.remote and not has_display():
-        raise ConfigError(
-            "--headed needs a display for the browser window: run it on a desktop or under "
-            "xvfb-run, or leave out --headed"
-        )
-    if store is not None:
-        check_store(store)
-    return Prepared(settings, request, store, browser, mail, secret, saved)
-
-
-def has_display() -> bool:
-    if not sys.platform.startswith("linux"):
-        return True
-    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 @contextmanager
@@ -264,3 +168,14 @@ def check_new_key(
     if verification.status == "skipped":
         reporter.info(f"not verified: {verification.reason}")
     return verification
+
+
+def provision_one(run: WebRun, request: KeyRequest) -> Made:
+    """`provision`: ask for what is missing, check everything, then make one key."""
+    run.ask_for(*run_secret_names(run.session))
+    prep = prepare(run.settings, request, run.store, run.options)
+    result = provision(prep, run.options, run.reporter)
+    reporter = run.reporter
+    waited = f" ({reporter.waited:.0f} s of it waiting on HTX's timers)" if reporter.waited else ""
+    reporter.info(f"done in {result.run.seconds:.1f} s{waited}")
+    return Made(result.record, result.stored_in, result.verification)

@@ -1,0 +1,98 @@
+"""The one schema of settings: each setting's environment name, which are secrets, how a
+raw value is read. automation.config (flags > environment > .env) and automation.accounts
+(the accounts file, the keyring) both build on it; it imports neither."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from automation.errors import ConfigError
+
+# The environment name of each setting. HTX_* are the account's; HTX_KEYS_* are the tool's.
+ENV_NAMES: dict[str, str] = {
+    "base_url": "HTX_BASE_URL",
+    "api_url": "HTX_API_URL",
+    "email": "HTX_EMAIL",
+    "password": "HTX_PASSWORD",
+    "totp_secret": "HTX_TOTP_SECRET",
+    "imap_host": "HTX_IMAP_HOST",
+    "imap_port": "HTX_IMAP_PORT",
+    "imap_user": "HTX_IMAP_USER",
+    "imap_password": "HTX_IMAP_PASSWORD",
+    "imap_security": "HTX_IMAP_SECURITY",
+    "imap_ca_file": "HTX_IMAP_CA_FILE",
+    "mail_from": "HTX_MAIL_FROM",
+    "mail_timeout": "HTX_MAIL_TIMEOUT",
+    "mail_code_pattern": "HTX_MAIL_CODE_PATTERN",
+    "store": "HTX_KEYS_STORE",
+    "browser": "HTX_KEYS_BROWSER",
+    "state_dir": "HTX_KEYS_STATE_DIR",
+    "note_tag": "HTX_KEYS_NOTE_TAG",
+}
+SECRET_SETTINGS = frozenset({"password", "totp_secret", "imap_password"})
+IMAP_SECURITY = ("tls", "starttls", "plain")
+NOTE_TAG_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,32}")
+# Identity settings an account's entries decide even against the generic environment.
+ACCOUNT_OWNED = frozenset({"email", "imap_user"})
+ACCOUNT_ENV = "HTX_KEYS_ACCOUNT"  # selects an account when --account is not given
+CONFIG_ENV = "HTX_KEYS_CONFIG"  # the accounts file when --config is not given
+
+
+def account_env_name(account: str, name: str) -> str:
+    """HTX_PASSWORD_<NAME>: an account's own variable for a secret setting."""
+    return f"{ENV_NAMES[name]}_{account.upper().replace('-', '_')}"
+
+
+# Which settings an accounts file may hold (never a secret), and how they are kept there.
+FILE_SETTINGS = tuple(name for name in ENV_NAMES if name not in SECRET_SETTINGS)
+PATH_SETTINGS = ("imap_ca_file", "state_dir")
+NUMBER_SETTINGS = ("imap_port", "mail_timeout")
+# An account's secrets, asked for and listed in this order; the labels are how a person
+# names them.
+SECRETS: tuple[tuple[str, str], ...] = (
+    ("password", "password"),
+    ("totp_secret", "TOTP seed"),
+    ("imap_password", "IMAP password"),
+)
+
+
+def convert(name: str, raw: str, label: str | None = None) -> Any:
+    """Parse one value; `label` names where it came from in messages (default: its variable)."""
+    env = label or ENV_NAMES[name]
+    if name == "imap_port":
+        try:
+            port = int(raw)
+        except ValueError:
+            raise ConfigError(f"{env} must be a port number, not {raw!r}") from None
+        if not 0 < port < 65536:
+            raise ConfigError(f"{env} must be between 1 and 65535, not {port}")
+        return port
+    if name == "mail_timeout":
+        try:
+            seconds = float(raw)
+        except ValueError:
+            raise ConfigError(f"{env} must be a number of seconds, not {raw!r}") from None
+        if seconds <= 0:
+            raise ConfigError(f"{env} must be more than 0 seconds")
+        return seconds
+    if name == "imap_security":
+        mode = raw.strip().lower()
+        if mode not in IMAP_SECURITY:
+            raise ConfigError(f"{env} must be one of tls, starttls, plain; not {raw!r}")
+        return mode
+    if name in ("imap_ca_file", "state_dir"):
+        return Path(raw).expanduser()
+    if name in ("base_url", "api_url"):
+        return raw.strip().rstrip("/")
+    if name == "note_tag":
+        tag = raw.strip()
+        if tag.lower() == "none":
+            return ""
+        if not NOTE_TAG_PATTERN.fullmatch(tag):
+            raise ConfigError(
+                f"{env} must be 1-32 letters, digits, '.', '_' or '-' (or 'none'), not {raw!r}"
+            )
+        return tag
+    return raw

@@ -1,0 +1,59 @@
+"""`htx-keys demo`: the whole job on the embedded default, started and stopped in one command."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from automation.runner import Reporter
+from automation.store import Store, keyring_usable, open_store
+from flows.htx.limits import check_request
+from htx_keys.app.output import Made
+from htx_keys.app.preflight import RunOptions, prepare
+from htx_keys.app.provisioning import provision
+from htx_keys.app.replica import demo_site
+
+DEMO_SERVICE = "htx-keys-demo"  # keeps made-up sandbox keys apart from real ones
+
+
+def demo_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "htx-keys"
+
+
+def demo_store(reporter: Reporter) -> Store:
+    usable, reason = keyring_usable(DEMO_SERVICE)
+    if usable:
+        return open_store(f"keyring:{DEMO_SERVICE}")
+    path = demo_data_dir() / "demo-keys.json"
+    reporter.info(f"no usable OS keyring ({reason}); the key goes to {path} (mode 0600)")
+    return open_store(f"json:{path}")
+
+
+def run_demo(
+    *,
+    quiet: bool,
+    headed: bool,
+    browser: str | None,
+    cdp_endpoint: str | None = None,
+    ws_endpoint: str | None = None,
+) -> Made:
+    """Start the replica and its mail server, make a key, stop both; what was made."""
+    reporter = Reporter(quiet=quiet)
+    started = time.monotonic()
+    with demo_site(reporter, browser=browser) as settings:
+        request = check_request("htx-keys demo", ["read", "trade"], [])
+        # The seed is made up for this run: nothing to remember between runs.
+        options = RunOptions(
+            headed=headed,
+            use_totp_state=False,
+            cdp_endpoint=cdp_endpoint,
+            ws_endpoint=ws_endpoint,
+        )
+        prep = prepare(settings, request, demo_store(reporter), options)
+        result = provision(prep, options, reporter)
+    reporter.info(
+        f"demo finished in {time.monotonic() - started:.1f} s; sandbox and mail server stopped"
+    )
+    return Made(result.record, result.stored_in, result.verification)

@@ -1,0 +1,120 @@
+"""Everything that can fail before a browser starts, checked first, in well under a second.
+
+Order matters: the settings, the TOTP seed, the mail settings, the store and which Chromium
+are checked here; the mailbox is opened next (app/provisioning.py: a wrong IMAP password fails
+there, before anything is made), and only then does a browser start.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from automation.browser import BrowserChoice, choose_browser
+from automation.config import Settings
+from automation.errors import ConfigError
+from automation.mail import MailSettings, check_settings, parse_senders
+from automation.modes import ArtifactModes
+from automation.otp import Totp, validate_secret
+from automation.runner import Reporter, StepHook
+from automation.session import SessionStore
+from automation.store import KeyRecord, Store, check_store
+from flows.htx.limits import KeyRequest
+
+NEEDED = ("email", "totp_secret", "imap_host", "imap_password")  # + password without a session
+
+
+@dataclass
+class RunOptions:
+    headed: bool = False  # a person sees the browser: captchas and SMS codes go to them
+    timeout_ms: float = 30_000
+    # Artifacts go to <artifacts_root>/<run-id>/ (default root: the state dir's runs/), or
+    # straight into artifacts_dir when given (`record --out DIR`).
+    artifacts_root: Path | None = None
+    artifacts_dir: Path | None = None
+    artifacts: ArtifactModes = field(default_factory=ArtifactModes)
+    chapter_ms: float = 1500.0  # how long each chapter card holds the video
+    use_totp_state: bool = True  # remember used GA steps across runs (off for throwaway seeds)
+    verify: bool = True  # check the new key with signed REST calls once it is stored
+    hooks: Sequence[StepHook[Any]] = ()
+    cdp_endpoint: str | None = None
+    ws_endpoint: str | None = None
+    session: SessionStore | None = None  # where a saved login is read (and renewed)
+    ask: Callable[[str], str | None] | None = None  # a hidden prompt for the person
+    captcha_timeout_s: float = 180.0
+    on_key: Callable[[KeyRecord], None] | None = None  # sees each new pair before it is stored
+
+
+@dataclass
+class Prepared:
+    settings: Settings
+    request: KeyRequest | None  # None: sign in only
+    store: Store | None
+    browser: BrowserChoice
+    mail: MailSettings
+    totp_secret: str = field(repr=False)
+    saved_state: dict[str, Any] | None = field(default=None, repr=False)
+
+
+def new_totp(secret: str, state_dir: Path | None, reporter: Reporter) -> Totp:
+    """GA codes for one run; `state_dir` shares the used time steps with every other run."""
+    return Totp(
+        secret,
+        state_dir=state_dir,
+        on_wait=lambda s: reporter.waiting(
+            s, "a fresh Google Authenticator code (each code works once)"
+        ),
+    )
+
+
+def mail_settings(settings: Settings) -> MailSettings:
+    extra: dict[str, Any] = {}
+    if settings.mail_from:
+        extra["senders"] = parse_senders(settings.mail_from)
+    if settings.mail_code_pattern:
+        extra["code_pattern"] = settings.mail_code_pattern
+    return MailSettings(
+        host=settings.imap_host or "",
+        port=settings.imap_port,
+        user=settings.imap_user or settings.email or "",
+        password=settings.imap_password or "",
+        security=settings.imap_security,  # type: ignore[arg-type]
+        ca_file=settings.imap_ca_file,
+        **extra,
+    )
+
+
+def prepare(
+    settings: Settings,
+    request: KeyRequest | None,
+    store: Store | None,
+    options: RunOptions | None = None,
+) -> Prepared:
+    """Everything that can fail before a browser starts, in well under a second."""
+    options = options or RunOptions()
+    saved = options.session.load() if options.session else None
+    settings.require(*NEEDED, *(() if saved else ("password",)))
+    secret = validate_secret(settings.totp_secret or "")
+    mail = mail_settings(settings)
+    check_settings(mail)
+    browser = choose_browser(
+        settings.browser, cdp_endpoint=options.cdp_endpoint, ws_endpoint=options.ws_endpoint
+    )
+    if options.headed and not browser.remote and not has_display():
+        raise ConfigError(
+            "--headed needs a display for the browser window: run it on a desktop or under "
+            "xvfb-run, or leave out --headed"
+        )
+    if store is not None:
+        check_store(store)
+    return Prepared(settings, request, store, browser, mail, secret, saved)
+
+
+def has_display() -> bool:
+    if not sys.platform.startswith("linux"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))

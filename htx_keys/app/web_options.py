@@ -1,0 +1,68 @@
+"""The options of a command that drives the website, parsed: one typed object the CLI's
+`web_options` decorator builds. Light on purpose: the CLI imports it to declare commands."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from automation.modes import ArtifactModes, Mode
+
+if TYPE_CHECKING:
+    from automation.config import Settings
+
+
+@dataclass(frozen=True)
+class WebOptions:
+    """The options of a command that drives the website (see htx_keys.cli.options)."""
+
+    store_spec: str | None = None
+    session_spec: str = "keyring"
+    headed: bool = False
+    browser_path: str | None = None
+    cdp_endpoint: str | None = None
+    ws_endpoint: str | None = None
+    timeout: float = 30.0
+    output: Path | None = None
+    trace: Mode = "off"
+    video: Mode = "off"
+    screenshot: Mode = "retain-on-failure"
+    base_url: str | None = None
+    api_url: str | None = None
+    env_file: Path | None = None
+    account: str | None = None
+    config_file: Path | None = None
+
+    def settings(self) -> Settings:
+        return command_settings(
+            self.base_url,
+            self.api_url,
+            self.env_file,
+            self.account,
+            self.config_file,
+            store=self.store_spec,
+            browser=self.browser_path,
+        )
+
+    @property
+    def artifacts(self) -> ArtifactModes:
+        return ArtifactModes(self.trace, self.video, self.screenshot)
+
+
+def command_settings(
+    base_url: str | None,
+    api_url: str | None,
+    env_file: Path | None,
+    account: str | None,
+    config_file: Path | None,
+    *,
+    store: str | None = None,
+    browser: str | None = None,
+) -> Settings:
+    """A command's settings from its site and account flags (and --store and --browser where
+    it has them): flags, then the environment, the .env file, defaults."""
+    from automation.config import load_settings
+
+    flags = {"base_url": base_url, "api_url": api_url, "store": store, "browser": browser}
+    return load_settings(flags, env_file, account=account, config_file=config_file)

@@ -1,0 +1,38 @@
+"""`htx-keys demo`: the whole job on the built-in replica, in one command."""
+
+from __future__ import annotations
+
+import click
+
+from htx_keys.cli.options import browser_options, output_options
+
+
+@click.command()
+@output_options
+@browser_options
+def demo(
+    fmt: str,
+    quiet: bool,
+    headed: bool,
+    browser_path: str | None,
+    cdp_endpoint: str | None,
+    ws_endpoint: str | None,
+) -> None:
+    """Run a whole provisioning against the built-in HTX replica, in one command.
+
+    Starts the sandbox website and an embedded IMAP server (pymap, TLS) on free loopback
+    ports, creates a key with a made-up demo account, stores it (the OS keyring, service
+    htx-keys-demo, when one works; otherwise a 0600 JSON file whose path is printed), prints
+    it and stops everything it started.
+    """
+    from htx_keys.app.demo import run_demo
+    from htx_keys.app.output import KeyOutput
+
+    made = run_demo(
+        quiet=quiet,
+        headed=headed,
+        browser=browser_path,
+        cdp_endpoint=cdp_endpoint,
+        ws_endpoint=ws_endpoint,
+    )
+    KeyOutput(fmt).report([made])

@@ -1,0 +1,91 @@
+"""`htx-keys exec [options] -- CMD ARGS`: a key that lives as long as one command
+(htx_keys/app/exec.py)."""
+
+from __future__ import annotations
+
+import click
+
+from automation.errors import ExitWith, InputError
+from htx_keys.app.web_options import WebOptions
+from htx_keys.cli.console import print_error
+from htx_keys.cli.options import (
+    ask_person,
+    format_option,
+    ip_option,
+    parent_key_option,
+    permission_option,
+    prompt_secrets,
+    quiet_option,
+    sub_uid_option,
+    web_options,
+)
+
+
+@click.command()
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.option("--note", help="The key's note [default: exec HOST TIME].")
+@permission_option()
+@ip_option()
+@click.option("--no-verify", is_flag=True, help="Do not check the key before running CMD.")
+@click.option(
+    "--allow-withdraw", is_flag=True, help="Allow the withdraw permission (off by default)."
+)
+@format_option(
+    ("text", "github"),
+    "github: print ::add-mask:: for the pair the moment it is read, so the job's log "
+    "never shows it, whatever CMD prints.",
+)
+@sub_uid_option("Make the key for this sub-user over REST (no browser), signed by the parent.")
+@parent_key_option
+@quiet_option
+@web_options()
+def exec_command(
+    command: tuple[str, ...],
+    note: str | None,
+    permissions: tuple[str, ...],
+    ips: tuple[str, ...],
+    no_verify: bool,
+    allow_withdraw: bool,
+    sub_uid: int | None,
+    parent_key: str | None,
+    fmt: str,
+    quiet: bool,
+    web: WebOptions,
+) -> None:
+    """Run CMD with a fresh key in HTX_ACCESS_KEY / HTX_SECRET_KEY, then revoke the key.
+
+    Write the command after `--`: htx-keys exec -p trade -- python bot.py. The key is
+    revoked when CMD ends, also when it fails or is stopped (Ctrl-C, SIGTERM); the exit
+    status is CMD's (128+N when a signal N ended it). With --format github the pair is
+    masked in the job's log before CMD starts.
+    """
+    from flows.htx.limits import check_request
+    from htx_keys.app.exec import default_note, find_program, run_with_key
+    from htx_keys.app.output import KeyOutput
+    from htx_keys.app.web_run import WebRun
+
+    if parent_key and sub_uid is None:
+        raise InputError("--parent-key goes with --sub-uid")
+    find_program(command[0])  # checked now; run as typed (argv[0] unchanged)
+    out = KeyOutput(fmt, write_outputs=False)
+    out.check()
+    run = WebRun.from_options(
+        web,
+        quiet=quiet,
+        verify=not no_verify,
+        on_key=out.on_key,
+        ask=ask_person,
+        ask_secrets=prompt_secrets,
+    )
+    request = check_request(
+        note or default_note(),
+        permissions or run.settings.default_permissions or ("read",),
+        ips or run.settings.default_ips,
+        allow_withdraw=allow_withdraw,
+        tag=run.tag,
+    )
+    status = run_with_key(
+        run, request, list(command), sub_uid, parent_key, out,
+        report=lambda exc: print_error(exc.message, exc.hint),
+    )  # fmt: skip
+    raise ExitWith(status)

@@ -1,0 +1,200 @@
+"""`htx-keys keys list | revoke | rotate | reconcile`: keys over their life."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import click
+
+from automation.errors import InputError
+from htx_keys.app.web_options import WebOptions
+from htx_keys.cli.console import echo
+from htx_keys.cli.options import (
+    ask_person,
+    format_option,
+    key_output_options,
+    parent_key_option,
+    prompt_secrets,
+    quiet_option,
+    sub_uid_option,
+    web_options,
+)
+
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhw]?)\s*$", re.I)
+SOURCES = ("auto", "api", "web")
+
+
+def parse_days(text: str) -> float:
+    """ "14d", "36h", "2w" or a plain number of days."""
+    match = DURATION.match(text)
+    if not match:
+        raise click.BadParameter(f"{text!r}: use a number of days like 14d, 36h or 2w")
+    number, unit = float(match.group(1)), match.group(2).lower()
+    return number * {"": 1.0, "d": 1.0, "h": 1 / 24, "w": 7.0}[unit]
+
+
+def check_duration(value: str | None) -> str | None:
+    """Checked while parsing, so the error names the option."""
+    if value is not None:
+        parse_days(value)
+    return value
+
+
+def _web_run(web: WebOptions, quiet: bool, **extra: Any) -> Any:
+    from htx_keys.app.web_run import WebRun
+
+    return WebRun.from_options(
+        web, quiet=quiet, ask=ask_person, ask_secrets=prompt_secrets, **extra
+    )
+
+
+def _sub_user_only(sub_uid: int | None, parent_key: str | None) -> None:
+    if parent_key and sub_uid is None:
+        raise InputError("--parent-key goes with --sub-uid")
+
+
+@click.group()
+def keys() -> None:
+    """Manage existing keys."""
+
+
+@keys.command(name="list")
+@click.option(
+    "--expiring-within",
+    metavar="DURATION",
+    callback=lambda _ctx, _param, value: check_duration(value),
+    help="Only keys that expire within DURATION (14d, 36h, 2w) or have expired; exit 14 "
+    "when there are any (for scheduled CI checks).",
+)
+@click.option(
+    "--source",
+    type=click.Choice(SOURCES),
+    default="auto",
+    show_default=True,
+    help="Where the list of keys on HTX comes from: api (GET /v2/user/api-key signed "
+    "with a stored key of the account: no browser, no code), web (the API Management "
+    "page, after logging in), auto (api when a stored key can sign, else web).",
+)
+@sub_uid_option("List this sub-user's keys instead (over REST, signed by the parent).")
+@parent_key_option
+@format_option(show_default=False, help="How to print the keys (never a secret).")
+@quiet_option
+@web_options()
+def list_keys(
+    expiring_within: str | None,
+    source: str,
+    sub_uid: int | None,
+    parent_key: str | None,
+    fmt: str,
+    quiet: bool,
+    web: WebOptions,
+) -> None:
+    """The keys on HTX joined with the keys stored here.
+
+    Shows each key's note, permissions, IP addresses, remaining valid days, status, and
+    whether its secret is held here; stored keys HTX no longer lists show as "not on HTX".
+    """
+    from automation.errors import NeedsAttention
+    from htx_keys.app.keys import list_rows
+    from htx_keys.app.output import key_table, render_rows
+
+    _sub_user_only(sub_uid, parent_key)
+    if sub_uid is not None and source != "auto":
+        raise InputError("--source is for the account's own keys; not with --sub-uid")
+    days = parse_days(expiring_within) if expiring_within else None
+    rows = list_rows(_web_run(web, quiet), source, sub_uid, parent_key, days)
+    echo(render_rows(rows) if fmt == "json" else key_table(rows))
+    if days is not None and rows:
+        raise NeedsAttention(f"{len(rows)} key(s) expire within {expiring_within}")
+
+
+@keys.command()
+@click.argument("access_key", required=False)
+@click.option("--note", metavar="NOTE", help="The key(s) with this note (the tool's tag added).")
+@click.option("--all", "every", is_flag=True, help="With --note: every key with the note.")
+@sub_uid_option(
+    "The key belongs to this sub-user: delete it over REST, signed with a stored key of the "
+    "parent (no browser)."
+)
+@parent_key_option
+@quiet_option
+@web_options()
+def revoke(
+    access_key: str | None,
+    note: str | None,
+    every: bool,
+    sub_uid: int | None,
+    parent_key: str | None,
+    quiet: bool,
+    web: WebOptions,
+) -> None:
+    """Delete a key on HTX, then its local copy.
+
+    Uses the website's own Delete flow (confirmation, emailed code, GA code). A sub-user's
+    key (--sub-uid) is deleted over REST instead. A key HTX no longer lists but that is
+    stored here only loses its local copy.
+    """
+    from htx_keys.app import keys as use
+
+    use.check_target(access_key, note)
+    _sub_user_only(sub_uid, parent_key)
+    use.revoke(_web_run(web, quiet), access_key, note, every, sub_uid, parent_key, echo)
+
+
+@keys.command()
+@click.argument("access_key", required=False)
+@click.option("--note", metavar="NOTE", help="The key with this note (the tool's tag added).")
+@click.option("--no-verify", is_flag=True, help="Do not check the new key before deleting the old.")
+@sub_uid_option("The key belongs to this sub-user: rotate it over REST (no browser).")
+@parent_key_option
+@key_output_options
+@web_options()
+def rotate(
+    access_key: str | None,
+    note: str | None,
+    no_verify: bool,
+    sub_uid: int | None,
+    parent_key: str | None,
+    fmt: str,
+    quiet: bool,
+    show_secret: bool,
+    export_env: bool,
+    web: WebOptions,
+) -> None:
+    """Replace a key: a new one with the same note, permissions and IP addresses.
+
+    The new key is created, stored and checked with signed calls, and only then is the old
+    one deleted on HTX and here. Stopped at any point, at least one working key stays stored.
+    """
+    from htx_keys.app import keys as use
+    from htx_keys.app.output import KeyOutput
+
+    use.check_target(access_key, note)
+    _sub_user_only(sub_uid, parent_key)
+    out = KeyOutput(fmt, show_secret, export_env)
+    out.check()
+    run = _web_run(web, quiet, verify=not no_verify, on_key=out.on_key)
+    out.report([use.rotate(run, access_key, note, sub_uid, parent_key, out.on_key)])
+
+
+@keys.command()
+@click.option("--revoke", "do_revoke", is_flag=True, help="Delete the orphans on HTX.")
+@format_option(show_default=False, help="How to print the orphans (never a secret).")
+@quiet_option
+@web_options()
+def reconcile(do_revoke: bool, fmt: str, quiet: bool, web: WebOptions) -> None:
+    """Find orphans: keys this tool made (its tag in the note) whose secret is held nowhere here.
+
+    A key is an orphan when the tool stopped between Create and storing the pair, or its
+    local copy was lost. "Held" means in the store this command uses (--store): keys kept in
+    another store count as orphans here, so list first. Without --revoke they are listed and the
+    exit status is 14 when there are any; with --revoke each is deleted through the website.
+    """
+    from htx_keys.app import keys as use
+    from htx_keys.app.output import orphan_report
+
+    found, revoked = use.reconcile(_web_run(web, quiet), do_revoke)
+    echo(orphan_report([k.to_dict() for k in found], fmt, revoked=revoked))
+    if found and not revoked:
+        raise use.orphans_found(found)

@@ -1,0 +1,110 @@
+"""`htx-keys login` and `logout`: a saved browser session, so later runs need no password,
+captcha or login GA code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from automation.errors import InputError
+from htx_keys.cli.console import echo
+from htx_keys.cli.options import (
+    account_options,
+    ask_person,
+    quiet_option,
+    remote_browser_options,
+    session_option,
+    site_options,
+)
+
+
+@click.command()
+@click.option("--headless", is_flag=True, help="No browser window (then a captcha stops it).")
+@click.option(
+    "--captcha-timeout",
+    type=click.FloatRange(min=10),
+    default=180.0,
+    show_default=True,
+    help="Seconds a person has to solve a captcha.",
+)
+@quiet_option
+@session_option
+@click.option(
+    "--browser",
+    "browser_path",
+    metavar="PATH",
+    help="Chromium/Chrome to use [env HTX_KEYS_BROWSER].",
+)
+@remote_browser_options
+@site_options
+@account_options
+def login(
+    headless: bool,
+    captcha_timeout: float,
+    quiet: bool,
+    session_spec: str,
+    browser_path: str | None,
+    cdp_endpoint: str | None,
+    ws_endpoint: str | None,
+    base_url: str | None,
+    api_url: str | None,
+    env_file: Path | None,
+    account: str | None,
+    config_file: Path | None,
+) -> None:
+    """Sign in once, in a browser window, and save the session for later runs.
+
+    A person can solve a captcha or answer a new-device check here. The browser's session
+    (cookies) is then saved in the OS keyring (or --session file:PATH, mode 0600), and
+    `provision`, `doctor` and the other commands reuse it: no password, captcha or login GA
+    code while it lasts. When it expires they log in again if the password is set.
+    """
+    from automation.runner import Reporter
+    from automation.session import NoSession, open_session_store
+    from htx_keys.app.preflight import RunOptions, prepare
+    from htx_keys.app.provisioning import sign_in
+    from htx_keys.app.web_options import command_settings
+    from htx_keys.cli.options import prompt_missing_secrets
+
+    settings = command_settings(
+        base_url, api_url, env_file, account, config_file, browser=browser_path
+    )
+    settings = prompt_missing_secrets(settings, ("password", "totp_secret", "imap_password"))
+    settings.require("email")
+    session = open_session_store(session_spec, settings.base_url, settings.email or "")
+    if isinstance(session, NoSession):
+        raise InputError("--session none: `login` exists to save a session")
+    options = RunOptions(
+        headed=not headless,
+        cdp_endpoint=cdp_endpoint,
+        ws_endpoint=ws_endpoint,
+        ask=ask_person,
+        captcha_timeout_s=captcha_timeout,
+    )
+    prep = prepare(settings, None, None, options)  # a fresh login: no saved session is used
+    where = sign_in(prep, session, options, Reporter(quiet=quiet))
+    echo(f"Signed in as {settings.email}; session saved in {where}")
+
+
+@click.command()
+@session_option
+@site_options
+@account_options
+def logout(
+    session_spec: str,
+    base_url: str | None,
+    api_url: str | None,
+    env_file: Path | None,
+    account: str | None,
+    config_file: Path | None,
+) -> None:
+    """Forget the saved session (it stays valid on HTX until it expires there)."""
+    from automation.session import open_session_store
+    from htx_keys.app.web_options import command_settings
+
+    settings = command_settings(base_url, api_url, env_file, account, config_file)
+    settings.require("email")
+    session = open_session_store(session_spec, settings.base_url, settings.email or "")
+    session.delete()
+    echo(f"Forgot the saved session of {settings.email} ({session.description})")
