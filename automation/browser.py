@@ -136,7 +136,7 @@ def open_page(options: BrowserOptions) -> Iterator[Any]:
                 viewport=VIEWPORT,
                 locale="en-US",
                 record_video_dir=options.record_video_dir,
-                storage_state=options.storage_state,  # type: ignore[arg-type]
+                storage_state=options.storage_state,
             )
             context.set_default_timeout(options.timeout_ms)
             page = context.new_page()

@@ -18,26 +18,22 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import email
-import ipaddress
-import re
 import socket
 import ssl
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Literal
+from dataclasses import dataclass
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.imapclient import SocketTimeout
 
-from automation.errors import ConfigError, InputError, MailError, MailTimeout
-from automation.mailparse import DEFAULT_CODE_PATTERN, extract_code, sender_matches, sender_of
+from automation.errors import MailError, MailTimeout
+from automation.mail_settings import MailSettings, check_settings
+from automation.mailparse import extract_code, sender_matches, sender_of
 from automation.redaction import REDACTOR
 
-DEFAULT_SENDERS: tuple[str, ...] = ("*@htx.com", "*@*.htx.com", "*@huobi.com", "*@*.huobi.com")
 # With UIDs unusable (UIDVALIDITY changed), only the date tells old mail from new: a little
 # slack for a server clock behind ours. A stale code that slips through is refused by HTX and
 # the flow then waits for the next mail.
@@ -46,78 +42,6 @@ SKEW_ALLOWANCE = 120.0  # seconds a server clock may lag ours before a new mail 
 PROGRESS_EVERY = 5.0
 MAX_MESSAGE_BYTES = 2_000_000  # a verification mail is a few kB; never download a huge foreign one
 _MAX_RECONNECTS = 5
-
-
-@dataclass(frozen=True)
-class MailSettings:
-    host: str
-    port: int | None  # None = 993 for tls, 143 for starttls/plain
-    user: str
-    password: str = field(repr=False)
-    security: Literal["tls", "starttls", "plain"] = "tls"
-    ca_file: Path | None = None
-    senders: tuple[str, ...] = DEFAULT_SENDERS
-    code_pattern: str = DEFAULT_CODE_PATTERN
-    folder: str = "INBOX"
-    poll_interval: float = 2.0
-
-    @property
-    def effective_port(self) -> int:
-        if self.port is not None:
-            return self.port
-        return 993 if self.security == "tls" else 143
-
-
-def parse_senders(text: str) -> tuple[str, ...]:
-    """'a@x.com, *@htx.com' -> ('a@x.com', '*@htx.com'); commas, semicolons or spaces separate."""
-    patterns = tuple(p for p in re.split(r"[,;\s]+", text) if p)
-    if not patterns:
-        raise InputError("No sender patterns given: expected e.g. '*@htx.com, *@*.htx.com'")
-    for pattern in patterns:
-        if pattern.count("@") != 1:
-            raise InputError(f"Sender pattern {pattern!r} must hold one '@', e.g. '*@htx.com'")
-    return patterns
-
-
-def _is_loopback(host: str) -> bool:
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_settings(s: MailSettings) -> None:
-    """Raise ConfigError for settings that cannot work or would leak the password."""
-    if not s.host:
-        raise ConfigError("The IMAP host is not set")
-    if s.security not in ("tls", "starttls", "plain"):
-        raise ConfigError(f"IMAP security must be tls, starttls or plain, not {s.security!r}")
-    if s.security == "plain" and not _is_loopback(s.host):
-        raise ConfigError(
-            f"IMAP security 'plain' would send the password unencrypted to {s.host}: "
-            "it is allowed only to a loopback host; use tls or starttls"
-        )
-    if s.port is not None and not 0 < s.port < 65536:
-        raise ConfigError(f"The IMAP port {s.port} is not a valid port number")
-    if not s.user or not s.password:
-        raise ConfigError("The IMAP user and password must both be set")
-    if s.ca_file is not None and not Path(s.ca_file).is_file():
-        raise ConfigError(f"The IMAP CA file {s.ca_file} does not exist")
-    if not s.senders:
-        raise InputError("No sender patterns given: expected e.g. '*@htx.com'")
-    try:
-        groups = re.compile(s.code_pattern).groups
-    except re.error as exc:
-        raise ConfigError(f"The verification code pattern is not a valid regex: {exc}") from None
-    if groups < 1:
-        raise ConfigError("The verification code pattern needs a group (...) around the code")
-    if not s.poll_interval > 0:
-        raise ConfigError("The IMAP poll interval must be positive")
-
-
-# -- reading a message -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -428,5 +352,5 @@ def _take_news(client: IMAPClient) -> bool:
     return isinstance(pending, dict) and bool(pending.pop("EXISTS", None))
 
 
-class _SelectError(IMAPClientError):
+class _SelectError(IMAPClientError):  # type: ignore[misc]  # imapclient has no type hints
     """The folder could not be selected (kept apart from connection failures for the message)."""

@@ -130,7 +130,7 @@ def extract_code(msg: Message, pattern: str = DEFAULT_CODE_PATTERN) -> str | Non
             if match.group(1):
                 return match.group(1)
     if pattern == DEFAULT_CODE_PATTERN:
-        lone = set(_LONE_RE.findall("\n".join([*(plain or html), subject])))
+        lone: set[str] = set(_LONE_RE.findall("\n".join([*(plain or html), subject])))
         if len(lone) == 1:
             return lone.pop()
     return None

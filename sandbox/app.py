@@ -8,7 +8,6 @@ The login calls are in sandbox/login_routes.py, the helpers all calls share in s
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -23,11 +22,10 @@ from starlette.templating import Jinja2Templates
 
 from sandbox import login_routes
 from sandbox.accounts import Account, mask_phone
-from sandbox.captcha import CAPTCHA_MODES
+from sandbox.codes import RESEND_AFTER_S
+from sandbox.config import SandboxConfig
 from sandbox.devices import DeviceCookie
-from sandbox.faults import Faults
-from sandbox.login_state import SESSION_TTL_S
-from sandbox.mailer import Mailer, MailTarget
+from sandbox.mailer import Mailer
 from sandbox.relabel import Relabel
 from sandbox.rest import RestApi
 from sandbox.state import (
@@ -36,7 +34,6 @@ from sandbox.state import (
     MAX_NOTE,
     NO_IP_VALID_DAYS,
     PURPOSES,
-    RESEND_AFTER_S,
     ApiKey,
     Refused,
     SandboxState,
@@ -46,7 +43,6 @@ from sandbox.state import (
 from sandbox.web import (
     HOME,
     LOGIN,
-    SESSION_COOKIE,  # noqa: F401  (importable from here as before)
     Body,
     Ctx,
     api,
@@ -71,30 +67,6 @@ PAGE_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-
-
-@dataclass
-class SandboxConfig:
-    accounts: list[Account]
-    mail_target: MailTarget | None = None
-    mail_from: str = "HTX <noreply@htx.com>"
-    faults: Faults = field(default_factory=Faults)
-    # Login guards, all off by default (README "Login guards"). The slider captcha before the
-    # password step: "off", "always", or "new-session" (a browser whose HB-DEVICE cookie has
-    # not completed a login for that account); an account's `captcha = true` forces it.
-    captcha: str = "off"
-    # After the GA step, a browser the account has not seen must confirm an emailed code.
-    new_device_check: bool = False
-    # How long a login lasts; an older session is treated as logged out.
-    session_ttl_s: float = SESSION_TTL_S
-
-    def __post_init__(self) -> None:
-        if self.captcha not in CAPTCHA_MODES:
-            raise ValueError(
-                f"captcha must be one of {', '.join(CAPTCHA_MODES)}, not {self.captcha!r}"
-            )
-        if not self.session_ttl_s > 0:
-            raise ValueError("session_ttl_s must be a positive number of seconds")
 
 
 def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Starlette:

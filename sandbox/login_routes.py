@@ -15,9 +15,10 @@ from starlette.routing import Route
 
 from sandbox.accounts import Account
 from sandbox.captcha import Drag
+from sandbox.codes import RESEND_AFTER_S
 from sandbox.devices import device_of
 from sandbox.login_state import LOGIN_PURPOSE
-from sandbox.state import RESEND_AFTER_S, mask_email
+from sandbox.state import mask_email
 from sandbox.web import (
     HOME,
     SESSION_COOKIE,

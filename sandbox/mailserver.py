@@ -30,7 +30,7 @@ from typing import IO
 from urllib.parse import quote
 
 from automation.errors import MailError
-from automation.mail import MailSettings
+from automation.mail_settings import MailSettings
 from sandbox.certs import TlsFiles, make_test_ca
 
 __all__ = ["EmbeddedImap"]

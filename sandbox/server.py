@@ -14,7 +14,8 @@ from types import FrameType, TracebackType
 
 import uvicorn
 
-from sandbox.app import SandboxConfig, create_app
+from sandbox.app import create_app
+from sandbox.config import SandboxConfig
 from sandbox.faults import Faults
 from sandbox.state import SandboxState
 

@@ -20,26 +20,14 @@ from email.message import EmailMessage
 from typing import TypeVar
 
 from sandbox.accounts import Account
-
-# Some names are imported only so that `from sandbox.state import X` keeps working for what
-# moved to the modules the state is built from (codes, errors, login_state).
-from sandbox.codes import (  # noqa: F401
+from sandbox.codes import (
     CODE_TTL_S,
     MAX_WRONG_CODES,
-    RESEND_AFTER_S,
-    RESEND_TOO_SOON,
 )
 from sandbox.errors import Refused
-from sandbox.login_state import (  # noqa: F401
-    LOGIN_EXPIRED,
-    LOGIN_TICKET_TTL_S,
-    MAX_LOGIN_GA_ATTEMPTS,
-    SESSION_TTL_S,
-    TOTP_STEP_S,
+from sandbox.login_state import (
     WRONG_GA,
-    WRONG_PASSWORD,
     LoginState,
-    SeedTotp,
 )
 
 T = TypeVar("T")

@@ -9,7 +9,7 @@ import math
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -17,12 +17,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.templating import Jinja2Templates
 
 from sandbox.accounts import Account
+from sandbox.config import SandboxConfig
 from sandbox.errors import Refused
 from sandbox.mailer import Mailer, build_verification_mail, log_failure
 from sandbox.state import SandboxState
-
-if TYPE_CHECKING:  # app.py imports this module; the config class is only needed for types
-    from sandbox.app import SandboxConfig
 
 SESSION_COOKIE = "HB-PRO-TOKEN"
 HOME = "/en-us/"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Install everything the tests need and run them: unit tests, and end-to-end tests with real
+# Install everything the tests need and run them: the static checks (ruff check, ruff format
+# --check, mypy: strict for automation/ and flows/), unit tests, and end-to-end tests with real
 # Chromium, a private Dovecot (TLS), the embedded pymap server and a real gnome-keyring.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k demo). This is what .ci/run calls.
+# Any finding of the static checks fails the run (after the tests, so both are reported).
 # Two workers (HTX_KEYS_TEST_WORKERS): most of an end-to-end test is waiting for the next
 # 30 s Google Authenticator window, which two tests can do at once; a test file stays on one
 # worker, so a module's shared recording is made once.
@@ -12,6 +14,11 @@ scripts/setup-system.sh --test
 scripts/install.sh --test
 export HTX_KEYS_REQUIRE_SERVICES=1  # a missing service fails the tests instead of skipping them
 set +e
+checks=0
+echo "test.sh: ruff check, ruff format --check, mypy" >&2
+.venv/bin/ruff check --quiet . || checks=1
+.venv/bin/ruff format --check --quiet . || checks=1
+.venv/bin/mypy automation flows sandbox htx_keys tests bench examples || checks=1
 workers=${HTX_KEYS_TEST_WORKERS:-2}
 parallel=()
 if [[ "$workers" != 0 ]]; then parallel=(-n "$workers" --dist loadfile); fi
@@ -20,6 +27,10 @@ status=$?
 set -e
 if [[ $status == 5 ]]; then
   echo "test.sh: pytest collected no tests" >&2
+  exit 1
+fi
+if [[ $checks != 0 && $status == 0 ]]; then
+  echo "test.sh: the tests passed, but ruff or mypy found problems (above)" >&2
   exit 1
 fi
 exit $status

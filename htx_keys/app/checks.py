@@ -12,7 +12,8 @@ from typing import Literal
 
 from automation.config import Settings
 from automation.errors import ConfigError, ExitStatus, HtxKeysError
-from automation.mail import Inbox, MailSettings, check_settings
+from automation.mail import Inbox
+from automation.mail_settings import MailSettings, check_settings
 from automation.otp import validate_secret
 from automation.redaction import REDACTOR
 from automation.schema import ENV_NAMES

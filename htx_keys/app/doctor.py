@@ -29,7 +29,8 @@ from htx_keys.app.checks import (
     check_settings_rows,
     check_store_rows,
 )
-from htx_keys.app.doctor_site import TARGETS, check_site
+from htx_keys.app.doctor_site import check_site
+from htx_keys.app.doctor_targets import TARGETS
 from htx_keys.app.preflight import new_totp
 from htx_keys.app.web_options import WebOptions
 from htx_keys.app.web_run import SecretPrompt, run_secret_names

@@ -17,7 +17,7 @@ from typing import Any
 from automation.browser import BrowserChoice, choose_browser
 from automation.config import Settings
 from automation.errors import ConfigError
-from automation.mail import MailSettings, check_settings, parse_senders
+from automation.mail_settings import MailSettings, check_settings, parse_senders
 from automation.modes import ArtifactModes
 from automation.otp import Totp, validate_secret
 from automation.runner import Reporter, StepHook

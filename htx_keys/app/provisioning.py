@@ -128,13 +128,13 @@ def _flow_context(
     )
     if prep.request is not None and prep.store is not None:
         return ProvisionContext(
-            **common,  # type: ignore[arg-type]
+            **common,
             request=prep.request,
             store=prep.store,
             rescue_dir=settings.state_dir / "rescue",
             on_key=options.on_key,
         )
-    return SiteContext(**common)  # type: ignore[arg-type]
+    return SiteContext(**common)
 
 
 def provision(prep: Prepared, options: RunOptions, reporter: Reporter) -> ProvisionResult:

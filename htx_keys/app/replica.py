@@ -17,10 +17,11 @@ from automation.files import atomic_write
 from automation.redaction import REDACTOR
 from automation.runner import Reporter
 from sandbox.accounts import Account, demo_account, load_accounts
+from sandbox.config import SandboxConfig
 from sandbox.faults import Faults
 from sandbox.mailer import MailTarget
 from sandbox.mailserver import EmbeddedImap
-from sandbox.server import SandboxConfig, SandboxServer
+from sandbox.server import SandboxServer
 
 ENV_HEADER = "# Written by htx-keys sandbox"
 

@@ -293,7 +293,7 @@ def web_options(
         wrapped: Any = command
         for decorator in decorators:
             wrapped = decorator(wrapped)
-        return wrapped  # type: ignore[no-any-return]
+        return wrapped
 
     return decorate
 

@@ -39,9 +39,10 @@ import pyotp
 import pytest
 
 from sandbox.accounts import Account
+from sandbox.config import SandboxConfig
 from sandbox.mailer import MailTarget
 from sandbox.mailserver import EmbeddedImap
-from sandbox.server import SandboxConfig, SandboxServer
+from sandbox.server import SandboxServer
 from sandbox.state import SandboxState
 from tests.support.dovecot import Dovecot, dovecot  # noqa: F401  (fixture)
 from tests.support.keyring_env import secret_service  # noqa: F401  (fixture)

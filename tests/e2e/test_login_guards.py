@@ -74,7 +74,7 @@ def test_a_person_solves_the_captcha_in_the_browser_window(
     assert json.loads(out)["note"] == "solved by a person [htx-keys]"
 
 
-def drag_to_the_end(slider) -> None:  # type: ignore[no-untyped-def]
+def drag_to_the_end(slider) -> None:
     page = slider.page
     handle = slider.bounding_box()
     track = page.get_by_role("group", name="Slider verification").bounding_box()

@@ -17,7 +17,8 @@ import pytest
 from imapclient import IMAPClient
 
 from automation.errors import MailError, MailTimeout
-from automation.mail import Inbox, MailSettings
+from automation.mail import Inbox
+from automation.mail_settings import MailSettings
 from tests.support.dovecot import Dovecot, dovecot  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.e2e

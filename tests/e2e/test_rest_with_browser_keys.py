@@ -63,7 +63,7 @@ def test_ccxt_with_a_browser_made_key_and_sub_user_keys_over_rest(
         wrong_host.spot_private_get_v1_account_accounts()
 
     late = make_client(api, pair.access_key, pair.secret_key)
-    late.nonce = lambda: late.milliseconds() - 10 * 60 * 1000  # type: ignore[method-assign]
+    late.nonce = lambda: late.milliseconds() - 10 * 60 * 1000
     with pytest.raises(ccxt.AuthenticationError, match="Invalid submission time"):
         late.spot_private_get_v1_account_accounts()
 

@@ -14,8 +14,9 @@ import pyotp
 import pytest
 
 from sandbox.accounts import Account
+from sandbox.config import SandboxConfig
 from sandbox.faults import Faults
-from sandbox.server import SandboxConfig, SandboxServer
+from sandbox.server import SandboxServer
 from sandbox.state import ApiKey, KeyRequest
 
 pytestmark = pytest.mark.e2e

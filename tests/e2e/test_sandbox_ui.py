@@ -12,8 +12,9 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from automation.browser import LAUNCH_ARGS
 from sandbox.accounts import Account, demo_account
+from sandbox.config import SandboxConfig
 from sandbox.faults import Faults
-from sandbox.server import SandboxConfig, SandboxServer
+from sandbox.server import SandboxServer
 from sandbox.state import KeyRequest
 from tests.support.browsers import CHROMIUM
 from tests.support.ga import Authenticator

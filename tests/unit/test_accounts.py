@@ -16,7 +16,8 @@ from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
 from automation import accounts
-from automation.accounts import ACCOUNTS_SERVICE, accounts_path, read_accounts, toml_value
+from automation.accounts import ACCOUNTS_SERVICE, accounts_path, read_accounts
+from automation.accounts_file import toml_value
 from automation.config import load_settings
 from automation.errors import ConfigError, ExitStatus
 from automation.redaction import REDACTOR
@@ -49,7 +50,7 @@ imap_host = "mail.example.com"
 class MemoryKeyring(KeyringBackend):
     """An in-memory keyring, so no test touches a real one."""
 
-    priority = -1  # type: ignore[assignment]  # never chosen by detection; set explicitly
+    priority = -1  # never chosen by detection; set explicitly
 
     def __init__(self) -> None:
         super().__init__()
@@ -579,7 +580,9 @@ def test_account_set_bad_input_fails_before_any_prompt(tmp_path: Path) -> None:
     write(tmp_path, one_account('password = "x"'))
     result = run("set", "main", "--config", str(path), input="pw\n")
     assert result.exit_code == ExitStatus.CONFIG, result.output
-    assert "hidden" not in result.stderr and result.error.endswith("use `htx-keys account set main`")
+    assert "hidden" not in result.stderr and result.error.endswith(
+        "use `htx-keys account set main`"
+    )
 
 
 def test_account_set_without_a_keyring(tmp_path: Path, no_keyring: None) -> None:

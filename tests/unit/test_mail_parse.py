@@ -13,17 +13,9 @@ from pathlib import Path
 import pytest
 
 from automation.errors import ConfigError, InputError, MailError
-from automation.mail import (
-    DEFAULT_CODE_PATTERN,
-    DEFAULT_SENDERS,
-    Inbox,
-    MailSettings,
-    check_settings,
-    extract_code,
-    parse_senders,
-    sender_matches,
-    sender_of,
-)
+from automation.mail import Inbox
+from automation.mail_settings import DEFAULT_SENDERS, MailSettings, check_settings, parse_senders
+from automation.mailparse import DEFAULT_CODE_PATTERN, extract_code, sender_matches, sender_of
 
 
 def raw(text: str) -> Message:

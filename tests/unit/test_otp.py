@@ -217,7 +217,7 @@ def test_totp_rejects_a_bad_seed() -> None:
         Totp("not a seed")
 
 
-def _take_code(state_dir: str, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _take_code(state_dir: str, out: multiprocessing.Queue) -> None:
     reads: list[float] = []
 
     def clock() -> float:

@@ -16,8 +16,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from sandbox.accounts import Account, load_accounts, mask_phone
-from sandbox.app import SandboxConfig, create_app
+from sandbox.app import create_app
 from sandbox.captcha import Drag
+from sandbox.config import SandboxConfig
 from sandbox.faults import Faults
 from sandbox.server import SandboxServer
 from sandbox.state import KeyRequest, Refused, SandboxState

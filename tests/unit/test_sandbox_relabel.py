@@ -21,7 +21,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.testclient import TestClient
 
 from sandbox.accounts import Account
-from sandbox.app import SandboxConfig, create_app
+from sandbox.app import create_app
+from sandbox.config import SandboxConfig
 from sandbox.faults import Faults
 from sandbox.relabel import Relabel, relabel_text
 

@@ -18,7 +18,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from sandbox.accounts import DEMO_SUB_UIDS, Account, demo_account, load_accounts
-from sandbox.app import SandboxConfig, create_app
+from sandbox.app import create_app
+from sandbox.config import SandboxConfig
 from sandbox.faults import Faults
 from sandbox.state import ApiKey, KeyRequest, SandboxState
 from tests.support.htx_sign import query_string, sign_request

@@ -12,7 +12,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from sandbox.accounts import Account
-from sandbox.app import SandboxConfig, create_app
+from sandbox.app import create_app
+from sandbox.config import SandboxConfig
 from sandbox.faults import Faults
 from sandbox.state import KeyRequest, SandboxState
 
@@ -479,7 +480,8 @@ def test_an_80_bit_seed_works_as_exchanges_issue_them() -> None:
     import time as _time
 
     from sandbox.accounts import Account
-    from sandbox.state import SandboxState, SeedTotp
+    from sandbox.login_state import SeedTotp
+    from sandbox.state import SandboxState
 
     account = Account(
         email="short@example.test",

@@ -8,8 +8,9 @@ import httpx
 import pytest
 
 from sandbox.accounts import demo_account
+from sandbox.config import SandboxConfig
 from sandbox.faults import Faults
-from sandbox.server import SandboxConfig, SandboxServer
+from sandbox.server import SandboxServer
 
 
 def test_serves_on_a_free_port_and_stops() -> None:

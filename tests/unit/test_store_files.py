@@ -328,7 +328,7 @@ def test_rescue_save_writes_a_private_file_json_store_can_read(tmp_path: Path) -
 
 class MemoryKeyring(KeyringBackend):
     # Below fail.Keyring's 0, so keyring's own detection never picks this class in other tests.
-    priority = -1  # type: ignore[assignment]
+    priority = -1
 
     def __init__(self, corrupt: bool = False) -> None:
         super().__init__()

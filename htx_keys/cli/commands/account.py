@@ -160,13 +160,8 @@ def set_account(
     Asks for the password, the TOTP seed (the base32 key shown when Google Authenticator was
     bound) and the IMAP password with hidden input; Enter keeps what the keyring holds.
     """
-    from automation.accounts import (
-        ACCOUNTS_SERVICE,
-        accounts_path,
-        plan_update,
-        store_secret,
-        write_accounts,
-    )
+    from automation.accounts import ACCOUNTS_SERVICE, accounts_path, store_secret
+    from automation.accounts_file import plan_update, write_accounts
 
     name = _name(name)
     path = accounts_path(config_file, os.environ)
@@ -249,13 +244,8 @@ def list_accounts(config_file: Path | None, fmt: str) -> None:
 )
 def remove_account(name: str, config_file: Path | None, from_file: bool) -> None:
     """Delete account NAME's secrets from the keyring (and with --from-file, its table)."""
-    from automation.accounts import (
-        accounts_path,
-        delete_secret,
-        plan_removal,
-        read_accounts,
-        write_accounts,
-    )
+    from automation.accounts import accounts_path, delete_secret, read_accounts
+    from automation.accounts_file import plan_removal, write_accounts
 
     name = _name(name)
     path = accounts_path(config_file, os.environ)

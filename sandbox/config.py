@@ -1,0 +1,35 @@
+"""How a replica is set up: accounts, where its mail goes, faults and login guards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sandbox.accounts import Account
+from sandbox.captcha import CAPTCHA_MODES
+from sandbox.faults import Faults
+from sandbox.login_state import SESSION_TTL_S
+from sandbox.mailer import MailTarget
+
+
+@dataclass
+class SandboxConfig:
+    accounts: list[Account]
+    mail_target: MailTarget | None = None
+    mail_from: str = "HTX <noreply@htx.com>"
+    faults: Faults = field(default_factory=Faults)
+    # Login guards, all off by default (README "Login guards"). The slider captcha before the
+    # password step: "off", "always", or "new-session" (a browser whose HB-DEVICE cookie has
+    # not completed a login for that account); an account's `captcha = true` forces it.
+    captcha: str = "off"
+    # After the GA step, a browser the account has not seen must confirm an emailed code.
+    new_device_check: bool = False
+    # How long a login lasts; an older session is treated as logged out.
+    session_ttl_s: float = SESSION_TTL_S
+
+    def __post_init__(self) -> None:
+        if self.captcha not in CAPTCHA_MODES:
+            raise ValueError(
+                f"captcha must be one of {', '.join(CAPTCHA_MODES)}, not {self.captcha!r}"
+            )
+        if not self.session_ttl_s > 0:
+            raise ValueError("session_ttl_s must be a positive number of seconds")
