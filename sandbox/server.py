@@ -19,7 +19,7 @@ from sandbox.config import SandboxConfig
 from sandbox.faults import Faults
 from sandbox.state import SandboxState
 
-__all__ = ["SandboxConfig", "SandboxServer"]
+__all__ = ["SandboxServer"]
 
 START_TIMEOUT_S = 15.0
 

@@ -30,20 +30,9 @@ from htx_keys.app.checks import (
     check_store_rows,
 )
 from htx_keys.app.doctor_site import check_site
-from htx_keys.app.doctor_targets import TARGETS
 from htx_keys.app.preflight import new_totp
 from htx_keys.app.web_options import WebOptions
 from htx_keys.app.web_run import SecretPrompt, run_secret_names
-
-__all__ = [
-    "DOCTOR_FAILED",
-    "TARGETS",
-    "Check",
-    "exit_status",
-    "render_json",
-    "render_text",
-    "run_doctor",
-]
 
 
 # --- all of it -------------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from htx_keys.app.doctor import DOCTOR_FAILED, TARGETS
+from htx_keys.app.checks import DOCTOR_FAILED
+from htx_keys.app.doctor_targets import TARGETS
 from tests.e2e.conftest import Site, SiteFactory
 from tests.support.cli import Invoked, invoke
 from tests.support.keyring_env import keyring_service  # noqa: F401  (fixture)

@@ -28,8 +28,8 @@ from htx_keys.app.checks import (
     check_settings_rows,
     check_store_rows,
 )
-from htx_keys.app.doctor import TARGETS, exit_status, render_json, render_text
-from htx_keys.app.doctor_targets import Target
+from htx_keys.app.doctor import exit_status, render_json, render_text
+from htx_keys.app.doctor_targets import TARGETS, Target
 from tests.support.cli import invoke
 
 SEED = pyotp.random_base32()
