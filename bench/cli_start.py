@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-COMMANDS = (
+COMMANDS: tuple[list[str], ...] = (
     [],
     ["provision"],
     ["keys", "list"],
