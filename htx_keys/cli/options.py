@@ -19,6 +19,7 @@ from htx_keys.app.web_options import WebOptions
 
 if TYPE_CHECKING:
     from automation.config import Settings
+    from htx_keys.app.web_run import WebRun
 
 F = TypeVar("F", bound=Callable[..., Any])
 IP_HELP = (
@@ -296,6 +297,16 @@ def web_options(
         return wrapped
 
     return decorate
+
+
+def web_run(web: WebOptions, *, quiet: bool, **extra: Any) -> WebRun:
+    """The use cases' view of a command's web options, with the person at the terminal asked
+    for what is missing (hidden prompts) and for captchas and SMS codes in a headed run."""
+    from htx_keys.app.web_run import WebRun
+
+    return WebRun.from_options(
+        web, quiet=quiet, ask=ask_person, ask_secrets=prompt_secrets, **extra
+    )
 
 
 def prompt_secrets(settings: Settings, names: tuple[str, ...]) -> Settings:

@@ -9,15 +9,14 @@ from automation.errors import ExitWith, InputError
 from htx_keys.app.web_options import WebOptions
 from htx_keys.cli.console import print_error
 from htx_keys.cli.options import (
-    ask_person,
     format_option,
     ip_option,
     parent_key_option,
     permission_option,
-    prompt_secrets,
     quiet_option,
     sub_uid_option,
     web_options,
+    web_run,
 )
 
 
@@ -62,20 +61,17 @@ def exec_command(
     from flows.htx.limits import check_request
     from htx_keys.app.exec import default_note, find_program, run_with_key
     from htx_keys.app.output import KeyOutput
-    from htx_keys.app.web_run import WebRun
 
     if parent_key and sub_uid is None:
         raise InputError("--parent-key goes with --sub-uid")
     find_program(command[0])  # checked now; run as typed (argv[0] unchanged)
     out = KeyOutput(fmt, write_outputs=False)
     out.check()
-    run = WebRun.from_options(
+    run = web_run(
         web,
         quiet=quiet,
         verify=not no_verify,
         on_key=out.on_key,
-        ask=ask_person,
-        ask_secrets=prompt_secrets,
     )
     request = check_request(
         note or default_note(),

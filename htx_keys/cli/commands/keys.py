@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import click
 
@@ -11,14 +10,13 @@ from automation.errors import InputError
 from htx_keys.app.web_options import WebOptions
 from htx_keys.cli.console import echo
 from htx_keys.cli.options import (
-    ask_person,
     format_option,
     key_output_options,
     parent_key_option,
-    prompt_secrets,
     quiet_option,
     sub_uid_option,
     web_options,
+    web_run,
 )
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhw]?)\s*$", re.I)
@@ -39,14 +37,6 @@ def check_duration(value: str | None) -> str | None:
     if value is not None:
         parse_days(value)
     return value
-
-
-def _web_run(web: WebOptions, quiet: bool, **extra: Any) -> Any:
-    from htx_keys.app.web_run import WebRun
-
-    return WebRun.from_options(
-        web, quiet=quiet, ask=ask_person, ask_secrets=prompt_secrets, **extra
-    )
 
 
 def _sub_user_only(sub_uid: int | None, parent_key: str | None) -> None:
@@ -103,7 +93,7 @@ def list_keys(
     if sub_uid is not None and source != "auto":
         raise InputError("--source is for the account's own keys; not with --sub-uid")
     days = parse_days(expiring_within) if expiring_within else None
-    rows = list_rows(_web_run(web, quiet), source, sub_uid, parent_key, days)
+    rows = list_rows(web_run(web, quiet=quiet), source, sub_uid, parent_key, days)
     echo(render_rows(rows) if fmt == "json" else key_table(rows))
     if days is not None and rows:
         raise NeedsAttention(f"{len(rows)} key(s) expire within {expiring_within}")
@@ -139,7 +129,7 @@ def revoke(
 
     use.check_target(access_key, note)
     _sub_user_only(sub_uid, parent_key)
-    use.revoke(_web_run(web, quiet), access_key, note, every, sub_uid, parent_key, echo)
+    use.revoke(web_run(web, quiet=quiet), access_key, note, every, sub_uid, parent_key, echo)
 
 
 @keys.command()
@@ -174,7 +164,7 @@ def rotate(
     _sub_user_only(sub_uid, parent_key)
     out = KeyOutput(fmt, show_secret, export_env)
     out.check()
-    run = _web_run(web, quiet, verify=not no_verify, on_key=out.on_key)
+    run = web_run(web, quiet=quiet, verify=not no_verify, on_key=out.on_key)
     out.report([use.rotate(run, access_key, note, sub_uid, parent_key, out.on_key)])
 
 
@@ -194,7 +184,7 @@ def reconcile(do_revoke: bool, fmt: str, quiet: bool, web: WebOptions) -> None:
     from htx_keys.app import keys as use
     from htx_keys.app.output import orphan_report
 
-    found, revoked = use.reconcile(_web_run(web, quiet), do_revoke)
+    found, revoked = use.reconcile(web_run(web, quiet=quiet), do_revoke)
     echo(orphan_report([k.to_dict() for k in found], fmt, revoked=revoked))
     if found and not revoked:
         raise use.orphans_found(found)

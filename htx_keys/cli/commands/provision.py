@@ -9,13 +9,12 @@ from automation.errors import InputError
 from flows.htx.limits import MAX_KEYS, MAX_NOTE
 from htx_keys.app.web_options import WebOptions
 from htx_keys.cli.options import (
-    ask_person,
     ip_option,
     key_output_options,
     parent_key_option,
     permission_option,
-    prompt_secrets,
     web_options,
+    web_run,
 )
 
 
@@ -77,7 +76,6 @@ def provision(
     """
     from flows.htx.limits import check_request
     from htx_keys.app.output import KeyOutput
-    from htx_keys.app.web_run import WebRun
 
     out = KeyOutput(fmt, show_secret, export_env)
     settings = web.settings()
@@ -95,13 +93,11 @@ def provision(
         raise InputError("--allow-duplicate goes with --count")
     if sub_uid is not None and count is not None:
         raise InputError("--count makes the account's own keys; not with --sub-uid")
-    run = WebRun.from_options(
+    run = web_run(
         web,
         quiet=quiet,
         verify=not no_verify,
         on_key=out.on_key,
-        ask=ask_person,
-        ask_secrets=prompt_secrets,
         require=("email",) if count is not None else (),
     )
     if sub_uid is not None:
