@@ -26,7 +26,7 @@ from sandbox.accounts import Account, mask_phone
 from sandbox.captcha import CAPTCHA_MODES
 from sandbox.devices import DeviceCookie
 from sandbox.faults import Faults
-from sandbox.login_state import SESSION_TTL_S
+from sandbox.login_state import SESSION_TTL_S, TOTP_STEP_S, check_totp_step
 from sandbox.mailer import Mailer, MailTarget
 from sandbox.relabel import Relabel
 from sandbox.rest import RestApi
@@ -87,8 +87,13 @@ class SandboxConfig:
     new_device_check: bool = False
     # How long a login lasts; an older session is treated as logged out.
     session_ttl_s: float = SESSION_TTL_S
+    # The Google Authenticator time step for every GA check (login, Security Authentication,
+    # sub-user REST). 30 s as on the live site; a test convenience only: tests run a shorter
+    # one so the tool waits seconds, not half a minute, for each fresh code.
+    totp_step_s: int = TOTP_STEP_S
 
     def __post_init__(self) -> None:
+        check_totp_step(self.totp_step_s)
         if self.captcha not in CAPTCHA_MODES:
             raise ValueError(
                 f"captcha must be one of {', '.join(CAPTCHA_MODES)}, not {self.captcha!r}"
@@ -99,9 +104,17 @@ class SandboxConfig:
 
 def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Starlette:
     """The ASGI app; pass `state` to share one (e.g. built with a test clock)."""
+    if state is None:
+        state = SandboxState(config.accounts, totp_step_s=config.totp_step_s)
+    elif state.totp_step_s != config.totp_step_s:
+        # The state records used GA steps in its own unit: it cannot follow another config.
+        raise ValueError(
+            f"the state's TOTP step ({state.totp_step_s} s) differs from the config's "
+            f"({config.totp_step_s} s)"
+        )
     ctx = Ctx(
         config=config,
-        state=state if state is not None else SandboxState(config.accounts),
+        state=state,
         mailer=Mailer(config.mail_target, config.faults),
         templates=Jinja2Templates(directory=str(HERE / "templates")),
     )

@@ -31,12 +31,21 @@ LOGIN_TICKET_TTL_S = 300
 DEVICE_STEP_TTL_S = 600
 MAX_LOGIN_GA_ATTEMPTS = 5
 SESSION_TTL_S = 24 * 3600
+# The GA time step, as on the live site and in every authenticator app. Tests may run the
+# sandbox with a shorter one (SandboxConfig.totp_step_s) to wait less for fresh codes.
 TOTP_STEP_S = 30
 LOGIN_PURPOSE = "login"
 
 WRONG_PASSWORD = "Incorrect account or password"
 WRONG_GA = "Incorrect Google Authenticator code"
 LOGIN_EXPIRED = "The verification has expired, please log in again"
+
+
+def check_totp_step(seconds: int) -> int:
+    """A GA time step the sandbox can run with: whole seconds, at least one."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 1:
+        raise ValueError(f"the TOTP step must be a whole number of seconds >= 1, not {seconds!r}")
+    return seconds
 
 
 class SeedTotp(pyotp.TOTP):
@@ -81,7 +90,15 @@ class LoginGa:
 
 
 class LoginState:
-    def __init__(self, accounts: Iterable[Account], clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        accounts: Iterable[Account],
+        clock: Callable[[], float] = time.time,
+        *,
+        totp_step_s: int = TOTP_STEP_S,
+    ):
+        # Fixed for the state's life: the used-step record below counts in these steps.
+        self._totp_step_s = check_totp_step(totp_step_s)
         self._accounts = {a.email.lower(): a for a in accounts}
         self._clock = clock
         self._lock = threading.RLock()
@@ -98,6 +115,11 @@ class LoginState:
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(int(self._clock()), UTC)
+
+    @property
+    def totp_step_s(self) -> int:
+        """The GA time step in seconds: each step's code is accepted once (30 on the site)."""
+        return self._totp_step_s
 
     @property
     def lock(self) -> threading.RLock:
@@ -304,10 +326,11 @@ class LoginState:
         """The time step a code belongs to, if it is acceptable now (RFC 6238 section 5.2)."""
         if not (isinstance(code, str) and len(code) == 6 and code.isdigit()):
             return None
-        totp = SeedTotp(account.totp_secret, interval=TOTP_STEP_S)
-        current = int(self._clock()) // TOTP_STEP_S
+        period = self._totp_step_s
+        totp = SeedTotp(account.totp_secret, interval=period)
+        current = int(self._clock()) // period
         last = self._last_ga_step.get(account.email.lower(), -1)
         for step in (current, current - 1):
-            if step > last and hmac.compare_digest(totp.at(step * TOTP_STEP_S), code):
+            if step > last and hmac.compare_digest(totp.at(step * period), code):
                 return step
         return None

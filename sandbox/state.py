@@ -195,8 +195,14 @@ def _new_key_part() -> str:
 
 
 class SandboxState(LoginState):
-    def __init__(self, accounts: Iterable[Account], clock: Callable[[], float] = time.time):
-        super().__init__(accounts, clock)
+    def __init__(
+        self,
+        accounts: Iterable[Account],
+        clock: Callable[[], float] = time.time,
+        *,
+        totp_step_s: int = TOTP_STEP_S,
+    ):
+        super().__init__(accounts, clock, totp_step_s=totp_step_s)
         self._keys: dict[str, list[ApiKey]] = {k: [] for k in self._accounts}
         # Sub-user keys by sub uid: made over REST only, never shown in the web table
         # (sandbox/subusers.py changes them under `lock`).

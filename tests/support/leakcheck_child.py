@@ -62,6 +62,8 @@ def state_snapshot(state: Any) -> dict[str, Any]:
         mails = list(state.outbox)
         sms = [code for _phone, code in state.sms_outbox]
     return {
+        # The GA codes the leak check computes must be of the step this sandbox ran with.
+        "totp_step_s": state.totp_step_s,
         "accounts": accounts,
         "secret_keys": {k.access_key: k.secret_key for k in keys},
         "sessions": sessions,

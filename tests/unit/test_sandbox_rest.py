@@ -442,6 +442,24 @@ def test_generation_refuses_a_ga_code_used_at_web_login(api: Api) -> None:
     assert v2_data(api.generate(parent_key))["accessKey"]
 
 
+def test_generation_follows_the_sandbox_ga_step() -> None:
+    """A sandbox run with a short GA step uses it for the REST call too."""
+    parent = account("alice@example.test", 10000001, (SUB1,))
+    clock = Clock()
+    state = SandboxState([parent], clock=clock, totp_step_s=5)
+    app = create_app(SandboxConfig([parent], faults=Faults(latency_ms=0), totp_step_s=5), state)
+    api = Api(state, clock, parent, parent, app, {})
+    parent_key = api.key()
+    totp = pyotp.TOTP(parent.totp_secret, interval=5)
+    too_old = totp.at(int(clock()) - 10)  # two steps back, inside the same 30 s window
+    assert v2_error(api.generate(parent_key, otpToken=too_old)) == (1003, "invalid otpToken")
+    assert v2_data(api.generate(parent_key, otpToken=totp.at(int(clock()))))["accessKey"]
+    clock.advance(5)  # one short step, not a 30 s window, to the next fresh code
+    assert v2_data(api.generate(parent_key, otpToken=totp.at(int(clock()))))["accessKey"]
+    for client in api.clients.values():
+        client.close()
+
+
 def test_generation_ga_code_is_good_once_and_spent_only_on_success(api: Api) -> None:
     parent_key = api.key()
     code = api.ga()
