@@ -48,7 +48,10 @@ SECRETS: tuple[tuple[str, str], ...] = (
     ("imap_password", "IMAP password"),
 )
 SECRET_NOUNS = {"password": "passwords", "totp_secret": "TOTP seeds", "imap_password": "passwords"}
-FILE_SETTINGS = tuple(name for name in ENV_NAMES if name not in SECRET_SETTINGS)
+# totp_period is no account's property: it is for a test sandbox, set in its environment.
+FILE_SETTINGS = tuple(
+    name for name in ENV_NAMES if name not in SECRET_SETTINGS and name != "totp_period"
+)
 LIST_KEYS = ("permissions", "ip_addresses")
 PATH_SETTINGS = ("imap_ca_file", "state_dir")
 NUMBER_SETTINGS = ("imap_port", "mail_timeout")

@@ -11,17 +11,22 @@ keyring (automation.accounts), never from the generic HTX_PASSWORD.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
 from automation.errors import ConfigError, InputError
 from automation.redaction import REDACTOR
+
+# Seconds per Google Authenticator code: HTX's, and every authenticator app's.
+TOTP_PERIOD = 30
 
 
 def default_state_dir() -> Path:
@@ -51,6 +56,9 @@ class Settings:
     # Appended to every note the tool gives a key ("ci-bot [htx-keys]"), so `keys reconcile`
     # can tell its keys from keys made by hand; "" for none.
     note_tag: str = "htx-keys"
+    # Seconds per GA code. Only a sandbox on this machine may differ from 30 (tests run it
+    # shorter, to wait less for fresh codes); see __post_init__.
+    totp_period: int = TOTP_PERIOD
     # name of the .env file the values came from, for error messages
     source: str = field(default="", compare=False)
     # the named account these settings are for (None: the plain HTX_* settings)
@@ -61,6 +69,24 @@ class Settings:
     # for error messages: the accounts file, and why the keyring could not be read
     accounts_file: str = field(default="", compare=False)
     keyring_problem: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if self.totp_period == TOTP_PERIOD:
+            return
+        env = ENV_NAMES["totp_period"]
+        if isinstance(self.totp_period, bool) or not isinstance(self.totp_period, int):
+            raise ConfigError(f"{env} must be a whole number of seconds")
+        if self.totp_period < 1:
+            raise ConfigError(f"{env} must be at least 1 second")
+        # The live site (and the phone app) always step every 30 s: another period there
+        # would only burn codes and get the account locked out. Checked here, so no way of
+        # building settings (flags, files, with_values) can slip past it.
+        for url in (self.base_url, self.api_url):
+            if not is_loopback_url(url):
+                raise ConfigError(
+                    f"{env}={self.totp_period} is for a sandbox on this machine only, "
+                    f"and {url} is not a loopback address (HTX uses {TOTP_PERIOD} s)"
+                )
 
     def env_name(self, name: str) -> str:
         """The variable a setting comes from: an account's secrets have their own names."""
@@ -131,6 +157,7 @@ ENV_NAMES: dict[str, str] = {
     "browser": "HTX_KEYS_BROWSER",
     "state_dir": "HTX_KEYS_STATE_DIR",
     "note_tag": "HTX_KEYS_NOTE_TAG",
+    "totp_period": "HTX_TOTP_PERIOD",
 }
 SECRET_SETTINGS = frozenset({"password", "totp_secret", "imap_password"})
 IMAP_SECURITY = ("tls", "starttls", "plain")
@@ -139,6 +166,24 @@ NOTE_TAG_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,32}")
 ACCOUNT_OWNED = frozenset({"email", "imap_user"})
 ACCOUNT_ENV = "HTX_KEYS_ACCOUNT"  # selects an account when --account is not given
 CONFIG_ENV = "HTX_KEYS_CONFIG"  # the accounts file when --config is not given
+
+
+def is_loopback_host(host: str) -> bool:
+    """localhost, 127.0.0.0/8 or ::1 (with or without brackets): this machine, surely."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def is_loopback_url(url: str) -> bool:
+    try:
+        host = urlsplit(url).hostname
+    except ValueError:
+        return False
+    return host is not None and is_loopback_host(host)
 
 
 def account_env_name(account: str, name: str) -> str:
@@ -181,6 +226,14 @@ def _convert(name: str, raw: str, label: str | None = None) -> Any:
         if seconds <= 0:
             raise ConfigError(f"{env} must be more than 0 seconds")
         return seconds
+    if name == "totp_period":
+        try:
+            period = int(raw)
+        except ValueError:
+            raise ConfigError(f"{env} must be a whole number of seconds, not {raw!r}") from None
+        if period < 1:
+            raise ConfigError(f"{env} must be at least 1 second, not {period}")
+        return period
     if name == "imap_security":
         mode = raw.strip().lower()
         if mode not in IMAP_SECURITY:

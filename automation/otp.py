@@ -8,8 +8,8 @@ Two rules shape this module:
   or any other using the same seed. Used steps are recorded in memory and, when ``state_dir`` is
   given, in a small JSON file shared through an ``fcntl`` lock.
 * A code generated with two seconds left may expire while the page submits it, so a code is only
-  handed out with at least ``min_remaining`` seconds left in its step; otherwise we wait for the
-  next step.
+  handed out with at least ``min_remaining`` seconds left in its step (by default a tenth of the
+  period: 3 s of HTX's 30 s); otherwise we wait for the next step.
 
 The state file holds only ``{"last_step": N}`` and is named after a fingerprint of the seed (the
 first 16 hex digits of its SHA-256), never the seed itself.
@@ -45,6 +45,9 @@ _MIN_SECRET_CHARS = 16
 # A recorded step further ahead than this means the clock went back (or the file is bogus);
 # waiting for it would hang the run, so stop and say so instead.
 _MAX_WAIT_STEPS = 3
+# The share of a period a code must have left when handed out: 3 s at 30 s. A share rather
+# than fixed seconds, so a sandbox's short period (tests) does not wait most of each step.
+_MIN_REMAINING_SHARE = 0.1
 
 
 class _SeedTotp(pyotp.TOTP):
@@ -84,7 +87,7 @@ class Totp:
         *,
         period: int = 30,
         digits: int = 6,
-        min_remaining: float = 3.0,
+        min_remaining: float | None = None,
         state_dir: Path | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -92,6 +95,8 @@ class Totp:
     ) -> None:
         if period <= 0:
             raise ValueError("period must be positive")
+        if min_remaining is None:
+            min_remaining = period * _MIN_REMAINING_SHARE
         if not 0 <= min_remaining < period:
             raise ValueError("min_remaining must be at least 0 and shorter than the period")
         normalised = validate_secret(secret)

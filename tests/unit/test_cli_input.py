@@ -29,6 +29,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "HTX_IMAP_CA_FILE",
         "HTX_MAIL_FROM",
         "HTX_KEYS_BROWSER",
+        "HTX_TOTP_PERIOD",
     ]
     for name in [*GOOD_ENV, *others]:
         monkeypatch.delenv(name, raising=False)
@@ -131,6 +132,19 @@ def test_plain_imap_to_a_remote_host_is_refused(
     code, _out, err = run(capsys, "--note", "n")
     assert code in (ExitStatus.CONFIG, ExitStatus.USAGE), err
     assert err.count("\n") == 1 and "plain" in err.lower()
+
+
+def test_a_short_totp_period_for_the_live_site_is_refused_before_a_browser(
+    env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTX_TOTP_PERIOD", "5")  # HTX_API_URL: the live API by default
+    code, out, err = run(capsys, "--note", "n")
+    assert code == ExitStatus.CONFIG, err
+    assert out == ""
+    assert err == (
+        "htx-keys: error: HTX_TOTP_PERIOD=5 is for a sandbox on this machine only, and "
+        "https://api.huobi.pro is not a loopback address (HTX uses 30 s)\n"
+    )
 
 
 def test_good_input_reaches_the_mailbox_step(

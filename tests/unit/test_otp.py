@@ -101,6 +101,16 @@ def test_waits_when_too_little_time_is_left() -> None:
     assert waits == [2.0]
 
 
+@pytest.mark.parametrize(("period", "left", "waits"), [(5, 0.6, False), (5, 0.4, True)])
+def test_a_short_period_needs_a_tenth_of_it_left(period: int, left: float, waits: bool) -> None:
+    """A sandbox's short period (tests): 3 s of 5 would mean waiting most steps."""
+    fake = FakeTime(9000 * period + period - left)
+    totp = make(fake, period=period)
+    step = 9000 + waits
+    assert totp.next_code() == expected(step, period=period)
+    assert fake.now == (step * period if waits else 9000 * period + period - left)
+
+
 def test_enough_time_left_means_no_wait() -> None:
     fake = FakeTime(4500 * PERIOD + 26)  # 4 s left
     totp = make(fake, min_remaining=3.0)
