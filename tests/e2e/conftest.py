@@ -44,6 +44,7 @@ from sandbox.mailserver import EmbeddedImap
 from sandbox.server import SandboxConfig, SandboxServer
 from sandbox.state import SandboxState
 from tests.support.dovecot import Dovecot, dovecot  # noqa: F401  (fixture)
+from tests.support.ga import SHORT_TOTP_STEP_S
 from tests.support.keyring_env import secret_service  # noqa: F401  (fixture)
 from tests.support.leakcheck import (
     SandboxSecrets,
@@ -93,9 +94,18 @@ class Site:
             "HTX_IMAP_CA_FILE": str(self.dovecot.ca_file),
             "HTX_MAIL_FROM": "*@htx.com",
             "HTX_KEYS_STATE_DIR": str(self.state_dir),
+            "HTX_TOTP_PERIOD": str(self.totp_step_s),
         }
         values.update(extra)
         return values
+
+    @property
+    def totp_step_s(self) -> int:
+        return self.server.config.totp_step_s
+
+    def totp(self) -> pyotp.TOTP:
+        """The account's authenticator app, with the site's time step."""
+        return pyotp.TOTP(self.account.totp_secret, interval=self.totp_step_s)
 
     @property
     def secrets(self) -> dict[str, str]:
@@ -132,7 +142,9 @@ def site_factory(
     """Make sandboxes with their own account (own GA seed, own mailbox), delivering over LMTP.
 
     `account` keywords go to the Account (captcha, auth_factors...), `config` keywords to the
-    SandboxConfig (captcha mode, new_device_check...).
+    SandboxConfig (captcha mode, new_device_check...). The GA step is SHORT_TOTP_STEP_S, and
+    Site.env() gives the tool the same period, unless `totp_step_s` says otherwise (30 for a
+    test of the live site's timing).
     """
     with ExitStack() as stack:
 
@@ -150,6 +162,7 @@ def site_factory(
             }
             values.update(account or {})
             target = MailTarget.parse(f"lmtp://127.0.0.1:{dovecot.lmtp_port}")
+            config.setdefault("totp_step_s", SHORT_TOTP_STEP_S)
             server = SandboxServer(
                 SandboxConfig(accounts=[Account(**values)], mail_target=target, **config)
             )

@@ -4,7 +4,8 @@ outputs, through Chromium, the sandbox over HTTP, Dovecot over TLS and ccxt.
 Keys that exist before a test (made "earlier", by the tool or by hand) go straight into the
 sandbox, and the session `htx-keys login` would have saved is given to the tool, so that each
 test spends GA codes only on what it tests: every create and delete needs its own fresh code,
-and a fresh code means waiting for the next 30 s window.
+and a fresh code means waiting for the next GA time step (a few seconds: tests run the
+sandbox with a short step, tests/e2e/conftest.py).
 """
 
 from __future__ import annotations

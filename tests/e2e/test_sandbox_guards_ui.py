@@ -17,7 +17,7 @@ from sandbox.accounts import Account, demo_account
 from sandbox.faults import Faults
 from sandbox.server import SandboxConfig, SandboxServer
 from tests.support.browsers import CHROMIUM
-from tests.support.ga import Authenticator
+from tests.support.ga import SHORT_TOTP_STEP_S, Authenticator
 
 pytestmark = pytest.mark.e2e
 
@@ -49,6 +49,7 @@ def start_sandbox() -> Iterator[Callable[..., SandboxServer]]:
     with ExitStack() as stack:
 
         def start(account: Account, **config: Any) -> SandboxServer:
+            config.setdefault("totp_step_s", SHORT_TOTP_STEP_S)
             cfg = SandboxConfig([account], faults=Faults(latency_ms=60), **config)
             return stack.enter_context(SandboxServer(cfg))
 
@@ -115,7 +116,7 @@ def drag_slider(page: Page, *, moves: int, pause_ms: int) -> None:
 def test_slider_captcha_then_ga(page: Page, start_sandbox: Callable[..., SandboxServer]) -> None:
     account = demo_account()
     srv = start_sandbox(account, captcha="always")
-    ga = Authenticator(account.totp_secret)
+    ga = Authenticator(account.totp_secret, SHORT_TOTP_STEP_S)
     enter_password(page, srv, account)
 
     group = page.get_by_role("group", name="Slider verification")
@@ -148,7 +149,7 @@ def test_slider_captcha_then_ga(page: Page, start_sandbox: Callable[..., Sandbox
 def test_new_device_step(page: Page, start_sandbox: Callable[..., SandboxServer]) -> None:
     account = demo_account()
     srv = start_sandbox(account, new_device_check=True)
-    ga = Authenticator(account.totp_secret)
+    ga = Authenticator(account.totp_secret, SHORT_TOTP_STEP_S)
     enter_password(page, srv, account, back="/en-us/apikey/")
     enter_ga(page, ga)
 
@@ -189,7 +190,7 @@ def test_sms_row_in_security_authentication(
         phone="+86 13812345678",
     )
     srv = start_sandbox(account)
-    ga = Authenticator(account.totp_secret)
+    ga = Authenticator(account.totp_secret, SHORT_TOTP_STEP_S)
     enter_password(page, srv, account, back="/en-us/apikey/")
     enter_ga(page, ga)
     expect(page.get_by_role("heading", name="API Management")).to_be_visible()
@@ -232,7 +233,7 @@ def test_expired_session_goes_to_the_login_page(
 ) -> None:
     account = demo_account()
     srv = start_sandbox(account)
-    ga = Authenticator(account.totp_secret)
+    ga = Authenticator(account.totp_secret, SHORT_TOTP_STEP_S)
     enter_password(page, srv, account, back="/en-us/apikey/")
     enter_ga(page, ga)
     expect(page.get_by_role("heading", name="API Management")).to_be_visible()

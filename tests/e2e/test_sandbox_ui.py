@@ -16,7 +16,7 @@ from sandbox.faults import Faults
 from sandbox.server import SandboxConfig, SandboxServer
 from sandbox.state import KeyRequest
 from tests.support.browsers import CHROMIUM
-from tests.support.ga import Authenticator
+from tests.support.ga import SHORT_TOTP_STEP_S, Authenticator
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +40,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
 def sandbox() -> Iterator[tuple[SandboxServer, Account]]:
     account = demo_account()
     # Keep the default latency: dialogs must be waited for, as on the live site.
-    config = SandboxConfig([account], faults=Faults())
+    config = SandboxConfig([account], faults=Faults(), totp_step_s=SHORT_TOTP_STEP_S)
     with SandboxServer(config) as srv:
         yield srv, account
 
@@ -125,7 +125,7 @@ def authenticate(
 
 def test_create_key_through_the_ui(page: Page, sandbox: tuple[SandboxServer, Account]) -> None:
     srv, account = sandbox
-    ga = Authenticator(account.totp_secret)
+    ga = Authenticator(account.totp_secret, SHORT_TOTP_STEP_S)
     log_in(page, srv, account, ga)
     open_api_management(page)
 
@@ -173,7 +173,7 @@ def test_create_key_through_the_ui(page: Page, sandbox: tuple[SandboxServer, Acc
 def test_delete_key_through_the_ui(page: Page, sandbox: tuple[SandboxServer, Account]) -> None:
     srv, account = sandbox
     key = srv.state.add_key(account, KeyRequest("old key", ("read",), ()))
-    ga = Authenticator(account.totp_secret)
+    ga = Authenticator(account.totp_secret, SHORT_TOTP_STEP_S)
     log_in(page, srv, account, ga)
     open_api_management(page)
     row = (

@@ -330,6 +330,24 @@ def test_sandbox_secrets_collects_keys_codes_and_ga_steps() -> None:
     assert set(ga) == found.bytes_only
 
 
+def test_the_ga_codes_are_those_of_the_sandbox_step() -> None:
+    """A sandbox run with a short GA step: the codes looked for are that step's."""
+    now = 1_714_566_000.0
+    account = Account(
+        email="u@example.test",
+        password="pw-" + "x" * 13,
+        totp_secret=pyotp.random_base32(),
+        uid=1,
+        mailbox="u@example.test",
+    )
+    state = SandboxState([account], clock=lambda: now, totp_step_s=5)
+    found = sandbox_secrets(state, "imap-pw-123", now - 20, now)
+    ga = {v for label, v in found.values.items() if "GA code" in label}
+    short = pyotp.TOTP(account.totp_secret, interval=5)
+    # Steps from one before `since` to one after `until`: 4 + 1 + 2.
+    assert ga == {short.at(now + 5 * n) for n in range(-5, 2)}
+
+
 def test_a_subprocess_dump_is_read_once_its_process_ended_in_the_window(tmp_path: Path) -> None:
     account = {"email": "a@x", "password": "pw-1234567890", "totp_secret": pyotp.random_base32()}
     dump = {
