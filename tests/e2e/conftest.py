@@ -1,5 +1,5 @@
-"""End-to-end fixtures: the sandbox over HTTP with mail to a private Dovecot (TLS), and the
-leak check every end-to-end test ends with.
+"""End-to-end fixtures: the sandbox sites (tests/support/site.py, imported here), and the leak
+check every end-to-end test ends with.
 
 The leak check (issue 5, part 3): at each test's teardown, every file under the test's
 tmp_path (screenshots, guides, videos, traces, logs, failure artifacts) is searched for every
@@ -23,28 +23,20 @@ purpose are themselves skipped: tests.support.leakcheck.legitimate_holder() list
 
 from __future__ import annotations
 
-import itertools
 import os
-import secrets
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyotp
 import pytest
 
-from sandbox.accounts import Account
-from sandbox.mailer import MailTarget
 from sandbox.mailserver import EmbeddedImap
-from sandbox.server import SandboxConfig, SandboxServer
 from sandbox.state import SandboxState
-from tests.support.dovecot import Dovecot, dovecot  # noqa: F401  (fixture)
-from tests.support.ga import SHORT_TOTP_STEP_S
+from tests.support.dovecot import dovecot  # noqa: F401  (fixture)
 from tests.support.keyring_env import secret_service  # noqa: F401  (fixture)
 from tests.support.leakcheck import (
     SandboxSecrets,
@@ -65,58 +57,7 @@ from tests.support.leakcheck_child import (
     state_snapshot,
 )
 from tests.support.ocr import tesseract
-
-_uids = itertools.count(20000001)
-
-
-@dataclass
-class Site:
-    server: SandboxServer
-    account: Account
-    dovecot: Dovecot
-    imap_user: str
-    imap_password: str
-    state_dir: Path
-
-    def env(self, **extra: str) -> dict[str, str]:
-        """The settings `htx-keys provision` needs, as environment variables."""
-        values = {
-            "HTX_BASE_URL": self.server.base_url,
-            "HTX_API_URL": self.server.base_url,
-            "HTX_EMAIL": self.account.email,
-            "HTX_PASSWORD": self.account.password,
-            "HTX_TOTP_SECRET": self.account.totp_secret,
-            "HTX_IMAP_HOST": "127.0.0.1",
-            "HTX_IMAP_PORT": str(self.dovecot.imaps_port),
-            "HTX_IMAP_USER": self.imap_user,
-            "HTX_IMAP_PASSWORD": self.imap_password,
-            "HTX_IMAP_SECURITY": "tls",
-            "HTX_IMAP_CA_FILE": str(self.dovecot.ca_file),
-            "HTX_MAIL_FROM": "*@htx.com",
-            "HTX_KEYS_STATE_DIR": str(self.state_dir),
-            "HTX_TOTP_PERIOD": str(self.totp_step_s),
-        }
-        values.update(extra)
-        return values
-
-    @property
-    def totp_step_s(self) -> int:
-        return self.server.config.totp_step_s
-
-    def totp(self) -> pyotp.TOTP:
-        """The account's authenticator app, with the site's time step."""
-        return pyotp.TOTP(self.account.totp_secret, interval=self.totp_step_s)
-
-    @property
-    def secrets(self) -> dict[str, str]:
-        return {
-            "password": self.account.password,
-            "TOTP seed": self.account.totp_secret,
-            "IMAP password": self.imap_password,
-        }
-
-
-SiteFactory = Callable[..., Site]
+from tests.support.site import Site, htx_site, site_factory  # noqa: F401  (fixtures)
 
 
 @pytest.fixture
@@ -131,52 +72,6 @@ def leak_secrets() -> dict[str, str]:
 def leak_sites() -> list[Site]:
     """The sites this test made; the leak check reads their secrets at teardown."""
     return []
-
-
-@pytest.fixture
-def site_factory(
-    dovecot: Dovecot,  # noqa: F811
-    tmp_path: Path,
-    leak_sites: list[Site],
-) -> Iterator[SiteFactory]:
-    """Make sandboxes with their own account (own GA seed, own mailbox), delivering over LMTP.
-
-    `account` keywords go to the Account (captcha, auth_factors...), `config` keywords to the
-    SandboxConfig (captcha mode, new_device_check...). The GA step is SHORT_TOTP_STEP_S, and
-    Site.env() gives the tool the same period, unless `totp_step_s` says otherwise (30 for a
-    test of the live site's timing).
-    """
-    with ExitStack() as stack:
-
-        def make(account: dict[str, Any] | None = None, **config: Any) -> Site:
-            user = f"user{secrets.token_hex(4)}"
-            imap_password = secrets.token_urlsafe(12)
-            dovecot.add_user(user, imap_password)
-            values: dict[str, Any] = {
-                "email": f"{user}@example.test",
-                "password": secrets.token_urlsafe(12),
-                "totp_secret": pyotp.random_base32(),
-                "uid": next(_uids),
-                "mailbox": f"{user}@example.test",
-                "sub_uids": (next(_uids), next(_uids)),
-            }
-            values.update(account or {})
-            target = MailTarget.parse(f"lmtp://127.0.0.1:{dovecot.lmtp_port}")
-            config.setdefault("totp_step_s", SHORT_TOTP_STEP_S)
-            server = SandboxServer(
-                SandboxConfig(accounts=[Account(**values)], mail_target=target, **config)
-            )
-            stack.enter_context(server)
-            site = Site(server, Account(**values), dovecot, user, imap_password, tmp_path / "state")
-            leak_sites.append(site)
-            return site
-
-        yield make
-
-
-@pytest.fixture
-def htx_site(site_factory: SiteFactory) -> Site:
-    return site_factory()
 
 
 # --- the leak check -------------------------------------------------------------------------

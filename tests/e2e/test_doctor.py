@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from htx_keys.doctor import DOCTOR_FAILED, TARGETS, doctor
-from tests.e2e.conftest import Site, SiteFactory
 from tests.support.keyring_env import keyring_service  # noqa: F401  (fixture)
 from tests.support.keys import seed_key
+from tests.support.site import Site, SiteFactory
 
 pytestmark = pytest.mark.e2e
 

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import SiteFactory
 from tests.support.cli import run_cli
 from tests.support.keys import assert_no_secrets, seed_key, sub_keys
+from tests.support.site import SiteFactory
 
 pytestmark = pytest.mark.e2e
 

@@ -10,10 +10,10 @@ import keyring
 import pytest
 
 from sandbox.mailer import build_verification_mail
-from tests.e2e.conftest import Site, SiteFactory
 from tests.support.cli import run_cli
 from tests.support.keyring_env import secret_tool_lookup
 from tests.support.leaks import leaks
+from tests.support.site import Site, SiteFactory
 
 pytestmark = pytest.mark.e2e
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Site, SiteFactory
 from tests.support.cli import run_cli
+from tests.support.site import Site, SiteFactory
 
 pytestmark = pytest.mark.e2e
 
