@@ -1,8 +1,8 @@
 """The leak check can fail: a secret shown unmasked in a screenshot, a video or a trace is
 caught (by OCR, misread characters and all), and the same page with the secret masked is clean.
 
-Every end-to-end test ends with this check (tests/e2e/conftest.py, `leak_check`); these tests
-show, on Chromium's own rendering, that it is not vacuous.
+Every end-to-end test ends with this check (tests/support/leakcheck_plugin.py,
+`leak_check`); these tests show, on Chromium's own rendering, that it is not vacuous.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from tests.e2e.conftest import LeakSession, check_for_leaks, known_secrets
 from tests.support.leakcheck import ScanStats, scan
+from tests.support.leakcheck_plugin import LeakSession, check_for_leaks, known_secrets
 from tests.support.ocr import require_tesseract
 
 pytestmark = pytest.mark.e2e

@@ -3,7 +3,7 @@ HTTP, each with its own account (own GA seed, own mailbox on the private Dovecot
 over LMTP), and `Site`, which hands the tool the settings that reach one.
 
 A pytest plugin: tests/e2e/conftest.py imports its fixtures. Every site it makes is added to
-`leak_sites`, so the leak check knows its secrets.
+`leak_sites`, so the leak check (tests/support/leakcheck_plugin.py) knows its secrets.
 """
 
 from __future__ import annotations
