@@ -10,36 +10,17 @@ from contextlib import ExitStack
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from automation.browser import LAUNCH_ARGS
 from sandbox.accounts import Account, demo_account
 from sandbox.faults import Faults
 from sandbox.server import SandboxConfig, SandboxServer
-from tests.support.browsers import CHROMIUM
 from tests.support.ga import SHORT_TOTP_STEP_S, Authenticator
 
 pytestmark = pytest.mark.e2e
 
-ARGS = ["--no-sandbox", *LAUNCH_ARGS]
 CODE_IN_TEXT = re.compile(r"verification code is (\d{6})")
 SEND_OR_RESEND = re.compile(r"^Send$|^Resend")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
 
 
 @pytest.fixture
