@@ -21,9 +21,9 @@ from sandbox.accounts import DEMO_SUB_UIDS, Account, demo_account, load_accounts
 from sandbox.app import SandboxConfig, create_app
 from sandbox.faults import Faults
 from sandbox.state import ApiKey, KeyRequest, SandboxState
+from tests.support.clock import T0, Clock
 from tests.support.htx_sign import query_string, sign_request
 
-T0 = 1_700_000_010.0  # 10 s into a 30 s TOTP window
 HOST = "testserver"
 SUB1, SUB2, OTHER_SUB = 10000101, 10000102, 20000101
 BAD_KEY = "Signature not valid: Incorrect Access key [Access key错误]"
@@ -32,17 +32,6 @@ BAD_TIME = "Signature not valid: Invalid submission time or incorrect time forma
 NO_PERMISSION = "Signature not valid: API key has no permission [API Key没有权限]"
 EXPIRED = "Signature not valid: The API key has expired"
 CODE_IN_TEXT = re.compile(r"verification code is (\d{6})")
-
-
-class Clock:
-    def __init__(self, t: float = T0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
 
 
 @dataclass

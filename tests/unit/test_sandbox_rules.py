@@ -15,21 +15,10 @@ from sandbox.accounts import Account
 from sandbox.app import SandboxConfig, create_app
 from sandbox.faults import Faults
 from sandbox.state import KeyRequest, SandboxState
+from tests.support.clock import Clock
 
 KEY_FORMAT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{5}$")
 CODE_IN_TEXT = re.compile(r"verification code is (\d{6})")
-T0 = 1_700_000_010.0  # 10 s into a 30 s TOTP window
-
-
-class Clock:
-    def __init__(self, t: float = T0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
 
 
 @dataclass
