@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
@@ -15,7 +14,7 @@ import keyring
 import pytest
 from dotenv import dotenv_values
 
-from tests.support.cli import htx_keys_command, run_cli
+from tests.support.cli import run_cli, start_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -43,15 +42,11 @@ def test_sandbox_command_and_provision_in_two_terminals(
 ) -> None:
     env_file = tmp_path / "sandbox.env"
     state = tmp_path / "state"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HTX_")}
-    env["HTX_KEYS_STATE_DIR"] = str(state)
-    server = subprocess.Popen(
-        [*htx_keys_command(), "sandbox", "--port", "0", "--write-env", str(env_file)],
-        env=env,
+    server = start_cli(
+        ["sandbox", "--port", "0", "--write-env", str(env_file)],
+        {"HTX_KEYS_STATE_DIR": str(state)},
+        tmp_path,
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
     )
     try:
         deadline = time.monotonic() + 30

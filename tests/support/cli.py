@@ -1,4 +1,6 @@
-"""Run the real `htx-keys` command in a subprocess, as a user or a CI job would."""
+"""Run the real `htx-keys` command: in a subprocess, as a user or a CI job would (run_cli,
+start_cli, Background), or in this process through the same main() (run_main) for tests that
+stub a part of the tool. Both give a `Run`: assert on `returncode` with `run.explain()`."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -46,6 +49,28 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 24
         stdin=subprocess.DEVNULL,
     )
     return Run(args, proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
+
+
+def run_main(
+    args: list[str], env: Mapping[str, str | None] | None = None, input: str | None = None
+) -> Run:
+    """`htx-keys ARGS` in this process: main() with its exit statuses and one-line errors, as
+    the console script runs it; stdout, stderr and stdin through click's CliRunner. `env`
+    overrides variables for the call (None removes one)."""
+    from click.testing import CliRunner
+
+    from htx_keys.cli import main
+
+    started = time.monotonic()
+    with CliRunner().isolation(input=input, env=env) as (out, err, _both):
+        code = main(args)
+    return Run(
+        args,
+        code,
+        out.getvalue().decode(),
+        err.getvalue().decode(),
+        time.monotonic() - started,
+    )
 
 
 def start_cli(
