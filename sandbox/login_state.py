@@ -105,6 +105,8 @@ class LoginState:
         self._tickets: dict[str, _Ticket] = {}
         self._sessions: dict[str, _Session] = {}
         self._last_ga_step: dict[str, int] = {}
+        # Accounts whose next GA check finds its current step taken (use_ga_code_elsewhere).
+        self._ga_used_elsewhere: set[str] = set()
         # Device ids (HB-DEVICE) that have completed a login, per account (lower-case email).
         self._devices: dict[str, set[str]] = {}
         self._captcha = CaptchaBook(clock)
@@ -322,14 +324,26 @@ class LoginState:
             self._last_ga_step[account.email.lower()] = step
             return True
 
+    def use_ga_code_elsewhere(self, email: str) -> None:
+        """For tests: the account's next GA check (login, Security Authentication or REST)
+        finds the current step already used, as when a person signed in with the code a moment
+        before. A test cannot time that itself: it does not know when a run will submit."""
+        with self._lock:
+            self._ga_used_elsewhere.add(email.strip().lower())
+
     def _totp_step(self, account: Account, code: str) -> int | None:
-        """The time step a code belongs to, if it is acceptable now (RFC 6238 section 5.2)."""
+        """The time step a code belongs to, if it is acceptable now (RFC 6238 section 5.2).
+        A pending use_ga_code_elsewhere() takes effect first, whatever the code."""
+        period = self._totp_step_s
+        current = int(self._clock()) // period
+        key = account.email.lower()
+        if key in self._ga_used_elsewhere:
+            self._ga_used_elsewhere.discard(key)
+            self._last_ga_step[key] = max(current, self._last_ga_step.get(key, -1))
         if not (isinstance(code, str) and len(code) == 6 and code.isdigit()):
             return None
-        period = self._totp_step_s
         totp = SeedTotp(account.totp_secret, interval=period)
-        current = int(self._clock()) // period
-        last = self._last_ga_step.get(account.email.lower(), -1)
+        last = self._last_ga_step.get(key, -1)
         for step in (current, current - 1):
             if step > last and hmac.compare_digest(totp.at(step * period), code):
                 return step

@@ -548,3 +548,17 @@ def test_an_app_refuses_a_state_with_another_step() -> None:
     with pytest.raises(ValueError, match=r"state's TOTP step \(5 s\) differs"):
         create_app(SandboxConfig([account]), state)
     assert create_app(SandboxConfig([account], totp_step_s=SHORT_STEP_S), state) is not None
+
+
+def test_a_ga_code_used_elsewhere_spends_the_current_step_once(logged_in: Site) -> None:
+    """The hook behind the end-to-end test of a refused GA code: the next check finds the
+    current step taken, whatever the code; the check after it is the usual one."""
+    site = logged_in
+    site.state.use_ga_code_elsewhere(site.account.email.upper())
+    code = site.send()
+    for ga in (site.ga(), site.ga(-30)):  # neither the current nor the previous step
+        _, body = site.post("apikey/create", create_body(site, emailCode=code, gaCode=ga))
+        assert body["message"] == "Incorrect Google Authenticator code"
+    site.next_window()
+    status, body = site.post("apikey/create", create_body(site, emailCode=code, gaCode=site.ga()))
+    assert status == 200, body
