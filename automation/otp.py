@@ -12,7 +12,8 @@ Two rules shape this module:
   period: 3 s of HTX's 30 s); otherwise we wait for the next step.
 
 The state file holds only ``{"last_step": N}`` and is named after a fingerprint of the seed (the
-first 16 hex digits of its SHA-256), never the seed itself.
+first 16 hex digits of its SHA-256), never the seed itself; a period other than HTX's 30 s (a
+test sandbox) has a file of its own, since its steps count in other units.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ _MIN_SECRET_CHARS = 16
 # A recorded step further ahead than this means the clock went back (or the file is bogus);
 # waiting for it would hang the run, so stop and say so instead.
 _MAX_WAIT_STEPS = 3
+# HTX's period, and every authenticator app's.
+_LIVE_PERIOD = 30
 # The share of a period a code must have left when handed out: 3 s at 30 s. A share rather
 # than fixed seconds, so a sandbox's short period (tests) does not wait most of each step.
 _MIN_REMAINING_SHARE = 0.1
@@ -95,6 +98,7 @@ class Totp:
     ) -> None:
         if period <= 0:
             raise ValueError("period must be positive")
+        min_remaining_given = min_remaining is not None
         if min_remaining is None:
             min_remaining = period * _MIN_REMAINING_SHARE
         if not 0 <= min_remaining < period:
@@ -104,6 +108,10 @@ class Totp:
         self._totp = _SeedTotp(normalised, digits=digits, interval=period)
         self._period = period
         self._min_remaining = min_remaining
+        # What with_period() needs to make the same Totp for another period.
+        self._digits = digits
+        self._state_dir = state_dir
+        self._min_remaining_given = min_remaining if min_remaining_given else None
         self._clock = clock
         self._sleep = sleep
         self._on_wait = on_wait
@@ -114,14 +122,38 @@ class Totp:
             fingerprint = hashlib.sha256(normalised.encode("ascii")).hexdigest()[:16]
             state_dir = Path(state_dir)
             state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._state_file = state_dir / f"totp-{fingerprint}.json"
+            # Steps of another period count in other units: a 5 s ledger would read as a step
+            # from the future to a 30 s run. HTX's period keeps the name it always had.
+            name = f"totp-{fingerprint}" + ("" if period == _LIVE_PERIOD else f"-{period}s")
+            self._state_file = state_dir / f"{name}.json"
             # A separate lock file: the state file is replaced on every write, and a lock on a
             # replaced inode would not exclude anyone.
-            self._lock_file = state_dir / f"totp-{fingerprint}.lock"
+            self._lock_file = state_dir / f"{name}.lock"
 
     @property
     def state_file(self) -> Path | None:
         return self._state_file
+
+    @property
+    def period(self) -> int:
+        return self._period
+
+    def with_period(self, period: int) -> Totp:
+        """The same seed, ledger directory, clock and callbacks for a site whose codes step
+        every `period` seconds: itself when that is its period already. HTX steps every 30 s;
+        a test sandbox may step faster (HTX_TOTP_PERIOD)."""
+        if period == self._period:
+            return self
+        return Totp(
+            self._totp.secret,
+            period=period,
+            digits=self._digits,
+            min_remaining=self._min_remaining_given,
+            state_dir=self._state_dir,
+            clock=self._clock,
+            sleep=self._sleep,
+            on_wait=self._on_wait,
+        )
 
     def ready_at(self) -> float:
         """The earliest wall time at which next_code() returns without waiting."""

@@ -142,6 +142,32 @@ def test_state_file_is_shared_between_instances(tmp_path: Path) -> None:
     assert first.ready_at() == 5002 * PERIOD
 
 
+def test_with_period_steps_faster_keeping_the_ledger_dir_and_callbacks(tmp_path: Path) -> None:
+    fake = FakeTime(7000 * PERIOD + 1)
+    waits: list[float] = []
+    live = make(fake, state_dir=tmp_path, on_wait=waits.append)
+    assert live.with_period(PERIOD) is live
+    short = live.with_period(5)
+    assert short.period == 5
+    assert short.next_code() == expected(7000 * 6, period=5)
+    assert short.next_code() == expected(7000 * 6 + 1, period=5)
+    assert waits == [4.0]  # to the next 5 s step, announced through the same callback
+    assert short.state_file is not None and short.state_file.parent == tmp_path
+    assert short.state_file.name.endswith("-5s.json")
+
+
+def test_another_period_keeps_its_own_ledger(tmp_path: Path) -> None:
+    """Steps of 5 s count six times faster: in the 30 s ledger they would read as steps from
+    the future ("did the clock go back?") and stop every run with the live site."""
+    fake = FakeTime(8000 * PERIOD + 1)
+    make(fake, state_dir=tmp_path, period=5).next_code()
+    live = make(fake, state_dir=tmp_path)
+    assert live.next_code() == expected(8000)
+    assert live.state_file is not None
+    short_ledger = live.state_file.name.replace(".json", "-5s.json")
+    assert {p.name for p in tmp_path.glob("*.json")} == {live.state_file.name, short_ledger}
+
+
 def test_state_file_is_private_and_holds_no_seed(tmp_path: Path) -> None:
     fake = FakeTime(6000 * PERIOD + 1)
     totp = make(fake, state_dir=tmp_path)
