@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import email
+import ipaddress
 import re
 import socket
 import ssl
@@ -32,7 +33,6 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.imapclient import SocketTimeout
 
-from automation.config import is_loopback_host
 from automation.errors import ConfigError, InputError, MailError, MailTimeout
 from automation.mailparse import DEFAULT_CODE_PATTERN, extract_code, sender_matches, sender_of
 from automation.redaction import REDACTOR
@@ -79,13 +79,22 @@ def parse_senders(text: str) -> tuple[str, ...]:
     return patterns
 
 
+def _is_loopback(host: str) -> bool:
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def check_settings(s: MailSettings) -> None:
     """Raise ConfigError for settings that cannot work or would leak the password."""
     if not s.host:
         raise ConfigError("The IMAP host is not set")
     if s.security not in ("tls", "starttls", "plain"):
         raise ConfigError(f"IMAP security must be tls, starttls or plain, not {s.security!r}")
-    if s.security == "plain" and not is_loopback_host(s.host):
+    if s.security == "plain" and not _is_loopback(s.host):
         raise ConfigError(
             f"IMAP security 'plain' would send the password unencrypted to {s.host}: "
             "it is allowed only to a loopback host; use tls or starttls"
