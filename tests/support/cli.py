@@ -1,6 +1,4 @@
-"""Run the real `htx-keys` command: in a subprocess, as a user or a CI job would (run_cli,
-start_cli, Background), or in this process through the same main() (run_main) for tests that
-stub a part of the tool. Both give a `Run`: assert on `returncode` with `run.explain()`."""
+"""Run the real `htx-keys` command in a subprocess, as a user or a CI job would."""
 
 from __future__ import annotations
 
@@ -9,7 +7,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -49,28 +46,6 @@ def run_cli(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 24
         stdin=subprocess.DEVNULL,
     )
     return Run(args, proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
-
-
-def run_main(
-    args: list[str], env: Mapping[str, str | None] | None = None, input: str | None = None
-) -> Run:
-    """`htx-keys ARGS` in this process: main() with its exit statuses and one-line errors, as
-    the console script runs it; stdout, stderr and stdin through click's CliRunner. `env`
-    overrides variables for the call (None removes one)."""
-    from click.testing import CliRunner
-
-    from htx_keys.cli import main
-
-    started = time.monotonic()
-    with CliRunner().isolation(input=input, env=env) as (out, err, _both):
-        code = main(args)
-    return Run(
-        args,
-        code,
-        out.getvalue().decode(),
-        err.getvalue().decode(),
-        time.monotonic() - started,
-    )
 
 
 def start_cli(
@@ -139,3 +114,39 @@ class Background:
         return Run(
             self.args, code, "".join(self.out), "".join(self.err), time.monotonic() - self.started
         )
+
+
+@dataclass
+class Invoked:
+    """What `htx-keys ARGS` did when run in this process through `main()`, the way the
+    console script runs it: exit status, stdout, stderr."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        """Both streams, for assertion messages."""
+        return f"exit {self.exit_code}\nstdout:\n{self.stdout}\nstderr:\n{self.stderr}"
+
+    @property
+    def error(self) -> str:
+        """The message of the `htx-keys: error: ...` line ("" when there is none)."""
+        prefix = "htx-keys: error: "
+        lines = [line for line in self.stderr.splitlines() if line.startswith(prefix)]
+        return lines[0].removeprefix(prefix) if lines else ""
+
+
+def invoke(args: list[str], env: dict[str, str] | None = None, input: str | None = None) -> Invoked:
+    """Run `htx-keys ARGS` in this process (monkeypatched fakes stay in force), with its own
+    stdin, stdout, stderr and environment changes, through the same `main()` and exit mapping
+    as the installed command."""
+    from click.testing import CliRunner
+
+    from htx_keys.cli import main
+
+    runner = CliRunner()
+    with runner.isolation(input=input, env=env) as (out, err, _mixed):
+        code = main(list(args))
+    return Invoked(code, out.getvalue().decode(), err.getvalue().decode())

@@ -6,7 +6,7 @@ import pytest
 
 import htx_keys.provisioning
 from automation.errors import ExitStatus
-from tests.support.cli import Run, run_main
+from tests.support.cli import Invoked, invoke
 
 GOOD_ENV = {
     "HTX_BASE_URL": "http://127.0.0.1:9",
@@ -45,8 +45,8 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return GOOD_ENV
 
 
-def provision(*args: str) -> Run:
-    return run_main(["provision", *args])
+def provision(*args: str) -> Invoked:
+    return invoke(["provision", *args])
 
 
 @pytest.mark.parametrize(
@@ -95,7 +95,7 @@ def test_bad_input_is_one_line_and_exit_2(
     message: str,
 ) -> None:
     run = provision(*args)
-    assert run.returncode == status, run.explain()
+    assert run.exit_code == status, run.output
     assert run.stdout == ""
     assert run.stderr == f"htx-keys: error: {message}\n"
 
@@ -103,7 +103,7 @@ def test_bad_input_is_one_line_and_exit_2(
 def test_missing_setting(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HTX_PASSWORD")
     run = provision("--note", "n")
-    assert run.returncode == ExitStatus.CONFIG, run.explain()
+    assert run.exit_code == ExitStatus.CONFIG, run.output
     assert run.stderr == (
         "htx-keys: error: Missing setting HTX_PASSWORD: set it in the environment or "
         "in a .env file (see .env.example)\n"
@@ -113,7 +113,7 @@ def test_missing_setting(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -
 def test_malformed_totp_seed(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTX_TOTP_SECRET", "not-base32!!")
     run = provision("--note", "n")
-    assert run.returncode == ExitStatus.CONFIG, run.explain()
+    assert run.exit_code == ExitStatus.CONFIG, run.output
     assert run.stderr.count("\n") == 1
     assert run.stderr.startswith("htx-keys: error: HTX_TOTP_SECRET ")
     assert "not-base32" not in run.stderr
@@ -124,7 +124,7 @@ def test_plain_imap_to_a_remote_host_is_refused(
 ) -> None:
     monkeypatch.setenv("HTX_IMAP_HOST", "imap.example.com")
     run = provision("--note", "n")
-    assert run.returncode in (ExitStatus.CONFIG, ExitStatus.USAGE), run.explain()
+    assert run.exit_code in (ExitStatus.CONFIG, ExitStatus.USAGE), run.output
     assert run.stderr.count("\n") == 1 and "plain" in run.stderr.lower()
 
 
@@ -133,7 +133,7 @@ def test_a_short_totp_period_for_the_live_site_is_refused_before_a_browser(
 ) -> None:
     monkeypatch.setenv("HTX_TOTP_PERIOD", "5")  # HTX_API_URL: the live API by default
     run = provision("--note", "n")
-    assert run.returncode == ExitStatus.CONFIG, run.explain()
+    assert run.exit_code == ExitStatus.CONFIG, run.output
     assert run.stdout == ""
     assert run.stderr == (
         "htx-keys: error: HTX_TOTP_PERIOD=5 is for a sandbox on this machine only, and "
@@ -152,7 +152,7 @@ def test_good_input_reaches_the_mailbox_step(
 
 def test_unexpected_errors_are_one_scrubbed_line(env: dict[str, str]) -> None:
     run = provision("--note", "ok")
-    assert run.returncode == ExitStatus.ERROR, run.explain()
+    assert run.exit_code == ExitStatus.ERROR, run.output
     assert run.stdout == ""
     assert run.stderr.splitlines()[-2:] == [
         "htx-keys: error: unexpected AssertionError: a browser was started for bad input",
@@ -252,8 +252,8 @@ def test_lifecycle_commands_refuse_bad_input_before_a_browser(
     message: str,
 ) -> None:
     monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
-    run = run_main(args)
-    assert run.returncode == status, run.explain()
+    run = invoke(args)
+    assert run.exit_code == status, run.output
     assert run.stdout == ""
     assert run.stderr == f"htx-keys: error: {message.replace('{cwd}', str(Path.cwd()))}\n"
 
@@ -273,7 +273,7 @@ def test_revoking_a_sub_users_key_needs_its_sub_uid(env: dict[str, str]) -> None
         sub_uid=7,
     )
     JsonStore(Path("keys.json").absolute()).save(record)
-    run = run_main(["keys", "revoke", "SUBKEY"])
-    assert run.returncode == ExitStatus.USAGE, run.explain()
+    run = invoke(["keys", "revoke", "SUBKEY"])
+    assert run.exit_code == ExitStatus.USAGE, run.output
     assert run.stdout == ""
     assert run.stderr == "htx-keys: error: Key SUBKEY belongs to sub-user 7: add --sub-uid 7\n"
