@@ -20,6 +20,7 @@ from typing import Any
 from dotenv import dotenv_values
 
 from automation.errors import ConfigError, InputError
+from automation.hosts import is_loopback_url
 from automation.redaction import REDACTOR
 from automation.schema import (
     ACCOUNT_ENV,
@@ -29,6 +30,9 @@ from automation.schema import (
     account_env_name,
     convert,
 )
+
+# Seconds per Google Authenticator code: HTX's, and every authenticator app's.
+TOTP_PERIOD = 30
 
 
 def default_state_dir() -> Path:
@@ -58,6 +62,9 @@ class Settings:
     # Appended to every note the tool gives a key ("ci-bot [htx-keys]"), so `keys reconcile`
     # can tell its keys from keys made by hand; "" for none.
     note_tag: str = "htx-keys"
+    # Seconds per GA code. Only a sandbox on this machine may differ from 30 (tests run it
+    # shorter, to wait less for fresh codes); see __post_init__.
+    totp_period: int = TOTP_PERIOD
     # name of the .env file the values came from, for error messages
     source: str = field(default="", compare=False)
     # the named account these settings are for (None: the plain HTX_* settings)
@@ -68,6 +75,24 @@ class Settings:
     # for error messages: the accounts file, and why the keyring could not be read
     accounts_file: str = field(default="", compare=False)
     keyring_problem: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        if self.totp_period == TOTP_PERIOD:
+            return
+        env = ENV_NAMES["totp_period"]
+        if isinstance(self.totp_period, bool) or not isinstance(self.totp_period, int):
+            raise ConfigError(f"{env} must be a whole number of seconds")
+        if self.totp_period < 1:
+            raise ConfigError(f"{env} must be at least 1 second")
+        # The live site (and the phone app) always step every 30 s: another period there
+        # would only burn codes and get the account locked out. Checked here, so no way of
+        # building settings (flags, files, with_values) can slip past it.
+        for url in (self.base_url, self.api_url):
+            if not is_loopback_url(url):
+                raise ConfigError(
+                    f"{env}={self.totp_period} is for a sandbox on this machine only, "
+                    f"and {url} is not a loopback address (HTX uses {TOTP_PERIOD} s)"
+                )
 
     def env_name(self, name: str) -> str:
         """The variable a setting comes from: an account's secrets have their own names."""

@@ -3,13 +3,13 @@ where, how (TLS, STARTTLS, plain only on loopback), who, and which senders count
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from automation.errors import ConfigError, InputError
+from automation.hosts import is_loopback_host
 from automation.mailparse import DEFAULT_CODE_PATTERN
 
 DEFAULT_SENDERS: tuple[str, ...] = ("*@htx.com", "*@*.htx.com", "*@huobi.com", "*@*.huobi.com")
@@ -46,22 +46,13 @@ def parse_senders(text: str) -> tuple[str, ...]:
     return patterns
 
 
-def _is_loopback(host: str) -> bool:
-    if host.lower().rstrip(".") == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def check_settings(s: MailSettings) -> None:
     """Raise ConfigError for settings that cannot work or would leak the password."""
     if not s.host:
         raise ConfigError("The IMAP host is not set")
     if s.security not in ("tls", "starttls", "plain"):
         raise ConfigError(f"IMAP security must be tls, starttls or plain, not {s.security!r}")
-    if s.security == "plain" and not _is_loopback(s.host):
+    if s.security == "plain" and not is_loopback_host(s.host):
         raise ConfigError(
             f"IMAP security 'plain' would send the password unencrypted to {s.host}: "
             "it is allowed only to a loopback host; use tls or starttls"

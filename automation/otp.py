@@ -8,11 +8,12 @@ Two rules shape this module:
   or any other using the same seed. Used steps are recorded in memory and, when ``state_dir`` is
   given, in a small JSON file shared through an ``fcntl`` lock.
 * A code generated with two seconds left may expire while the page submits it, so a code is only
-  handed out with at least ``min_remaining`` seconds left in its step; otherwise we wait for the
-  next step.
+  handed out with at least ``min_remaining`` seconds left in its step (by default a tenth of the
+  period: 3 s of HTX's 30 s); otherwise we wait for the next step.
 
 The state file holds only ``{"last_step": N}`` and is named after a fingerprint of the seed (the
-first 16 hex digits of its SHA-256), never the seed itself.
+first 16 hex digits of its SHA-256), never the seed itself; a period other than HTX's 30 s (a
+test sandbox) has a file of its own, since its steps count in other units.
 """
 
 from __future__ import annotations
@@ -45,6 +46,11 @@ _MIN_SECRET_CHARS = 16
 # A recorded step further ahead than this means the clock went back (or the file is bogus);
 # waiting for it would hang the run, so stop and say so instead.
 _MAX_WAIT_STEPS = 3
+# HTX's period, and every authenticator app's.
+_LIVE_PERIOD = 30
+# The share of a period a code must have left when handed out: 3 s at 30 s. A share rather
+# than fixed seconds, so a sandbox's short period (tests) does not wait most of each step.
+_MIN_REMAINING_SHARE = 0.1
 
 
 class _SeedTotp(pyotp.TOTP):
@@ -84,7 +90,7 @@ class Totp:
         *,
         period: int = 30,
         digits: int = 6,
-        min_remaining: float = 3.0,
+        min_remaining: float | None = None,
         state_dir: Path | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -92,6 +98,8 @@ class Totp:
     ) -> None:
         if period <= 0:
             raise ValueError("period must be positive")
+        if min_remaining is None:
+            min_remaining = period * _MIN_REMAINING_SHARE
         if not 0 <= min_remaining < period:
             raise ValueError("min_remaining must be at least 0 and shorter than the period")
         normalised = validate_secret(secret)
@@ -109,14 +117,21 @@ class Totp:
             fingerprint = hashlib.sha256(normalised.encode("ascii")).hexdigest()[:16]
             state_dir = Path(state_dir)
             state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            self._state_file = state_dir / f"totp-{fingerprint}.json"
+            # Steps of another period count in other units: a 5 s ledger would read as a step
+            # from the future to a 30 s run. HTX's period keeps the name it always had.
+            name = f"totp-{fingerprint}" + ("" if period == _LIVE_PERIOD else f"-{period}s")
+            self._state_file = state_dir / f"{name}.json"
             # A separate lock file: the state file is replaced on every write, and a lock on a
             # replaced inode would not exclude anyone.
-            self._lock_file = state_dir / f"totp-{fingerprint}.lock"
+            self._lock_file = state_dir / f"{name}.lock"
 
     @property
     def state_file(self) -> Path | None:
         return self._state_file
+
+    @property
+    def period(self) -> int:
+        return self._period
 
     def ready_at(self) -> float:
         """The earliest wall time at which next_code() returns without waiting."""

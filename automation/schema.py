@@ -30,6 +30,7 @@ ENV_NAMES: dict[str, str] = {
     "browser": "HTX_KEYS_BROWSER",
     "state_dir": "HTX_KEYS_STATE_DIR",
     "note_tag": "HTX_KEYS_NOTE_TAG",
+    "totp_period": "HTX_TOTP_PERIOD",
 }
 SECRET_SETTINGS = frozenset({"password", "totp_secret", "imap_password"})
 IMAP_SECURITY = ("tls", "starttls", "plain")
@@ -46,7 +47,10 @@ def account_env_name(account: str, name: str) -> str:
 
 
 # Which settings an accounts file may hold (never a secret), and how they are kept there.
-FILE_SETTINGS = tuple(name for name in ENV_NAMES if name not in SECRET_SETTINGS)
+# totp_period is no account's property: it is for a test sandbox, set in its environment.
+FILE_SETTINGS = tuple(
+    name for name in ENV_NAMES if name not in SECRET_SETTINGS and name != "totp_period"
+)
 PATH_SETTINGS = ("imap_ca_file", "state_dir")
 NUMBER_SETTINGS = ("imap_port", "mail_timeout")
 # An account's secrets, asked for and listed in this order; the labels are how a person
@@ -77,6 +81,14 @@ def convert(name: str, raw: str, label: str | None = None) -> Any:
         if seconds <= 0:
             raise ConfigError(f"{env} must be more than 0 seconds")
         return seconds
+    if name == "totp_period":
+        try:
+            period = int(raw)
+        except ValueError:
+            raise ConfigError(f"{env} must be a whole number of seconds, not {raw!r}") from None
+        if period < 1:
+            raise ConfigError(f"{env} must be at least 1 second, not {period}")
+        return period
     if name == "imap_security":
         mode = raw.strip().lower()
         if mode not in IMAP_SECURITY:

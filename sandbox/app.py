@@ -71,9 +71,17 @@ PAGE_HEADERS = {
 
 def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Starlette:
     """The ASGI app; pass `state` to share one (e.g. built with a test clock)."""
+    if state is None:
+        state = SandboxState(config.accounts, totp_step_s=config.totp_step_s)
+    elif state.totp_step_s != config.totp_step_s:
+        # The state records used GA steps in its own unit: it cannot follow another config.
+        raise ValueError(
+            f"the state's TOTP step ({state.totp_step_s} s) differs from the config's "
+            f"({config.totp_step_s} s)"
+        )
     ctx = Ctx(
         config=config,
-        state=state if state is not None else SandboxState(config.accounts),
+        state=state,
         mailer=Mailer(config.mail_target, config.faults),
         templates=Jinja2Templates(directory=str(HERE / "templates")),
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sandbox.accounts import Account
 from sandbox.captcha import CAPTCHA_MODES
 from sandbox.faults import Faults
-from sandbox.login_state import SESSION_TTL_S
+from sandbox.login_state import SESSION_TTL_S, TOTP_STEP_S, check_totp_step
 from sandbox.mailer import MailTarget
 
 
@@ -25,8 +25,13 @@ class SandboxConfig:
     new_device_check: bool = False
     # How long a login lasts; an older session is treated as logged out.
     session_ttl_s: float = SESSION_TTL_S
+    # The Google Authenticator time step for every GA check (login, Security Authentication,
+    # sub-user REST). 30 s as on the live site; a test convenience only: tests run a shorter
+    # one so the tool waits seconds, not half a minute, for each fresh code.
+    totp_step_s: int = TOTP_STEP_S
 
     def __post_init__(self) -> None:
+        check_totp_step(self.totp_step_s)
         if self.captcha not in CAPTCHA_MODES:
             raise ValueError(
                 f"captcha must be one of {', '.join(CAPTCHA_MODES)}, not {self.captcha!r}"

@@ -31,12 +31,21 @@ LOGIN_TICKET_TTL_S = 300
 DEVICE_STEP_TTL_S = 600
 MAX_LOGIN_GA_ATTEMPTS = 5
 SESSION_TTL_S = 24 * 3600
+# The GA time step, as on the live site and in every authenticator app. Tests may run the
+# sandbox with a shorter one (SandboxConfig.totp_step_s) to wait less for fresh codes.
 TOTP_STEP_S = 30
 LOGIN_PURPOSE = "login"
 
 WRONG_PASSWORD = "Incorrect account or password"
 WRONG_GA = "Incorrect Google Authenticator code"
 LOGIN_EXPIRED = "The verification has expired, please log in again"
+
+
+def check_totp_step(seconds: int) -> int:
+    """A GA time step the sandbox can run with: whole seconds, at least one."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 1:
+        raise ValueError(f"the TOTP step must be a whole number of seconds >= 1, not {seconds!r}")
+    return seconds
 
 
 class SeedTotp(pyotp.TOTP):
@@ -81,13 +90,23 @@ class LoginGa:
 
 
 class LoginState:
-    def __init__(self, accounts: Iterable[Account], clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        accounts: Iterable[Account],
+        clock: Callable[[], float] = time.time,
+        *,
+        totp_step_s: int = TOTP_STEP_S,
+    ):
+        # Fixed for the state's life: the used-step record below counts in these steps.
+        self._totp_step_s = check_totp_step(totp_step_s)
         self._accounts = {a.email.lower(): a for a in accounts}
         self._clock = clock
         self._lock = threading.RLock()
         self._tickets: dict[str, _Ticket] = {}
         self._sessions: dict[str, _Session] = {}
         self._last_ga_step: dict[str, int] = {}
+        # Accounts whose next GA check finds its current step taken (use_ga_code_elsewhere).
+        self._ga_used_elsewhere: set[str] = set()
         # Device ids (HB-DEVICE) that have completed a login, per account (lower-case email).
         self._devices: dict[str, set[str]] = {}
         self._captcha = CaptchaBook(clock)
@@ -98,6 +117,11 @@ class LoginState:
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(int(self._clock()), UTC)
+
+    @property
+    def totp_step_s(self) -> int:
+        """The GA time step in seconds: each step's code is accepted once (30 on the site)."""
+        return self._totp_step_s
 
     @property
     def lock(self) -> threading.RLock:
@@ -300,14 +324,27 @@ class LoginState:
             self._last_ga_step[account.email.lower()] = step
             return True
 
+    def use_ga_code_elsewhere(self, email: str) -> None:
+        """For tests: the account's next GA check (login, Security Authentication or REST)
+        finds the current step already used, as when a person signed in with the code a moment
+        before. A test cannot time that itself: it does not know when a run will submit."""
+        with self._lock:
+            self._ga_used_elsewhere.add(email.strip().lower())
+
     def _totp_step(self, account: Account, code: str) -> int | None:
-        """The time step a code belongs to, if it is acceptable now (RFC 6238 section 5.2)."""
+        """The time step a code belongs to, if it is acceptable now (RFC 6238 section 5.2).
+        A pending use_ga_code_elsewhere() takes effect first, whatever the code."""
+        period = self._totp_step_s
+        current = int(self._clock()) // period
+        key = account.email.lower()
+        if key in self._ga_used_elsewhere:
+            self._ga_used_elsewhere.discard(key)
+            self._last_ga_step[key] = max(current, self._last_ga_step.get(key, -1))
         if not (isinstance(code, str) and len(code) == 6 and code.isdigit()):
             return None
-        totp = SeedTotp(account.totp_secret, interval=TOTP_STEP_S)
-        current = int(self._clock()) // TOTP_STEP_S
-        last = self._last_ga_step.get(account.email.lower(), -1)
+        totp = SeedTotp(account.totp_secret, interval=period)
+        last = self._last_ga_step.get(key, -1)
         for step in (current, current - 1):
-            if step > last and hmac.compare_digest(totp.at(step * TOTP_STEP_S), code):
+            if step > last and hmac.compare_digest(totp.at(step * period), code):
                 return step
         return None

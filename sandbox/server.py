@@ -35,7 +35,7 @@ class SandboxServer:
     ) -> None:
         self.config = config
         self.host = host
-        self.state = SandboxState(config.accounts, clock=clock)
+        self.state = SandboxState(config.accounts, clock=clock, totp_step_s=config.totp_step_s)
         self.app = create_app(config, self.state)
         self._port = port
         self._sock: socket.socket | None = None

@@ -26,6 +26,7 @@ from sandbox.codes import (
 )
 from sandbox.errors import Refused
 from sandbox.login_state import (
+    TOTP_STEP_S,
     WRONG_GA,
     LoginState,
 )
@@ -183,8 +184,14 @@ def _new_key_part() -> str:
 
 
 class SandboxState(LoginState):
-    def __init__(self, accounts: Iterable[Account], clock: Callable[[], float] = time.time):
-        super().__init__(accounts, clock)
+    def __init__(
+        self,
+        accounts: Iterable[Account],
+        clock: Callable[[], float] = time.time,
+        *,
+        totp_step_s: int = TOTP_STEP_S,
+    ):
+        super().__init__(accounts, clock, totp_step_s=totp_step_s)
         self._keys: dict[str, list[ApiKey]] = {k: [] for k in self._accounts}
         # Sub-user keys by sub uid: made over REST only, never shown in the web table
         # (sandbox/subusers.py changes them under `lock`).

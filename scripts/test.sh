@@ -4,9 +4,9 @@
 # Chromium, a private Dovecot (TLS), the embedded pymap server and a real gnome-keyring.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k demo). This is what .ci/run calls.
 # Any finding of the static checks fails the run (after the tests, so both are reported).
-# Two workers (HTX_KEYS_TEST_WORKERS): most of an end-to-end test is waiting for the next
-# 30 s Google Authenticator window, which two tests can do at once; a test file stays on one
-# worker, so a module's shared recording is made once.
+# Two workers (HTX_KEYS_TEST_WORKERS): an end-to-end test spends much of its time waiting (on
+# the browser, the mail, a fresh Google Authenticator code), which two tests can do at once; a
+# test file stays on one worker, so a module's shared recording is made once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

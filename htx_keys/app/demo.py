@@ -6,6 +6,7 @@ import os
 import time
 from pathlib import Path
 
+from automation.config import TOTP_PERIOD
 from automation.runner import Reporter
 from automation.store import Store, keyring_usable, open_store
 from flows.htx.limits import check_request
@@ -38,11 +39,12 @@ def run_demo(
     browser: str | None,
     cdp_endpoint: str | None = None,
     ws_endpoint: str | None = None,
+    totp_period: int = TOTP_PERIOD,
 ) -> Made:
     """Start the replica and its mail server, make a key, stop both; what was made."""
     reporter = Reporter(quiet=quiet)
     started = time.monotonic()
-    with demo_site(reporter, browser=browser) as settings:
+    with demo_site(reporter, browser=browser, totp_period=totp_period) as settings:
         request = check_request("htx-keys demo", ["read", "trade"], [])
         # The seed is made up for this run: nothing to remember between runs.
         options = RunOptions(

@@ -59,7 +59,9 @@ def run_doctor(
     totp = None
     with contextlib.suppress(HtxKeysError):  # a bad seed has its own row
         if settings.totp_secret:
-            totp = new_totp(settings.totp_secret, settings.state_dir, reporter)
+            totp = new_totp(
+                settings.totp_secret, settings.state_dir, reporter, settings.totp_period
+            )
     reporter.info("checking the site's pages (nothing is sent or created)")
     rows += check_site(
         settings, totp, saved, headed=headed, timeout_s=timeout_s, reporter=reporter,

@@ -60,10 +60,12 @@ class Prepared:
     saved_state: dict[str, Any] | None = field(default=None, repr=False)
 
 
-def new_totp(secret: str, state_dir: Path | None, reporter: Reporter) -> Totp:
-    """GA codes for one run; `state_dir` shares the used time steps with every other run."""
+def new_totp(secret: str, state_dir: Path | None, reporter: Reporter, period: int) -> Totp:
+    """GA codes for one run; `state_dir` shares the used time steps with every other run.
+    `period` is HTX's 30 s, or a test sandbox's shorter step (HTX_TOTP_PERIOD)."""
     return Totp(
         secret,
+        period=period,
         state_dir=state_dir,
         on_wait=lambda s: reporter.waiting(
             s, "a fresh Google Authenticator code (each code works once)"

@@ -53,7 +53,8 @@ def site_context(
     pictures, trace and video, kept as the modes say and scrubbed."""
     settings = prep.settings
     state_dir = settings.state_dir
-    totp = new_totp(prep.totp_secret, state_dir if options.use_totp_state else None, reporter)
+    ledger = state_dir if options.use_totp_state else None
+    totp = new_totp(prep.totp_secret, ledger, reporter, settings.totp_period)
     session = "; with the saved session" if prep.saved_state else ""
     reporter.info(
         f"mailbox of {prep.mail.user} on {prep.mail.host}:{prep.mail.effective_port}; "

@@ -17,7 +17,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from automation.config import Settings
+from automation.config import TOTP_PERIOD, Settings
 from automation.guide import build_guide, write_guide
 from automation.runner import Reporter
 from automation.session import NoSession, open_session_store
@@ -45,6 +45,7 @@ def record_guide(
     quiet: bool,
     ask: Ask | None,
     ask_secrets: SecretPrompt,
+    totp_period: int = TOTP_PERIOD,
 ) -> dict[str, Any]:
     """Run the flow with pictures, video and trace on; write the guide; the paths written."""
     request = check_request(note, permissions or EXAMPLE_PERMISSIONS, ips or (EXAMPLE_IP,))
@@ -63,7 +64,9 @@ def record_guide(
     clear_outputs(out_dir)
     with ExitStack() as stack:
         if web.base_url is None:
-            settings = stack.enter_context(demo_site(reporter, browser=web.browser_path))
+            settings = stack.enter_context(
+                demo_site(reporter, browser=web.browser_path, totp_period=totp_period)
+            )
             options.use_totp_state = False  # a seed made up for this run
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="htx-keys-rec-")))
             store: Store = open_store(f"json:{tmp / 'keys.json'}")  # thrown away

@@ -11,7 +11,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from automation.config import Settings, default_state_dir
+from automation.config import TOTP_PERIOD, Settings, default_state_dir
 from automation.errors import InputError
 from automation.files import atomic_write
 from automation.redaction import REDACTOR
@@ -53,7 +53,9 @@ def env_value(value: str) -> str:
     return f'"{escaped}"'
 
 
-def env_lines(base_url: str, account: Account, imap: EmbeddedImap | None) -> list[str]:
+def env_lines(
+    base_url: str, account: Account, imap: EmbeddedImap | None, totp_period: int = TOTP_PERIOD
+) -> list[str]:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     values = {
         "HTX_BASE_URL": base_url,
@@ -63,6 +65,8 @@ def env_lines(base_url: str, account: Account, imap: EmbeddedImap | None) -> lis
         "HTX_TOTP_SECRET": account.totp_secret,
         "HTX_MAIL_FROM": "*@htx.com",
     }
+    if totp_period != TOTP_PERIOD:
+        values["HTX_TOTP_PERIOD"] = str(totp_period)
     if imap is not None:
         values.update(
             {
@@ -138,7 +142,8 @@ def serve_sandbox(
         else:
             say(f"  mail: delivered to {target.display}")
         if write_env:
-            write_env_file(write_env, env_lines(server.base_url, accounts[0], imap))
+            lines = env_lines(server.base_url, accounts[0], imap, config.totp_step_s)
+            write_env_file(write_env, lines)
             say(f"  settings written to {write_env}; in another terminal run:")
             say(f"    htx-keys provision --env-file {write_env} --note test")
         else:
@@ -147,9 +152,12 @@ def serve_sandbox(
 
 
 @contextmanager
-def demo_site(reporter: Reporter, *, browser: str | None = None) -> Iterator[Settings]:
+def demo_site(
+    reporter: Reporter, *, browser: str | None = None, totp_period: int = TOTP_PERIOD
+) -> Iterator[Settings]:
     """The sandbox website and an embedded IMAP server on free loopback ports, with a made-up
-    account; yields the settings that reach them, and stops both on the way out."""
+    account; yields the settings that reach them, and stops both on the way out. The site's
+    GA codes step every `totp_period` seconds (HTX's 30, or shorter to wait less)."""
     account = demo_account()
     REDACTOR.add(account.password, label="demo password")
     REDACTOR.add(account.totp_secret, label="demo TOTP seed")
@@ -160,7 +168,8 @@ def demo_site(reporter: Reporter, *, browser: str | None = None) -> Iterator[Set
         try:
             REDACTOR.add(imap.password, label="demo IMAP password")
             target = MailTarget.parse(imap.delivery_url(), ca_file=imap.ca_file)
-            with SandboxServer(SandboxConfig(accounts=[account], mail_target=target)) as server:
+            config = SandboxConfig(accounts=[account], mail_target=target, totp_step_s=totp_period)
+            with SandboxServer(config) as server:
                 reporter.info(f"HTX sandbox at {server.base_url}, mail on {imap.host}:{imap.port}")
                 yield Settings(
                     base_url=server.base_url,
@@ -177,6 +186,7 @@ def demo_site(reporter: Reporter, *, browser: str | None = None) -> Iterator[Set
                     mail_from="*@htx.com",
                     browser=browser,
                     state_dir=default_state_dir(),
+                    totp_period=totp_period,
                 )
         finally:
             imap.stop()

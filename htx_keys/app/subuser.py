@@ -74,7 +74,8 @@ def provision_sub_user(
 ) -> tuple[KeyRecord, str, Verification | None]:
     """Make, store (or rescue) and check a sub-user's key; `on_key` sees the pair the moment it
     arrives, before it is stored (CI masks it; a caller learns the key exists)."""
-    totp = new_totp(validate_secret(settings.totp_secret or ""), settings.state_dir, reporter)
+    secret = validate_secret(settings.totp_secret or "")
+    totp = new_totp(secret, settings.state_dir, reporter, settings.totp_period)
     rest = HtxRest(settings.api_url, parent.access_key, parent.secret_key)
     reporter.info(
         f"creating a key for sub-user {sub_uid} over REST at {settings.api_url}, "

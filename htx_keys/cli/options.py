@@ -165,6 +165,21 @@ def session_option(func: F) -> F:
     )(func)
 
 
+def totp_period_option(func: F) -> F:
+    """--totp-period: how often the built-in replica's GA codes step (never the live site's)."""
+    return click.option(
+        "--totp-period",
+        type=click.IntRange(1, 30),
+        default=30,
+        show_default=True,
+        envvar="HTX_TOTP_PERIOD",
+        show_envvar=True,
+        metavar="SECONDS",
+        help="Seconds per Google Authenticator code on the built-in replica: HTX's 30, or "
+        "shorter to wait less for fresh codes (tests).",
+    )(func)
+
+
 def quiet_option(func: F) -> F:
     return click.option("--quiet", "-q", is_flag=True, help="No progress on stderr.")(func)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import socket
@@ -15,7 +14,8 @@ import keyring
 import pytest
 from dotenv import dotenv_values
 
-from tests.support.cli import htx_keys_command, run_cli
+from tests.support.cli import run_cli, start_cli
+from tests.support.ga import SHORT_TOTP_STEP_S
 
 pytestmark = pytest.mark.e2e
 
@@ -23,7 +23,9 @@ pytestmark = pytest.mark.e2e
 def test_demo_provisions_into_the_keyring(
     secret_service: None, tmp_path: Path, leak_secrets: dict[str, str]
 ) -> None:
-    env = {"HTX_KEYS_STATE_DIR": str(tmp_path / "state")}
+    # The replica's GA step from the environment, as a user can set it (HTX's 30 s is the
+    # default; the ledger test proves the 30 s waits).
+    env = {"HTX_KEYS_STATE_DIR": str(tmp_path / "state"), "HTX_TOTP_PERIOD": str(SHORT_TOTP_STEP_S)}
     run = run_cli(["demo", "--format", "json"], env, cwd=tmp_path)
     assert run.returncode == 0, run.explain()
     out = json.loads(run.stdout)
@@ -43,15 +45,11 @@ def test_sandbox_command_and_provision_in_two_terminals(
 ) -> None:
     env_file = tmp_path / "sandbox.env"
     state = tmp_path / "state"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HTX_")}
-    env["HTX_KEYS_STATE_DIR"] = str(state)
-    server = subprocess.Popen(
-        [*htx_keys_command(), "sandbox", "--port", "0", "--write-env", str(env_file)],
-        env=env,
+    server = start_cli(
+        ["sandbox", "--port", "0", "--write-env", str(env_file), "--totp-period", "5"],
+        {"HTX_KEYS_STATE_DIR": str(state)},
+        tmp_path,
         stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
     )
     try:
         deadline = time.monotonic() + 30
@@ -61,6 +59,7 @@ def test_sandbox_command_and_provision_in_two_terminals(
             time.sleep(0.2)
         assert oct(env_file.stat().st_mode & 0o777) == "0o600"
         settings = dotenv_values(env_file, interpolate=False)
+        assert settings["HTX_TOTP_PERIOD"] == "5"  # what provision must use with this replica
         for name in ("HTX_PASSWORD", "HTX_TOTP_SECRET", "HTX_IMAP_PASSWORD"):
             leak_secrets[f"sandbox {name}"] = settings.get(name) or ""
         store = tmp_path / "keys.json"

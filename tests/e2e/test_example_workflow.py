@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.ga import SHORT_TOTP_STEP_S
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,6 +105,9 @@ def test_the_example_workflow_provisions_uses_and_revokes_a_key(
     # The job's files (key store, session) go to the test's tmp dir, not into the checkout.
     runner = Runner(tmp_path, temp)
     runner.env.update({k: runner.fill(str(v)) for k, v in job["env"].items()})
+    # The replica's GA step, as the job's env could set it: the sandbox writes it into htx.env,
+    # which every later step reads (HTX's 30 s waits are proved by test_ga_live_step).
+    runner.env["HTX_TOTP_PERIOD"] = str(SHORT_TOTP_STEP_S)
     results: dict[str, subprocess.CompletedProcess[str]] = {}
     failed = False
     try:

@@ -1,8 +1,8 @@
 """The leak check can fail: a secret shown unmasked in a screenshot, a video or a trace is
 caught (by OCR, misread characters and all), and the same page with the secret masked is clean.
 
-Every end-to-end test ends with this check (tests/e2e/conftest.py, `leak_check`); these tests
-show, on Chromium's own rendering, that it is not vacuous.
+Every end-to-end test ends with this check (tests/support/leakcheck_plugin.py,
+`leak_check`); these tests show, on Chromium's own rendering, that it is not vacuous.
 """
 
 from __future__ import annotations
@@ -11,20 +11,17 @@ import html
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
-from tests.e2e.conftest import LeakSession, check_for_leaks, known_secrets
 from tests.support.leakcheck import ScanStats, scan
+from tests.support.leakcheck_plugin import LeakSession, check_for_leaks, known_secrets
 from tests.support.ocr import require_tesseract
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = "/usr/lib/chromium/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"]
 # Made up, in the sandbox's format (8-8-8-5 hex).
 SECRET_KEY = "3fa8e1c2-9b7d4e6f-81a0c3d5-e7f92"
 ACCESS_KEY = "7c0d2e91-4a6b8f13-d5e07a29-b1c64"
@@ -49,21 +46,6 @@ def key_page(shown: str) -> str:
 <p id="code">Your verification code is {CODE}.</p>
 <p>Order 100234, created 2024-05-01 12:34:56, uid 20000001, 4 keys of 20.</p>
 </body></html>"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    yield context.new_page()
-    context.close()
 
 
 def test_an_unmasked_screenshot_is_caught_by_ocr(page: Page, tmp_path: Path) -> None:

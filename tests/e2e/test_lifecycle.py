@@ -4,7 +4,8 @@ outputs, through Chromium, the sandbox over HTTP, Dovecot over TLS and ccxt.
 Keys that exist before a test (made "earlier", by the tool or by hand) go straight into the
 sandbox, and the session `htx-keys login` would have saved is given to the tool, so that each
 test spends GA codes only on what it tests: every create and delete needs its own fresh code,
-and a fresh code means waiting for the next 30 s window.
+and a fresh code means waiting for the next GA time step (a few seconds: tests run the
+sandbox with a short step, tests/support/ga.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Site
 from tests.support.cli import Background, run_cli
 from tests.support.keys import (
     assert_no_secrets,
@@ -29,6 +29,7 @@ from tests.support.keys import (
     sub_keys,
     unseed,
 )
+from tests.support.site import Site
 
 pytestmark = pytest.mark.e2e
 

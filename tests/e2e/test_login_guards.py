@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Site, SiteFactory
 from tests.support.browsers import chromium_over_cdp, playwright_server, xvfb
 from tests.support.cli import run_cli, start_cli
+from tests.support.site import Site, SiteFactory
 
 pytestmark = pytest.mark.e2e
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Site
 from tests.support.browsers import need
 from tests.support.cli import run_cli
 from tests.support.leaks import leaks
+from tests.support.site import Site
 
 pytestmark = pytest.mark.e2e
 

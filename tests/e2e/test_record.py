@@ -1,8 +1,10 @@
 """`htx-keys record --out DIR` as a user runs it: the guide, pictures, video and trace it writes,
-opened the way a reader opens them (Chromium, ffprobe, the trace viewer)."""
+opened the way a reader opens them (Chromium, ffprobe, the trace viewer); and docs/guide, the
+committed guide, is what that recording gives."""
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 import re
@@ -17,19 +19,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, expect
 
 from automation.blur import ATTR as BLUR_ATTR
 from automation.blur import apply_blur
-from automation.browser import LAUNCH_ARGS, choose_browser
 from flows.htx.pages import SENSITIVE_LABELS, failure_mask, recording_mask
 from tests.support.browsers import need
 from tests.support.cli import Run, run_cli
+from tests.support.ga import SHORT_TOTP_STEP_S
 
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYWRIGHT = ROOT / ".venv" / "bin" / "playwright"
+DOCS = ROOT / "docs" / "guide"
+REGENERATE = "htx-keys record --out docs/guide --video off --trace off"
 
 
 @dataclass
@@ -46,24 +50,11 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
     base = tmp_path_factory.mktemp("record")
     out = base / "guide"
     env = {"HTX_KEYS_STATE_DIR": str(base / "state")}
-    run = run_cli(["record", "--out", str(out), "--format", "json"], env, cwd=base)
+    period = ["--totp-period", str(SHORT_TOTP_STEP_S)]  # the guide is the same at any GA step
+    run = run_cli(["record", "--out", str(out), "--format", "json", *period], env, cwd=base)
     assert run.returncode == 0, run.explain()
     print(f"htx-keys record wall time: {run.seconds:.1f} s")
     return Recorded(out, run, json.loads(run.stdout))
-
-
-@contextmanager
-def chromium_page() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=choose_browser().executable, args=[*LAUNCH_ARGS, "--no-sandbox"]
-        )
-        try:
-            yield browser.new_page(viewport={"width": 1280, "height": 800})
-        finally:
-            browser.close()
 
 
 def guide_titles(out: Path) -> list[str]:
@@ -93,48 +84,42 @@ def test_all_four_artifacts_are_written_and_listed(recorded: Recorded) -> None:
     assert "[11/11] Close the dialog and check the key list" in recorded.run.stderr
 
 
-def test_the_account_number_is_blurred_in_the_page_and_masked_in_pictures() -> None:
+def test_the_account_number_is_blurred_in_the_page_and_masked_in_pictures(page: Page) -> None:
     """Headers show "UID 10000001" on every signed-in page (small grey text that OCR does not
     read reliably, so this is checked in the page): the blur marks it, the masks cover it."""
-    with chromium_page() as page:
-        page.set_content(
-            "<header><a>Markets</a><span class='uid'>UID 10000001</span></header>"
-            "<main><p>Price 0.0000018</p><p>UID</p><p>12345678</p>"
-            "<dl><dt>Email</dt><dd>x</dd><dt>UID</dt><dd>10000002</dd></dl></main>"
-        )
-        apply_blur(page, list(SENSITIVE_LABELS))
-        blurred = page.locator(f"[{BLUR_ATTR}]")
-        assert blurred.all_inner_texts() == ["UID 10000001", "12345678", "10000002"]
-        for masks in (recording_mask(page, []), failure_mask(page)):
-            covered = [t for m in masks for t in m.all_inner_texts()]
-            assert {"UID 10000001", "10000002"} <= set(covered)
-            assert "0.0000018" not in covered
+    page.set_content(
+        "<header><a>Markets</a><span class='uid'>UID 10000001</span></header>"
+        "<main><p>Price 0.0000018</p><p>UID</p><p>12345678</p>"
+        "<dl><dt>Email</dt><dd>x</dd><dt>UID</dt><dd>10000002</dd></dl></main>"
+    )
+    apply_blur(page, list(SENSITIVE_LABELS))
+    blurred = page.locator(f"[{BLUR_ATTR}]")
+    assert blurred.all_inner_texts() == ["UID 10000001", "12345678", "10000002"]
+    for masks in (recording_mask(page, []), failure_mask(page)):
+        covered = [t for m in masks for t in m.all_inner_texts()]
+        assert {"UID 10000001", "10000002"} <= set(covered)
+        assert "0.0000018" not in covered
 
 
-def test_the_html_guide_shows_numbered_steps_with_images(recorded: Recorded) -> None:
+def test_the_html_guide_shows_numbered_steps_with_images(recorded: Recorded, page: Page) -> None:
     page_file = recorded.out / "guide.html"
     html = page_file.read_text(encoding="utf-8")
     assert not re.search(r'(?:src|href)="(?!data:)', html), "guide.html must be self-contained"
     shot = recorded.out.parent / "guide-page.png"
-    with chromium_page() as page:
-        outside: list[str] = []
-        page.on(
-            "request",
-            lambda r: outside.append(r.url) if not r.url.startswith(("file:", "data:")) else None,
-        )
-        page.goto(page_file.as_uri())
-        for number, title in enumerate(guide_titles(recorded.out), 1):
-            expect(page.get_by_role("heading", name=f"Step {number}: {title}")).to_be_visible()
-        page.get_by_role(
-            "heading", name="Step 1: Open the HTX website"
-        ).scroll_into_view_if_needed()
-        page.screenshot(path=str(shot))
-        loaded = page.evaluate(
-            "() => [...document.images].map(i => i.complete && i.naturalWidth > 0)"
-        )
-        assert loaded and all(loaded), loaded
-        assert len(loaded) == 10
-        assert outside == []
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda r: outside.append(r.url) if not r.url.startswith(("file:", "data:")) else None,
+    )
+    page.goto(page_file.as_uri())
+    for number, title in enumerate(guide_titles(recorded.out), 1):
+        expect(page.get_by_role("heading", name=f"Step {number}: {title}")).to_be_visible()
+    page.get_by_role("heading", name="Step 1: Open the HTX website").scroll_into_view_if_needed()
+    page.screenshot(path=str(shot))
+    loaded = page.evaluate("() => [...document.images].map(i => i.complete && i.naturalWidth > 0)")
+    assert loaded and all(loaded), loaded
+    assert len(loaded) == 10
+    assert outside == []
     assert shot.stat().st_size > 10_000
 
 
@@ -226,11 +211,38 @@ def trace_viewer(trace: Path) -> Iterator[str]:
             proc.wait()
 
 
-def test_the_trace_viewer_opens_the_scrubbed_trace(recorded: Recorded) -> None:
+def test_the_trace_viewer_opens_the_scrubbed_trace(recorded: Recorded, page: Page) -> None:
     if not PLAYWRIGHT.exists():
         pytest.skip("no playwright command in .venv")
-    with trace_viewer(recorded.out / "trace.zip") as url, chromium_page() as page:
+    with trace_viewer(recorded.out / "trace.zip") as url:
         page.goto(url)
         for title in ("1. Open the HTX website", "9. Enter the codes and confirm"):
             page.get_by_text(title, exact=True).first.wait_for(timeout=30_000)
         page.screenshot(path=str(recorded.out.parent / "trace-viewer.png"))
+
+
+def test_the_committed_guide_matches_a_fresh_recording(recorded: Recorded) -> None:
+    """docs/guide is generated by `htx-keys record`: regenerating it must give the same text.
+
+    The module's recording has video and trace on, the committed guide was made without: the
+    guide's text and pictures do not depend on them (automation/guide.py never names them),
+    and a second recording only for this would cost the suite another half minute."""
+    fresh = (recorded.out / "guide.md").read_text(encoding="utf-8")
+    committed = (DOCS / "guide.md").read_text(encoding="utf-8")
+    diff = "".join(
+        difflib.unified_diff(
+            committed.splitlines(keepends=True),
+            fresh.splitlines(keepends=True),
+            "docs/guide/guide.md",
+            "regenerated",
+        )
+    )
+    assert fresh == committed, (
+        f"docs/guide/guide.md is out of date with the flow's steps; regenerate it with "
+        f"`{REGENERATE}` and commit docs/guide/:\n{diff}"
+    )
+    # Every picture the guide names is committed with it.
+    pictures = sorted(p.name for p in (recorded.out / "steps").glob("*.png"))
+    assert sorted(p.name for p in (DOCS / "steps").glob("*.png")) == pictures, (
+        f"docs/guide/steps/ does not match the guide; regenerate it with `{REGENERATE}`"
+    )

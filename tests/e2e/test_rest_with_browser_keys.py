@@ -10,9 +10,9 @@ import pytest
 
 from automation.store import open_store
 from flows.htx.rest import API_NAMES, make_client
-from tests.e2e.conftest import Site
 from tests.support.cli import run_cli
 from tests.support.leaks import leaks
+from tests.support.site import Site
 
 pytestmark = pytest.mark.e2e
 

@@ -10,37 +10,18 @@ from contextlib import ExitStack
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from automation.browser import LAUNCH_ARGS
 from sandbox.accounts import Account, demo_account
 from sandbox.config import SandboxConfig
 from sandbox.faults import Faults
 from sandbox.server import SandboxServer
-from tests.support.browsers import CHROMIUM
-from tests.support.ga import Authenticator
+from tests.support.ga import SHORT_TOTP_STEP_S, Authenticator
 
 pytestmark = pytest.mark.e2e
 
-ARGS = ["--no-sandbox", *LAUNCH_ARGS]
 CODE_IN_TEXT = re.compile(r"verification code is (\d{6})")
 SEND_OR_RESEND = re.compile(r"^Send$|^Resend")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
 
 
 @pytest.fixture
@@ -50,6 +31,7 @@ def start_sandbox() -> Iterator[Callable[..., SandboxServer]]:
     with ExitStack() as stack:
 
         def start(account: Account, **config: Any) -> SandboxServer:
+            config.setdefault("totp_step_s", SHORT_TOTP_STEP_S)
             cfg = SandboxConfig([account], faults=Faults(latency_ms=60), **config)
             return stack.enter_context(SandboxServer(cfg))
 
@@ -116,7 +98,7 @@ def drag_slider(page: Page, *, moves: int, pause_ms: int) -> None:
 def test_slider_captcha_then_ga(page: Page, start_sandbox: Callable[..., SandboxServer]) -> None:
     account = demo_account()
     srv = start_sandbox(account, captcha="always")
-    ga = Authenticator(account.totp_secret)
+    ga = Authenticator(account.totp_secret, SHORT_TOTP_STEP_S)
     enter_password(page, srv, account)
 
     group = page.get_by_role("group", name="Slider verification")
@@ -149,7 +131,7 @@ def test_slider_captcha_then_ga(page: Page, start_sandbox: Callable[..., Sandbox
 def test_new_device_step(page: Page, start_sandbox: Callable[..., SandboxServer]) -> None:
     account = demo_account()
     srv = start_sandbox(account, new_device_check=True)
-    ga = Authenticator(account.totp_secret)
+    ga = Authenticator(account.totp_secret, SHORT_TOTP_STEP_S)
     enter_password(page, srv, account, back="/en-us/apikey/")
     enter_ga(page, ga)
 
@@ -190,7 +172,7 @@ def test_sms_row_in_security_authentication(
         phone="+86 13812345678",
     )
     srv = start_sandbox(account)
-    ga = Authenticator(account.totp_secret)
+    ga = Authenticator(account.totp_secret, SHORT_TOTP_STEP_S)
     enter_password(page, srv, account, back="/en-us/apikey/")
     enter_ga(page, ga)
     expect(page.get_by_role("heading", name="API Management")).to_be_visible()
@@ -233,7 +215,7 @@ def test_expired_session_goes_to_the_login_page(
 ) -> None:
     account = demo_account()
     srv = start_sandbox(account)
-    ga = Authenticator(account.totp_secret)
+    ga = Authenticator(account.totp_secret, SHORT_TOTP_STEP_S)
     enter_password(page, srv, account, back="/en-us/apikey/")
     enter_ga(page, ga)
     expect(page.get_by_role("heading", name="API Management")).to_be_visible()

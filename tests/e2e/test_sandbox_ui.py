@@ -8,50 +8,29 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from automation.browser import LAUNCH_ARGS
 from sandbox.accounts import Account, demo_account
 from sandbox.config import SandboxConfig
 from sandbox.faults import Faults
 from sandbox.server import SandboxServer
 from sandbox.state import KeyRequest
-from tests.support.browsers import CHROMIUM
-from tests.support.ga import Authenticator
+from tests.support.ga import SHORT_TOTP_STEP_S, Authenticator
 
 pytestmark = pytest.mark.e2e
 
-ARGS = ["--no-sandbox", *LAUNCH_ARGS]
 KEY_FORMAT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{5}$")
 CODE_IN_TEXT = re.compile(r"verification code is (\d{6})")
 SHOT = Path("/tmp/sandbox-shot.png")
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM, args=ARGS, traces_dir=tmp_path_factory.mktemp("traces")
-        )
-        yield b
-        b.close()
 
 
 @pytest.fixture
 def sandbox() -> Iterator[tuple[SandboxServer, Account]]:
     account = demo_account()
     # Keep the default latency: dialogs must be waited for, as on the live site.
-    config = SandboxConfig([account], faults=Faults())
+    config = SandboxConfig([account], faults=Faults(), totp_step_s=SHORT_TOTP_STEP_S)
     with SandboxServer(config) as srv:
         yield srv, account
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
 
 
 def newest_code(srv: SandboxServer, count_before: int) -> str:
@@ -126,7 +105,7 @@ def authenticate(
 
 def test_create_key_through_the_ui(page: Page, sandbox: tuple[SandboxServer, Account]) -> None:
     srv, account = sandbox
-    ga = Authenticator(account.totp_secret)
+    ga = Authenticator(account.totp_secret, SHORT_TOTP_STEP_S)
     log_in(page, srv, account, ga)
     open_api_management(page)
 
@@ -174,7 +153,7 @@ def test_create_key_through_the_ui(page: Page, sandbox: tuple[SandboxServer, Acc
 def test_delete_key_through_the_ui(page: Page, sandbox: tuple[SandboxServer, Account]) -> None:
     srv, account = sandbox
     key = srv.state.add_key(account, KeyRequest("old key", ("read",), ()))
-    ga = Authenticator(account.totp_secret)
+    ga = Authenticator(account.totp_secret, SHORT_TOTP_STEP_S)
     log_in(page, srv, account, ga)
     open_api_management(page)
     row = (

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Site, SiteFactory
 from tests.support.cli import run_cli
+from tests.support.site import Site, SiteFactory
 
 pytestmark = pytest.mark.e2e
 
@@ -45,6 +45,8 @@ def test_two_accounts_from_one_config_file(site_factory: SiteFactory, tmp_path: 
     env = {
         "HTX_KEYS_CONFIG": str(config),
         "HTX_KEYS_STATE_DIR": str(tmp_path / "state"),
+        # The sites' GA step (site_factory's): an environment setting, never an account's.
+        "HTX_TOTP_PERIOD": str(alice.totp_step_s),
         # A generic password must not leak into either account.
         "HTX_PASSWORD": "not-for-named-accounts",
         **account_secrets("alice", alice),

@@ -1,5 +1,6 @@
-"""A virtual screen (Xvfb) and a Chromium reachable over CDP, for tests that need a person's
-browser window or a remote browser."""
+"""Browsers for tests: the `browser` and `page` fixtures for tests that drive pages by hand
+(a pytest plugin: tests/e2e/conftest.py imports them), and a virtual screen (Xvfb) and a
+Chromium reachable over CDP, for tests that need a person's browser window or a remote one."""
 
 from __future__ import annotations
 
@@ -14,11 +15,20 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from automation.browser import LAUNCH_ARGS
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
 CHROMIUM = "/usr/lib/chromium/chromium"
+VIEWPORT = {"width": 1280, "height": 800}
+# Long enough for the sandbox's page latency on a loaded machine; short enough that a locator
+# that will never match fails the test well before pytest's own timeout.
+PAGE_TIMEOUT_MS = 15_000
 
 
 def need(binary: str) -> str:
@@ -34,6 +44,33 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
+    """One headless Chromium per test module (a launch costs a second on a busy machine); each
+    test gets a fresh context from `page`. Per module, not per session: Playwright's sync API
+    runs one instance per thread, and a module that runs the tool in-process starts its own."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        # traces_dir: else Playwright leaves an empty /tmp/playwright-tracing-* per launch.
+        launched = p.chromium.launch(
+            executable_path=need(CHROMIUM),
+            args=["--no-sandbox", *LAUNCH_ARGS],
+            traces_dir=tmp_path_factory.mktemp("traces"),
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A page in a context of its own: no cookie, storage or device id from another test."""
+    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    context.set_default_timeout(PAGE_TIMEOUT_MS)
+    yield context.new_page()
+    context.close()
 
 
 @contextmanager

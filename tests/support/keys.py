@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from automation.store import JsonStore, KeyRecord
 from sandbox.state import ApiKey, KeyRequest
 from sandbox.web import SESSION_COOKIE
-from tests.e2e.conftest import Site
+from tests.support.site import Site
 
 
 def saved_session(site: Site, path: Path) -> Path:

@@ -454,7 +454,10 @@ def snapshot_secrets(
             who = f"{here}{account['email']} " if len(accounts) > 1 else here
             out.values[f"{who}password"] = account["password"]
             out.values[f"{who}TOTP seed"] = account["totp_secret"]
-            for step, code in ga_codes(account["totp_secret"], since, until).items():
+            codes = ga_codes(
+                account["totp_secret"], since, until, state.get("totp_step_s", TOTP_STEP_S)
+            )
+            for step, code in codes.items():
                 label = f"{who}GA code of step {step}"
                 out.values[label] = code
                 out.bytes_only.add(label)

@@ -3,9 +3,10 @@
 `htx-keys demo`, `record` and `sandbox` make their sandbox account, IMAP password, keys and
 codes inside their own process, where a test cannot see them; yet their artifacts must be
 checked for exactly those values. During a test session every Python subprocess loads this file
-(through a sitecustomize.py the leak check puts first on PYTHONPATH, tests/e2e/conftest.py);
-`install()` then tracks each SandboxState and EmbeddedImap the process makes and, when it
-exits, writes their secrets as JSON into the directory named by DUMP_DIR_ENV.
+(through a sitecustomize.py the leak check puts first on PYTHONPATH, see
+tests/support/leakcheck_plugin.py); `install()` then tracks each SandboxState and EmbeddedImap
+the process makes and, when it exits, writes their secrets as JSON into the directory named by
+DUMP_DIR_ENV.
 
 The same Tracker records the sandboxes the test process itself makes. Standard library only
 (and the sandbox, once the process imports it): this runs at the start of every subprocess.
@@ -62,6 +63,8 @@ def state_snapshot(state: Any) -> dict[str, Any]:
         mails = list(state.outbox)
         sms = [code for _phone, code in state.sms_outbox]
     return {
+        # The GA codes the leak check computes must be of the step this sandbox ran with.
+        "totp_step_s": state.totp_step_s,
         "accounts": accounts,
         "secret_keys": {k.access_key: k.secret_key for k in keys},
         "sessions": sessions,

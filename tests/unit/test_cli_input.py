@@ -6,7 +6,7 @@ import pytest
 
 import htx_keys.app.provisioning
 from automation.errors import ExitStatus
-from htx_keys.cli import main
+from tests.support.cli import Invoked, invoke
 
 GOOD_ENV = {
     "HTX_BASE_URL": "http://127.0.0.1:9",
@@ -29,6 +29,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "HTX_IMAP_CA_FILE",
         "HTX_MAIL_FROM",
         "HTX_KEYS_BROWSER",
+        "HTX_TOTP_PERIOD",
     ]
     for name in [*GOOD_ENV, *others]:
         monkeypatch.delenv(name, raising=False)
@@ -44,10 +45,8 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return GOOD_ENV
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    status = main(["provision", *args])
-    out, err = capsys.readouterr()
-    return status, out, err
+def provision(*args: str) -> Invoked:
+    return invoke(["provision", *args])
 
 
 @pytest.mark.parametrize(
@@ -91,64 +90,71 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
 )
 def test_bad_input_is_one_line_and_exit_2(
     env: dict[str, str],
-    capsys: pytest.CaptureFixture[str],
     args: list[str],
     status: int,
     message: str,
 ) -> None:
-    code, out, err = run(capsys, *args)
-    assert code == status, err
-    assert out == ""
-    assert err == f"htx-keys: error: {message}\n"
+    run = provision(*args)
+    assert run.exit_code == status, run.output
+    assert run.stdout == ""
+    assert run.stderr == f"htx-keys: error: {message}\n"
 
 
-def test_missing_setting(
-    env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_missing_setting(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HTX_PASSWORD")
-    code, _out, err = run(capsys, "--note", "n")
-    assert code == ExitStatus.CONFIG, err
-    assert err == (
+    run = provision("--note", "n")
+    assert run.exit_code == ExitStatus.CONFIG, run.output
+    assert run.stderr == (
         "htx-keys: error: Missing setting HTX_PASSWORD: set it in the environment or "
         "in a .env file (see .env.example)\n"
     )
 
 
-def test_malformed_totp_seed(
-    env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_malformed_totp_seed(env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTX_TOTP_SECRET", "not-base32!!")
-    code, _out, err = run(capsys, "--note", "n")
-    assert code == ExitStatus.CONFIG, err
-    assert err.count("\n") == 1 and err.startswith("htx-keys: error: HTX_TOTP_SECRET ")
-    assert "not-base32" not in err
+    run = provision("--note", "n")
+    assert run.exit_code == ExitStatus.CONFIG, run.output
+    assert run.stderr.count("\n") == 1
+    assert run.stderr.startswith("htx-keys: error: HTX_TOTP_SECRET ")
+    assert "not-base32" not in run.stderr
 
 
 def test_plain_imap_to_a_remote_host_is_refused(
-    env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HTX_IMAP_HOST", "imap.example.com")
-    code, _out, err = run(capsys, "--note", "n")
-    assert code in (ExitStatus.CONFIG, ExitStatus.USAGE), err
-    assert err.count("\n") == 1 and "plain" in err.lower()
+    run = provision("--note", "n")
+    assert run.exit_code in (ExitStatus.CONFIG, ExitStatus.USAGE), run.output
+    assert run.stderr.count("\n") == 1 and "plain" in run.stderr.lower()
+
+
+def test_a_short_totp_period_for_the_live_site_is_refused_before_a_browser(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTX_TOTP_PERIOD", "5")  # HTX_API_URL: the live API by default
+    run = provision("--note", "n")
+    assert run.exit_code == ExitStatus.CONFIG, run.output
+    assert run.stdout == ""
+    assert run.stderr == (
+        "htx-keys: error: HTX_TOTP_PERIOD=5 is for a sandbox on this machine only, and "
+        "https://api.huobi.pro is not a loopback address (HTX uses 30 s)\n"
+    )
 
 
 def test_good_input_reaches_the_mailbox_step(
-    env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The stubbed Inbox raises: proves every pre-browser check passed for good input.
     monkeypatch.setenv("HTX_KEYS_DEBUG", "1")  # let the stub's exception through
     with pytest.raises(AssertionError, match="a browser was started"):
-        main(["provision", "--note", "ok", "-p", "trade", "--ip", "10.0.0.0/24"])
+        provision("--note", "ok", "-p", "trade", "--ip", "10.0.0.0/24")
 
 
-def test_unexpected_errors_are_one_scrubbed_line(
-    env: dict[str, str], capsys: pytest.CaptureFixture[str]
-) -> None:
-    code, out, err = run(capsys, "--note", "ok")
-    assert code == ExitStatus.ERROR
-    assert out == ""
-    assert err.splitlines()[-2:] == [
+def test_unexpected_errors_are_one_scrubbed_line(env: dict[str, str]) -> None:
+    run = provision("--note", "ok")
+    assert run.exit_code == ExitStatus.ERROR, run.output
+    assert run.stdout == ""
+    assert run.stderr.splitlines()[-2:] == [
         "htx-keys: error: unexpected AssertionError: a browser was started for bad input",
         "htx-keys: hint: run again with HTX_KEYS_DEBUG=1 for the traceback",
     ]
@@ -240,23 +246,19 @@ def test_unexpected_errors_are_one_scrubbed_line(
 )
 def test_lifecycle_commands_refuse_bad_input_before_a_browser(
     env: dict[str, str],
-    capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     args: list[str],
     status: int,
     message: str,
 ) -> None:
     monkeypatch.delenv("GITHUB_OUTPUT", raising=False)
-    code = main(args)
-    out, err = capsys.readouterr()
-    assert code == status, err
-    assert out == ""
-    assert err == f"htx-keys: error: {message.replace('{cwd}', str(Path.cwd()))}\n"
+    run = invoke(args)
+    assert run.exit_code == status, run.output
+    assert run.stdout == ""
+    assert run.stderr == f"htx-keys: error: {message.replace('{cwd}', str(Path.cwd()))}\n"
 
 
-def test_revoking_a_sub_users_key_needs_its_sub_uid(
-    env: dict[str, str], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_revoking_a_sub_users_key_needs_its_sub_uid(env: dict[str, str]) -> None:
     from automation.store import JsonStore, KeyRecord
 
     record = KeyRecord(
@@ -271,7 +273,7 @@ def test_revoking_a_sub_users_key_needs_its_sub_uid(
         sub_uid=7,
     )
     JsonStore(Path("keys.json").absolute()).save(record)
-    code = main(["keys", "revoke", "SUBKEY"])
-    out, err = capsys.readouterr()
-    assert (code, out) == (ExitStatus.USAGE, "")
-    assert err == "htx-keys: error: Key SUBKEY belongs to sub-user 7: add --sub-uid 7\n"
+    run = invoke(["keys", "revoke", "SUBKEY"])
+    assert run.exit_code == ExitStatus.USAGE, run.output
+    assert run.stdout == ""
+    assert run.stderr == "htx-keys: error: Key SUBKEY belongs to sub-user 7: add --sub-uid 7\n"

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from automation.config import load_settings
+from automation.config import Settings, load_settings, with_values
 from automation.errors import ConfigError, InputError
 from automation.redaction import REDACTOR
 
@@ -70,6 +70,8 @@ def test_require_names_every_missing_setting(tmp_path: Path) -> None:
             "HTX_IMAP_SECURITY must be one of tls, starttls, plain; not 'ssl'",
         ),
         ("HTX_MAIL_TIMEOUT", "-1", "HTX_MAIL_TIMEOUT must be more than 0 seconds"),
+        ("HTX_TOTP_PERIOD", "5s", "HTX_TOTP_PERIOD must be a whole number of seconds, not '5s'"),
+        ("HTX_TOTP_PERIOD", "0", "HTX_TOTP_PERIOD must be at least 1 second, not 0"),
     ],
 )
 def test_malformed_values(name: str, value: str, message: str) -> None:
@@ -88,3 +90,51 @@ def test_secrets_enter_the_redactor_when_loaded(tmp_path: Path) -> None:
 def test_settings_repr_hides_secrets() -> None:
     settings = load_settings({}, None, {"HTX_PASSWORD": "hunter2-secret"})
     assert "hunter2-secret" not in repr(settings)
+
+
+SANDBOX = {"HTX_BASE_URL": "http://127.0.0.1:8123", "HTX_API_URL": "http://127.0.0.1:8123"}
+
+
+def test_the_totp_period_is_30_s_unless_set() -> None:
+    assert load_settings({}, None, {}).totp_period == 30
+    assert load_settings({}, None, {**SANDBOX, "HTX_TOTP_PERIOD": "4"}).totp_period == 4
+    # 30 is the live site's own period: setting it is allowed anywhere.
+    assert load_settings({}, None, {"HTX_TOTP_PERIOD": "30"}).totp_period == 30
+
+
+@pytest.mark.parametrize(
+    "url", ["http://localhost:8000", "http://127.0.0.2", "http://[::1]:8000", "http://LOCALHOST."]
+)
+def test_a_short_period_is_allowed_for_a_site_on_a_loopback_address(url: str) -> None:
+    environ = {"HTX_BASE_URL": url, "HTX_API_URL": url, "HTX_TOTP_PERIOD": "2"}
+    assert load_settings({}, None, environ).totp_period == 2
+
+
+@pytest.mark.parametrize(
+    ("environ", "flags", "named"),
+    [
+        ({}, {}, "https://www.htx.com"),  # the defaults: the live site
+        ({"HTX_API_URL": "http://127.0.0.1:8123"}, {}, "https://www.htx.com"),
+        ({"HTX_BASE_URL": "http://127.0.0.1:8123"}, {}, "https://api.huobi.pro"),
+        (SANDBOX, {"base_url": "http://10.0.0.5:8000"}, "http://10.0.0.5:8000"),
+        (SANDBOX, {"api_url": "http://127.0.0.1.example.com"}, "http://127.0.0.1.example.com"),
+        (SANDBOX, {"base_url": "127.0.0.1:8000"}, "127.0.0.1:8000"),  # no scheme: no host
+    ],
+)
+def test_another_period_is_refused_for_any_site_not_on_this_machine(
+    environ: dict[str, str], flags: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(flags, None, {**environ, "HTX_TOTP_PERIOD": "5"})
+    assert str(err.value) == (
+        f"HTX_TOTP_PERIOD=5 is for a sandbox on this machine only, and {named} is not a "
+        "loopback address (HTX uses 30 s)"
+    )
+
+
+def test_no_way_of_building_settings_skips_the_period_check() -> None:
+    settings = load_settings({}, None, {**SANDBOX, "HTX_TOTP_PERIOD": "5"})
+    with pytest.raises(ConfigError, match="not a loopback address"):
+        with_values(settings, base_url="https://www.htx.com")
+    with pytest.raises(ConfigError, match="not a loopback address"):
+        Settings(totp_period=5)

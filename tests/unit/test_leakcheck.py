@@ -21,6 +21,7 @@ import pytest
 from sandbox.accounts import Account
 from sandbox.mailer import build_verification_mail
 from sandbox.state import KeyRequest, SandboxState
+from tests.support.clock import Clock
 from tests.support.leakcheck import (
     Finding,
     ScanStats,
@@ -291,7 +292,7 @@ def test_what_a_holder_holds_becomes_a_secret_to_look_for(tmp_path: Path) -> Non
 
 
 def test_sandbox_secrets_collects_keys_codes_and_ga_steps() -> None:
-    now = [1_714_566_000.0]
+    clock = Clock(1_714_566_000.0)
     account = Account(
         email="u@example.test",
         password="pw-" + "x" * 13,
@@ -301,7 +302,7 @@ def test_sandbox_secrets_collects_keys_codes_and_ga_steps() -> None:
         sub_uids=(2,),
         auth_factors=("email", "sms", "ga"),
     )
-    state = SandboxState([account], clock=lambda: now[0])
+    state = SandboxState([account], clock=clock)
     key = state.add_key(account, KeyRequest("n", ("read",), ()))
     sub_key = state.add_key(account, KeyRequest("sub", ("read",), ()))
     state.remove_key(account, sub_key.access_key)
@@ -313,8 +314,8 @@ def test_sandbox_secrets_collects_keys_codes_and_ga_steps() -> None:
     )
     sms = state.issue_sms_code(account, "create")
     ticket = state.check_password(account.email, account.password)
-    session = state.finish_login(ticket, pyotp.TOTP(account.totp_secret).at(now[0]))
-    found = sandbox_secrets(state, "imap-pw-123", now[0] - 40, now[0] + 5, "site 1 ")
+    session = state.finish_login(ticket, pyotp.TOTP(account.totp_secret).at(clock()))
+    found = sandbox_secrets(state, "imap-pw-123", clock() - 40, clock() + 5, "site 1 ")
     values = found.values
     assert values["site 1 password"] == account.password
     assert values["site 1 TOTP seed"] == account.totp_secret
@@ -326,8 +327,27 @@ def test_sandbox_secrets_collects_keys_codes_and_ga_steps() -> None:
     assert values["site 1 SMS code 1"] == sms
     totp = pyotp.TOTP(account.totp_secret)
     ga = {label: v for label, v in values.items() if "GA code" in label}
-    assert totp.at(now[0]) in ga.values() and totp.at(now[0] - 40) in ga.values()
+    assert totp.at(clock()) in ga.values() and totp.at(clock() - 40) in ga.values()
     assert set(ga) == found.bytes_only
+
+
+def test_the_ga_codes_are_those_of_the_sandbox_step() -> None:
+    """A sandbox run with a short GA step: the codes looked for are that step's."""
+    clock = Clock(1_714_566_000.0)
+    now = clock()
+    account = Account(
+        email="u@example.test",
+        password="pw-" + "x" * 13,
+        totp_secret=pyotp.random_base32(),
+        uid=1,
+        mailbox="u@example.test",
+    )
+    state = SandboxState([account], clock=clock, totp_step_s=5)
+    found = sandbox_secrets(state, "imap-pw-123", now - 20, now)
+    ga = {v for label, v in found.values.items() if "GA code" in label}
+    short = pyotp.TOTP(account.totp_secret, interval=5)
+    # Steps from one before `since` to one after `until`: 4 + 1 + 2.
+    assert ga == {short.at(now + 5 * n) for n in range(-5, 2)}
 
 
 def test_a_subprocess_dump_is_read_once_its_process_ended_in_the_window(tmp_path: Path) -> None:

@@ -101,6 +101,16 @@ def test_waits_when_too_little_time_is_left() -> None:
     assert waits == [2.0]
 
 
+@pytest.mark.parametrize(("period", "left", "waits"), [(5, 0.6, False), (5, 0.4, True)])
+def test_a_short_period_needs_a_tenth_of_it_left(period: int, left: float, waits: bool) -> None:
+    """A sandbox's short period (tests): 3 s of 5 would mean waiting most steps."""
+    fake = FakeTime(9000 * period + period - left)
+    totp = make(fake, period=period)
+    step = 9000 + waits
+    assert totp.next_code() == expected(step, period=period)
+    assert fake.now == (step * period if waits else 9000 * period + period - left)
+
+
 def test_enough_time_left_means_no_wait() -> None:
     fake = FakeTime(4500 * PERIOD + 26)  # 4 s left
     totp = make(fake, min_remaining=3.0)
@@ -130,6 +140,32 @@ def test_state_file_is_shared_between_instances(tmp_path: Path) -> None:
     assert fake.sleeps == [28.0]
     # ...and the first instance now sees the step the second one took.
     assert first.ready_at() == 5002 * PERIOD
+
+
+def test_a_short_period_steps_faster_with_a_ledger_of_its_own(tmp_path: Path) -> None:
+    fake = FakeTime(7000 * PERIOD + 1)
+    waits: list[float] = []
+    live = make(fake, state_dir=tmp_path)
+    short = make(fake, state_dir=tmp_path, on_wait=waits.append, period=5)
+    assert short.period == 5
+    assert short.next_code() == expected(7000 * 6, period=5)
+    assert short.next_code() == expected(7000 * 6 + 1, period=5)
+    assert waits == [4.0]  # to the next 5 s step
+    assert short.state_file is not None and short.state_file.parent == tmp_path
+    assert short.state_file.name.endswith("-5s.json")
+    assert live.state_file is not None and live.state_file != short.state_file
+
+
+def test_another_period_keeps_its_own_ledger(tmp_path: Path) -> None:
+    """Steps of 5 s count six times faster: in the 30 s ledger they would read as steps from
+    the future ("did the clock go back?") and stop every run with the live site."""
+    fake = FakeTime(8000 * PERIOD + 1)
+    make(fake, state_dir=tmp_path, period=5).next_code()
+    live = make(fake, state_dir=tmp_path)
+    assert live.next_code() == expected(8000)
+    assert live.state_file is not None
+    short_ledger = live.state_file.name.replace(".json", "-5s.json")
+    assert {p.name for p in tmp_path.glob("*.json")} == {live.state_file.name, short_ledger}
 
 
 def test_state_file_is_private_and_holds_no_seed(tmp_path: Path) -> None:

@@ -22,23 +22,12 @@ from sandbox.config import SandboxConfig
 from sandbox.faults import Faults
 from sandbox.server import SandboxServer
 from sandbox.state import KeyRequest, Refused, SandboxState
+from tests.support.clock import Clock
 
-T0 = 1_700_000_010.0  # 10 s into a 30 s TOTP window
 CODE_IN_TEXT = re.compile(r"verification code is (\d{6})")
 HUMAN = {"value": 100, "durationMs": 800, "moves": 12}
 CAPTCHA_FAILED = "Verification failed, please try again"
 LOGIN_EXPIRED = "The verification has expired, please log in again"
-
-
-class Clock:
-    def __init__(self, t: float = T0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
 
 
 def make_account(email: str = "alice@example.test", uid: int = 10000001, **extra: Any) -> Account:

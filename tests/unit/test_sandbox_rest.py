@@ -22,9 +22,9 @@ from sandbox.app import create_app
 from sandbox.config import SandboxConfig
 from sandbox.faults import Faults
 from sandbox.state import ApiKey, KeyRequest, SandboxState
+from tests.support.clock import T0, Clock
 from tests.support.htx_sign import query_string, sign_request
 
-T0 = 1_700_000_010.0  # 10 s into a 30 s TOTP window
 HOST = "testserver"
 SUB1, SUB2, OTHER_SUB = 10000101, 10000102, 20000101
 BAD_KEY = "Signature not valid: Incorrect Access key [Access key错误]"
@@ -33,17 +33,6 @@ BAD_TIME = "Signature not valid: Invalid submission time or incorrect time forma
 NO_PERMISSION = "Signature not valid: API key has no permission [API Key没有权限]"
 EXPIRED = "Signature not valid: The API key has expired"
 CODE_IN_TEXT = re.compile(r"verification code is (\d{6})")
-
-
-class Clock:
-    def __init__(self, t: float = T0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
 
 
 @dataclass
@@ -441,6 +430,24 @@ def test_generation_refuses_a_ga_code_used_at_web_login(api: Api) -> None:
     assert v2_error(api.generate(parent_key, otpToken=code)) == (1003, "invalid otpToken")
     api.clock.advance(30)
     assert v2_data(api.generate(parent_key))["accessKey"]
+
+
+def test_generation_follows_the_sandbox_ga_step() -> None:
+    """A sandbox run with a short GA step uses it for the REST call too."""
+    parent = account("alice@example.test", 10000001, (SUB1,))
+    clock = Clock()
+    state = SandboxState([parent], clock=clock, totp_step_s=5)
+    app = create_app(SandboxConfig([parent], faults=Faults(latency_ms=0), totp_step_s=5), state)
+    api = Api(state, clock, parent, parent, app, {})
+    parent_key = api.key()
+    totp = pyotp.TOTP(parent.totp_secret, interval=5)
+    too_old = totp.at(int(clock()) - 10)  # two steps back, inside the same 30 s window
+    assert v2_error(api.generate(parent_key, otpToken=too_old)) == (1003, "invalid otpToken")
+    assert v2_data(api.generate(parent_key, otpToken=totp.at(int(clock()))))["accessKey"]
+    clock.advance(5)  # one short step, not a 30 s window, to the next fresh code
+    assert v2_data(api.generate(parent_key, otpToken=totp.at(int(clock()))))["accessKey"]
+    for client in api.clients.values():
+        client.close()
 
 
 def test_generation_ga_code_is_good_once_and_spent_only_on_success(api: Api) -> None:

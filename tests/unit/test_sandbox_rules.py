@@ -16,21 +16,10 @@ from sandbox.app import create_app
 from sandbox.config import SandboxConfig
 from sandbox.faults import Faults
 from sandbox.state import KeyRequest, SandboxState
+from tests.support.clock import Clock
 
 KEY_FORMAT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{5}$")
 CODE_IN_TEXT = re.compile(r"verification code is (\d{6})")
-T0 = 1_700_000_010.0  # 10 s into a 30 s TOTP window
-
-
-class Clock:
-    def __init__(self, t: float = T0) -> None:
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
 
 
 @dataclass
@@ -493,3 +482,85 @@ def test_an_80_bit_seed_works_as_exchanges_issue_them() -> None:
     state = SandboxState([account])
     code = SeedTotp(account.totp_secret).at(_time.time())
     assert state.verify_totp(account, code)
+
+
+# -- a shorter GA step (a test convenience; the live site uses 30 s) -------------------------
+
+SHORT_STEP_S = 5
+
+
+@pytest.fixture
+def short_step() -> Iterator[Site]:
+    account = make_account()
+    clock = Clock()
+    state = SandboxState([account], clock=clock, totp_step_s=SHORT_STEP_S)
+    faults = Faults(latency_ms=0)
+    config = SandboxConfig([account], faults=faults, totp_step_s=SHORT_STEP_S)
+    with TestClient(create_app(config, state)) as client:
+        yield Site(client, state, clock, account, faults)
+
+
+def short_code(site: Site, steps_back: int = 0) -> str:
+    totp = pyotp.TOTP(site.account.totp_secret, interval=SHORT_STEP_S)
+    return totp.at(int(site.clock()) - steps_back * SHORT_STEP_S)
+
+
+def test_a_short_step_rules_login_and_security_authentication(short_step: Site) -> None:
+    site = short_step
+    _, body = site.post(
+        "login/password", {"account": site.account.email, "password": site.account.password}
+    )
+    ticket = body["data"]["ticket"]  # type: ignore[index]
+    # A 30 s code is not a 5 s code (they differ but for a chance in a million).
+    if site.ga() != short_code(site):
+        status, body = site.post("login/ga", {"ticket": ticket, "gaCode": site.ga()})
+        assert (status, body["message"]) == (400, "Incorrect Google Authenticator code")
+    # Two 5 s steps back is too old, though it is well inside the same 30 s window.
+    status, body = site.post("login/ga", {"ticket": ticket, "gaCode": short_code(site, 2)})
+    assert (status, body["message"]) == (400, "Incorrect Google Authenticator code")
+    status, body = site.post("login/ga", {"ticket": ticket, "gaCode": short_code(site, 1)})
+    assert status == 200, body
+    # The current step is newer than the one used: good once, also in the dialog.
+    code = site.send()
+    status, body = site.post(
+        "apikey/create", create_body(site, emailCode=code, gaCode=short_code(site))
+    )
+    assert status == 200, body
+    # The next fresh code is one short step away, not a 30 s window.
+    site.clock.advance(SHORT_STEP_S)
+    code = site.send()
+    status, body = site.post(
+        "apikey/create", create_body(site, note="two", emailCode=code, gaCode=short_code(site))
+    )
+    assert status == 200, body
+    assert len(site.state.keys_for(site.account.email)) == 2
+
+
+@pytest.mark.parametrize("step", [0, -5, 1.5, True])
+def test_a_ga_step_is_whole_seconds_from_one(step: object) -> None:
+    with pytest.raises(ValueError, match="TOTP step"):
+        SandboxConfig([make_account()], totp_step_s=step)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="TOTP step"):
+        SandboxState([make_account()], totp_step_s=step)  # type: ignore[arg-type]
+
+
+def test_an_app_refuses_a_state_with_another_step() -> None:
+    account = make_account()
+    state = SandboxState([account], totp_step_s=SHORT_STEP_S)
+    with pytest.raises(ValueError, match=r"state's TOTP step \(5 s\) differs"):
+        create_app(SandboxConfig([account]), state)
+    assert create_app(SandboxConfig([account], totp_step_s=SHORT_STEP_S), state) is not None
+
+
+def test_a_ga_code_used_elsewhere_spends_the_current_step_once(logged_in: Site) -> None:
+    """The hook behind the end-to-end test of a refused GA code: the next check finds the
+    current step taken, whatever the code; the check after it is the usual one."""
+    site = logged_in
+    site.state.use_ga_code_elsewhere(site.account.email.upper())
+    code = site.send()
+    for ga in (site.ga(), site.ga(-30)):  # neither the current nor the previous step
+        _, body = site.post("apikey/create", create_body(site, emailCode=code, gaCode=ga))
+        assert body["message"] == "Incorrect Google Authenticator code"
+    site.next_window()
+    status, body = site.post("apikey/create", create_body(site, emailCode=code, gaCode=site.ga()))
+    assert status == 200, body

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import click
 
-from htx_keys.cli.options import browser_options, output_options
+from htx_keys.cli.options import browser_options, output_options, totp_period_option
 
 
 @click.command()
 @output_options
+@totp_period_option
 @browser_options
 def demo(
     fmt: str,
     quiet: bool,
+    totp_period: int,
     headed: bool,
     browser_path: str | None,
     cdp_endpoint: str | None,
@@ -34,5 +36,6 @@ def demo(
         browser=browser_path,
         cdp_endpoint=cdp_endpoint,
         ws_endpoint=ws_endpoint,
+        totp_period=totp_period,
     )
     KeyOutput(fmt).report([made])

@@ -23,6 +23,7 @@ from htx_keys.cli.options import (
     output_options,
     permission_option,
     prompt_secrets,
+    totp_period_option,
     web_options,
 )
 
@@ -41,6 +42,7 @@ from htx_keys.cli.options import (
 )
 @ip_option(f"IP address to link; repeatable [default: {EXAMPLE_IP}].")
 @output_options
+@totp_period_option
 @web_options(artifacts=("on", "on", "on"), output_dir=False)
 def record(
     out_dir: Path,
@@ -49,6 +51,7 @@ def record(
     ips: tuple[str, ...],
     fmt: str,
     quiet: bool,
+    totp_period: int,
     web: WebOptions,
 ) -> None:
     """Record the key-creation flow as documentation: guide.md, guide.html, steps/*.png,
@@ -63,6 +66,6 @@ def record(
 
     paths = record_guide(
         out_dir, note, permissions, ips, web,
-        quiet=quiet, ask=ask_person, ask_secrets=prompt_secrets,
+        quiet=quiet, ask=ask_person, ask_secrets=prompt_secrets, totp_period=totp_period,
     )  # fmt: skip
     echo(render_paths(paths, fmt))

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from htx_keys.cli.options import totp_period_option
+
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
@@ -73,6 +75,7 @@ import click
     show_default=True,
     help="Delay of the page's own API calls, as on the live site.",
 )
+@totp_period_option
 def sandbox(
     host: str,
     port: int,
@@ -85,6 +88,7 @@ def sandbox(
     new_device_check: bool,
     session_ttl: float,
     latency_ms: int,
+    totp_period: int,
 ) -> None:
     """Serve the local HTX replica (website) until Ctrl-C.
 
@@ -106,5 +110,6 @@ def sandbox(
             "captcha": captcha,
             "new_device_check": new_device_check,
             "session_ttl_s": session_ttl,
+            "totp_step_s": totp_period,
         },
     )
