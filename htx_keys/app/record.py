@@ -55,6 +55,7 @@ def record_guide(
         timeout_ms=web.timeout * 1000,
         artifacts_dir=out_dir,
         artifacts=web.artifacts,
+        chapter_ms=web.chapter_seconds * 1000,
         verify=False,  # documentation: `htx-keys verify` checks a real key afterwards
         cdp_endpoint=web.cdp_endpoint,
         ws_endpoint=web.ws_endpoint,

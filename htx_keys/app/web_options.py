@@ -28,6 +28,7 @@ class WebOptions:
     trace: Mode = "off"
     video: Mode = "off"
     screenshot: Mode = "retain-on-failure"
+    chapter_seconds: float = 1.5
     base_url: str | None = None
     api_url: str | None = None
     env_file: Path | None = None

@@ -61,6 +61,7 @@ class WebRun:
             timeout_ms=web.timeout * 1000,
             artifacts_root=web.output,
             artifacts=web.artifacts,
+            chapter_ms=web.chapter_seconds * 1000,
             verify=verify,
             cdp_endpoint=web.cdp_endpoint,
             ws_endpoint=web.ws_endpoint,

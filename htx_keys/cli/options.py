@@ -50,7 +50,8 @@ def site_options(func: F) -> F:
 
 
 def artifact_options(trace: Mode, video: Mode, screenshot: Mode) -> Callable[[F], F]:
-    """--trace/--video/--screenshot with pytest-playwright's names and meanings."""
+    """--trace/--video/--screenshot with pytest-playwright's names and meanings, and how long
+    the video's chapter cards hold."""
     helps = {
         "screenshot": "Masked pictures: on = one per step (and the failed one), "
         "retain-on-failure = the failed step's only, off = none.",
@@ -62,6 +63,13 @@ def artifact_options(trace: Mode, video: Mode, screenshot: Mode) -> Callable[[F]
     defaults = {"trace": trace, "video": video, "screenshot": screenshot}
 
     def decorate(func: F) -> F:
+        func = click.option(
+            "--chapter-seconds",
+            type=click.FloatRange(0.1, 10),
+            default=1.5,
+            show_default=True,
+            help="How long each step's chapter card shows in the video.",
+        )(func)
         for name in ("screenshot", "video", "trace"):
             func = click.option(
                 f"--{name}",

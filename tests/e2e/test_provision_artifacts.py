@@ -40,6 +40,8 @@ def provision(site: Site, tmp_path: Path, out: Path, *modes: str) -> Any:
             f"json:{tmp_path / 'keys.json'}",
             "--output",
             str(out),
+            "--chapter-seconds",  # chapter cards hold the run; short ones keep the test short
+            "0.3",
             *modes,
         ],
         site.env(),
