@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from typing import Any
 
 from sandbox.accounts import Account
 from sandbox.state import (
     MAX_NOTE,
-    NO_IP_VALID_DAYS,
     ApiKey,
     Refused,
     SandboxState,
@@ -158,11 +156,6 @@ def _own_sub_uid(parent: Account, body: Body) -> int:
     return sub_uid
 
 
-def _expiry(state: SandboxState, ips: tuple[str, ...]) -> datetime | None:
-    # The website's rule: no IP bound, 90 days; IPs bound, no end.
-    return None if ips else state.now() + timedelta(NO_IP_VALID_DAYS)
-
-
 # -- the three calls -------------------------------------------------------------------------
 
 
@@ -200,7 +193,6 @@ def generate_key(
             permissions=permissions,
             ip_addresses=ips,
             created_at=state.now(),
-            expires_at=_expiry(state, ips),
             email=parent.email,  # who made it; the owner is `uid`
             uid=sub_uid,
         )
@@ -232,9 +224,9 @@ def modify_key(state: SandboxState, parent: Account, body: Body) -> ApiKey:
         if permissions is not None:
             changes["permissions"] = permissions
         if ips is not None and ips != key.ip_addresses:
-            # Binding IPs makes the key permanent; unbinding all starts 90 days from now [I].
+            # Binding IPs makes the key permanent; the change itself counts as activity, so an
+            # unbound trade key has 90 days from now (ApiKey.active_since) [I].
             changes["ip_addresses"] = ips
-            changes["expires_at"] = _expiry(state, ips)
         keys[i] = dataclasses.replace(key, **changes)
         return keys[i]
 
