@@ -188,7 +188,8 @@ def test_key_bound_to_another_ip(server: SandboxServer) -> None:
     import ccxt
 
     ex = client(server, make_key(server, ips=("10.9.9.9",)))
-    with pytest.raises(ccxt.AuthenticationError, match=r"Incorrect IP address \[IP地址错误\]:127\.0\.0\.1"):
+    refused = r"Incorrect IP address \[IP地址错误\]:127\.0\.0\.1"
+    with pytest.raises(ccxt.AuthenticationError, match=refused):
         ex.spot_private_get_v1_account_accounts()
 
 

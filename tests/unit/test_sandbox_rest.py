@@ -358,7 +358,8 @@ def test_a_trade_key_without_ip_expires_after_90_days_unused(api: Api) -> None:
 
 
 def test_each_use_restarts_the_90_days(api: Api) -> None:
-    key, idle = api.key(("read", "withdraw")), api.key()
+    key = api.key(("read", "withdraw"))
+    api.key()  # never used: it expires
     api.clock.advance(89 * DAY)
     assert api.get("/v2/user/uid", key).json()["data"] == api.parent.uid  # a use: 90 days again
     api.clock.advance(89 * DAY)
@@ -397,7 +398,12 @@ def test_a_refused_call_is_not_a_use(api: Api) -> None:
             "Signature not valid: 无效的提交时间",
             "Signature not valid: 校验失败",
         ),
-        ("chinese", "API签名无效: ip地址错误", "API签名无效: 无效的提交时间", "API签名无效: 校验失败"),
+        (
+            "chinese",
+            "API签名无效: ip地址错误",
+            "API签名无效: 无效的提交时间",
+            "API签名无效: 校验失败",
+        ),
     ],
 )
 def test_refusals_in_each_wording(api: Api, form: str, ip: str, time: str, signature: str) -> None:
