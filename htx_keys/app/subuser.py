@@ -76,7 +76,7 @@ def provision_sub_user(
     arrives, before it is stored (CI masks it; a caller learns the key exists)."""
     secret = validate_secret(settings.totp_secret or "")
     totp = new_totp(secret, settings.state_dir, reporter, settings.totp_period)
-    rest = HtxRest(settings.api_url, parent.access_key, parent.secret_key)
+    rest = HtxRest(settings.api_url, parent.access_key, parent.secret_key, reporter=reporter)
     reporter.info(
         f"creating a key for sub-user {sub_uid} over REST at {settings.api_url}, "
         f"signed with {parent.access_key[:8]}…"
@@ -113,7 +113,7 @@ def provision_sub_user(
     verification = None
     if verify:
         reporter.info("verifying the new key with signed calls")
-        verification = verify_key(settings.api_url, record, reader=parent)
+        verification = verify_key(settings.api_url, record, reader=parent, reporter=reporter)
     return record, stored_in, verification
 
 
