@@ -7,7 +7,6 @@ as the website.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 
 from automation.config import Settings
@@ -16,7 +15,7 @@ from automation.otp import validate_secret
 from automation.redaction import REDACTOR
 from automation.runner import Reporter
 from automation.store import KeyRecord, Store, announce_and_store, check_store
-from flows.htx.limits import NO_IP_EXPIRY_DAYS, KeyRequest
+from flows.htx.limits import KeyRequest
 from flows.htx.provision import iso, utc_now
 from flows.htx.rest import HtxRest, KeyRefused
 from flows.htx.verify import Verification, verify_key
@@ -96,7 +95,7 @@ def provision_sub_user(
                 continue
             raise
     now = utc_now()
-    expires = iso(now + dt.timedelta(days=NO_IP_EXPIRY_DAYS)) if request.expires else None
+    expires = request.expiry_if_unused(now)
     record = KeyRecord(
         access_key=str(data["accessKey"]),
         secret_key=str(data["secretKey"]),
@@ -105,7 +104,7 @@ def provision_sub_user(
         permissions=list(request.permissions),
         ip_addresses=list(request.ip_addresses),
         created_at=iso(now),
-        expires_at=expires,
+        expires_at=iso(expires) if expires else None,
         site=settings.api_url,
         sub_uid=sub_uid,
     )
