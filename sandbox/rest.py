@@ -295,7 +295,8 @@ class RestApi:
             for k in subusers.keys_of_uid(self.state, uid)
             if not wanted or k.access_key == wanted
         ]
-        return v2_ok(rows)
+        # The official example's envelope: message and ok as well [V HTX docs, API key query].
+        return JSONResponse({"code": 200, "message": "success", "data": rows, "ok": True})
 
     async def generate(self, _request: Request, caller: Caller, body: Body) -> Response:
         parent = _parent(caller)

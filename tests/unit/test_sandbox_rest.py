@@ -216,7 +216,9 @@ def test_uid(api: Api) -> None:
 def test_api_key_lists_web_keys_with_every_field(api: Api) -> None:
     plain = api.key(("read",))
     bound = api.key(("read", "trade"), ("10.0.0.1", "192.168.0.0/24"))
-    rows = v2_data(api.get("/v2/user/api-key", plain, {"uid": api.parent.uid}))
+    answer = api.get("/v2/user/api-key", plain, {"uid": api.parent.uid}).json()
+    assert (answer["code"], answer["message"], answer["ok"]) == (200, "success", True)
+    rows = answer["data"]
     assert [r["accessKey"] for r in rows] == [plain.access_key, bound.access_key]
     ms = int(T0) * 1000
     assert rows[0] == {
