@@ -20,6 +20,7 @@ from flows.htx.rest import (
     IpNotAllowed,
     KeyRefused,
     Progress,
+    RateLimited,
     our_permissions,
 )
 
@@ -106,6 +107,8 @@ def verify_key(
         return Verification(
             "skipped", f"HTX refused this machine's clock, so the key cannot be checked: {exc}"
         )
+    except RateLimited as exc:
+        return Verification("skipped", f"the key cannot be checked now: {exc}")
     except KeyRefused as exc:
         return Verification("failed", f"a signed call with the new key failed: {exc}")
     except SiteError as exc:
@@ -121,6 +124,8 @@ def verify_key(
         lister = HtxRest(api_url, reader.access_key, reader.secret_key, reporter=reporter)
     try:
         entries = lister.api_keys(owner, record.access_key)
+    except RateLimited as exc:
+        return Verification("skipped", f"the key works, but cannot be read back now: {exc}")
     except HtxKeysError as exc:
         return Verification("failed", f"the key works, but reading it back failed: {exc}")
     entry = next((e for e in entries if e.get("accessKey") == record.access_key), None)

@@ -105,6 +105,19 @@ def auth_error() -> type[BaseException]:
     return ccxt.AuthenticationError
 
 
+def key_record() -> KeyRecord:
+    return KeyRecord(
+        access_key="ak-ak",
+        secret_key="not-a-real-secret-0001",
+        account="a@example.test",
+        note="bot",
+        permissions=["read", "trade"],
+        ip_addresses=["10.9.9.9"],
+        created_at="2026-11-21T10:00:00Z",
+        expires_at=None,
+    )
+
+
 # -- reading a refusal ----------------------------------------------------------------------------
 
 
@@ -176,20 +189,20 @@ def test_a_key_refused_for_its_ip_is_never_a_failed_key(
 ) -> None:
     body = v1_refusal("api-signature-not-valid", IP_FORMS[form])
     monkeypatch.setattr(verify, "HtxRest", lambda *_a, **_k: rest([(body, {}, auth_error())]))
-    record = KeyRecord(
-        access_key="ak-ak",
-        secret_key="not-a-real-secret-0001",
-        account="a@example.test",
-        note="bot",
-        permissions=["read", "trade"],
-        ip_addresses=["10.9.9.9"],
-        created_at="2026-11-21T10:00:00Z",
-        expires_at=None,
-    )
-    result = verify.verify_key("http://127.0.0.1:1", record)
+    result = verify.verify_key("http://127.0.0.1:1", key_record())
     assert (result.status, result.verified) == ("skipped", None)
     assert result.reason.endswith("so it cannot be checked from here"), result.reason
     assert "10.9.9.9" in result.reason
+
+
+def test_a_rate_limit_that_holds_leaves_the_key_unchecked_not_failed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    busy = {"code": 1006, "message": "Exceed rate limit", "data": None}
+    monkeypatch.setattr(verify, "HtxRest", lambda *_a, **_k: rest([(busy, {}, None)] * 4))
+    result = verify.verify_key("http://127.0.0.1:1", key_record())
+    assert (result.status, result.verified) == ("skipped", None)
+    assert result.reason.startswith("the key cannot be checked now: GET /v2/user/uid: HTX's rate")
 
 
 def test_other_auth_refusals_and_the_clock() -> None:
