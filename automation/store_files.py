@@ -182,7 +182,7 @@ def _plain(text: str) -> bool:
 
 def _encode(value: str | builtins.list[str] | None) -> str:
     if value is None:
-        return "never (bound to IP addresses)"
+        return "never (IP addresses bound, or read-only)"
     if isinstance(value, str):
         return value if _plain(value) else json.dumps(value)
     if not value:

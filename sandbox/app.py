@@ -102,7 +102,7 @@ def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Star
         Route("/-/x/web/verify/sms/send", api(send_sms_code), methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
         # HTX's signed REST API on the same origin, over the same state (sandbox/rest.py).
-        *RestApi(ctx.state).routes(),
+        *RestApi(ctx.state, config).routes(),
     ]
     # Relabel: renamed labels (a fault for tests), as when HTX changes its pages.
     middleware = [Middleware(DeviceCookie), Middleware(Relabel, faults=config.faults)]

@@ -9,6 +9,7 @@ from sandbox.captcha import CAPTCHA_MODES
 from sandbox.faults import Faults
 from sandbox.login_state import SESSION_TTL_S, TOTP_STEP_S, check_totp_step
 from sandbox.mailer import MailTarget
+from sandbox.ratelimit import RateLimits
 
 
 @dataclass
@@ -29,6 +30,9 @@ class SandboxConfig:
     # sub-user REST). 30 s as on the live site; a test convenience only: tests run a shorter
     # one so the tool waits seconds, not half a minute, for each fresh code.
     totp_step_s: int = TOTP_STEP_S
+    # HTX's per-UID rate limits on the signed API (README "Rate limits"); read on every call,
+    # so a test can lower them on a running server (`srv.config.rate_limits.key_requests = 2`).
+    rate_limits: RateLimits = field(default_factory=RateLimits)
 
     def __post_init__(self) -> None:
         check_totp_step(self.totp_step_s)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sandbox.gateway import check_form
+
 
 @dataclass
 class Faults:
@@ -20,3 +22,9 @@ class Faults:
     # {"Link IP Address (optional)": "IP whitelist"}: HTX renaming a label, so a test can show
     # which locator breaks. Applied by sandbox.relabel.Relabel.
     labels: dict[str, str] = field(default_factory=dict)
+    # The wording of the REST gateway's refusals: "live" (English, then the Chinese in brackets),
+    # "old" (2018: the reason in Chinese only) or "chinese" (all Chinese). See sandbox/gateway.py.
+    error_texts: str = "live"
+
+    def __post_init__(self) -> None:
+        check_form(self.error_texts)

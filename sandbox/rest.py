@@ -25,20 +25,32 @@ from starlette.types import Receive, Scope, Send
 
 from sandbox import subusers
 from sandbox.accounts import Account
-from sandbox.signing import (
+from sandbox.config import SandboxConfig
+from sandbox.gateway import (
+    CODE_INVALID_SIGNATURE,
+    CODE_RATE_LIMITED,
+    MSG_BAD_IP,
     MSG_BAD_KEY,
+    MSG_EXPIRED,
+    MSG_INVALID_SIGNATURE,
+    MSG_NO_PERMISSION,
+    MSG_RATE_LIMITED,
+    MSG_V2_RATE_LIMITED,
+    RATE_LIMITED,
     SIGNATURE_NOT_VALID,
-    SignatureRefused,
-    check_signature,
-    read_signed_parts,
+    v1_error,
+    v1_ok,
+    v2_error,
+    v2_ok,
+    worded,
 )
+from sandbox.market import DEMO_BALANCES, currency, symbol
+from sandbox.ratelimit import Allowance, RateCounter
+from sandbox.signing import SignatureRefused, check_signature, read_signed_parts
 from sandbox.state import ApiKey, SandboxState
 from sandbox.subusers import V2Refused
 
-# Texts of the gateway beyond signing.py's; [V]/[I] for each is in sandbox/README.md.
-MSG_BAD_IP = "Signature not valid: Incorrect IP address: {}"
-MSG_EXPIRED = "Signature not valid: The API key has expired"
-MSG_NO_PERMISSION = "Signature not valid: API key has no permission [API Key没有权限]"
+# Texts of the gateway beyond gateway.py's; [V]/[I] for each is in sandbox/README.md.
 GATEWAY_ERROR = "gateway-internal-error"
 MSG_GATEWAY = "Failed to load data. Try again later."
 METHOD_NOT_ALLOWED = "method-not-allowed"
@@ -47,8 +59,14 @@ NO_ACCOUNT = "account-get-balance-account-inexistent-error"
 MSG_NO_ACCOUNT = "account for id `{}` and user id `{}` does not exist"
 # HTX account ids are their own numbers; the sandbox derives the one spot account from the uid.
 ACCOUNT_ID_OFFSET = 100_000_000
-# What every spot account holds: the sandbox trades nothing, so balances never move.
-DEMO_BALANCES = {"usdt": "1000", "btc": "0.05", "eth": "0"}
+# The endpoints HTX limits to 20 calls per 2 s (RateLimits.key_requests).
+KEY_ENDPOINTS = (
+    "/v2/user/uid",
+    "/v2/user/api-key",
+    "/v2/sub-user/api-key-generation",
+    "/v2/sub-user/api-key-modification",
+    "/v2/sub-user/api-key-deletion",
+)
 
 
 class GatewayRefused(Exception):
@@ -70,24 +88,6 @@ class Caller:
 
 Body = dict[str, Any]
 Handler = Callable[[Request, Caller, Body], Awaitable[Response]]
-
-
-def v1_ok(data: Any) -> JSONResponse:
-    return JSONResponse({"status": "ok", "data": data})
-
-
-def v1_error(code: str, text: str, status: int = 200) -> JSONResponse:
-    # HTX answers gateway refusals with HTTP 200 and the error in the body (405 aside).
-    body = {"status": "error", "err-code": code, "err-msg": text, "data": None}
-    return JSONResponse(body, status_code=status)
-
-
-def v2_ok(data: Any) -> JSONResponse:
-    return JSONResponse({"code": 200, "data": data})
-
-
-def v2_error(code: int, message: str) -> JSONResponse:
-    return JSONResponse({"code": code, "message": message, "data": None})
 
 
 def spot_account_id(uid: int) -> int:
@@ -134,71 +134,88 @@ class WrongPath(BaseRoute):
 
 
 class RestApi:
-    def __init__(self, state: SandboxState) -> None:
+    def __init__(self, state: SandboxState, config: SandboxConfig) -> None:
         self.state = state
+        self.config = config
+        self.counter = RateCounter()
 
     def routes(self) -> list[BaseRoute]:
         get, post = ["GET"], ["POST"]
+        signed = [
+            ("/v1/account/accounts", self.accounts, get),
+            ("/v1/account/accounts/{account_id}/balance", self.balance, get),
+            ("/v2/user/uid", self.uid, get),
+            ("/v2/user/api-key", self.api_keys, get),
+            ("/v2/sub-user/api-key-generation", self.generate, post),
+            ("/v2/sub-user/api-key-modification", self.modify, post),
+            ("/v2/sub-user/api-key-deletion", self.delete, post),
+        ]
         return [
             Route("/v1/common/timestamp", self.timestamp, methods=get),
             Route("/v1/common/symbols", self.symbols, methods=get),
             Route("/v1/common/currencys", self.currency_names, methods=get),
             Route("/v2/reference/currencies", self.currencies, methods=get),
             Route("/v2/market-status", self.market_status, methods=get),
-            Route("/v1/account/accounts", self._signed(self.accounts), methods=get),
-            Route(
-                "/v1/account/accounts/{account_id}/balance",
-                self._signed(self.balance),
-                methods=get,
-            ),
-            Route("/v2/user/uid", self._signed(self.uid), methods=get),
-            Route("/v2/user/api-key", self._signed(self.api_keys), methods=get),
-            Route(
-                "/v2/sub-user/api-key-generation",
-                self._signed(self.generate, parent_only=True),
-                methods=post,
-            ),
-            Route(
-                "/v2/sub-user/api-key-modification",
-                self._signed(self.modify, parent_only=True),
-                methods=post,
-            ),
-            Route(
-                "/v2/sub-user/api-key-deletion",
-                self._signed(self.delete, parent_only=True),
-                methods=post,
+            *(
+                Route(path, self._signed(path, handler), methods=methods)
+                for path, handler, methods in signed
             ),
             WrongPath(),
         ]
 
     # -- the gateway -------------------------------------------------------------------------
 
-    def _signed(self, handler: Handler, *, parent_only: bool = False) -> Callable[..., Any]:
+    def _signed(self, path: str, handler: Handler) -> Callable[..., Any]:
         # Sub-user key management changes keys: it needs Trade, as HTX asks of such calls [I].
+        parent_only = path.startswith("/v2/sub-user/")
         needs = "trade" if parent_only else "read"
+        v2 = path.startswith("/v2/")
 
         async def endpoint(request: Request) -> Response:
+            form = self.config.faults.error_texts
+            headers: dict[str, str] = {}
             try:
-                caller = self.authenticate(request, needs, parent_only=parent_only)
-                body = await _json_body(request) if request.method == "POST" else {}
-                return await handler(request, caller, body)
+                caller = self.authenticate(request, needs, parent_only=parent_only, v2=v2)
+                allowance = self._count(caller.uid, path)
+                if allowance is not None:
+                    headers = allowance.headers
+                if allowance is not None and not allowance.allowed:
+                    answer = _rate_limited(v2, form)
+                else:
+                    body = await _json_body(request) if request.method == "POST" else {}
+                    answer = await handler(request, caller, body)
             except SignatureRefused as exc:
-                return v1_error(exc.code, exc.text)
+                answer = v1_error(exc.code, worded(exc.text, form))
             except GatewayRefused as exc:
-                return v1_error(exc.code, exc.text, exc.status)
+                answer = v1_error(exc.code, worded(exc.text, form), exc.status)
             except V2Refused as exc:
-                return v2_error(exc.code, exc.message)
+                answer = v2_error(exc.code, exc.message)
+            answer.headers.update(headers)
+            return answer
 
         return endpoint
 
-    def authenticate(self, request: Request, needs: str, *, parent_only: bool) -> Caller:
+    def _count(self, uid: int, path: str) -> Allowance | None:
+        """Count the call against its UID and endpoint; None when limits are off."""
+        limits = self.config.rate_limits
+        if not limits.enabled:
+            return None
+        limit = limits.key_requests if path in KEY_ENDPOINTS else limits.requests
+        now = self.state.now().timestamp()
+        return self.counter.take(uid, path, limit, limits.window_s, now)
+
+    def authenticate(self, request: Request, needs: str, *, parent_only: bool, v2: bool) -> Caller:
         """The gateway's checks in order: auth params and time, key, signature, IP, expiry,
-        permission. Each refusal is the v1 form with HTTP 200."""
+        permission. Each refusal is the v1 form with HTTP 200, but for a key that is unknown or
+        no longer valid on a v2 endpoint: `{"code": 1003, "message": "invalid signature"}`.
+        A call that passes counts as a use of the key (HTX's 90-day rule counts from it)."""
         state = self.state
         now = state.now()
         parts = read_signed_parts(request.method, request.query_params.multi_items(), now)
         key = state.find_key(parts.access_key)
         if key is None:
+            if v2:
+                raise V2Refused(CODE_INVALID_SIGNATURE, MSG_INVALID_SIGNATURE)
             raise SignatureRefused(SIGNATURE_NOT_VALID, MSG_BAD_KEY)
         # The path as sent (before any decoding) is what the client signed.
         raw = request.scope.get("raw_path")
@@ -210,7 +227,10 @@ class RestApi:
         if not ip_allowed(address, key.ip_addresses):
             raise SignatureRefused(SIGNATURE_NOT_VALID, MSG_BAD_IP.format(address))
         if key.status_at(now) == "expired":
+            if v2:
+                raise V2Refused(CODE_INVALID_SIGNATURE, MSG_INVALID_SIGNATURE)
             raise SignatureRefused(SIGNATURE_NOT_VALID, MSG_EXPIRED)
+        state.record_use(key.access_key)
         account = subusers.account_by_uid(state, key.uid)
         # A sub-user's key may not manage sub-user keys: only the parent's may [I].
         if needs not in key.permissions or (parent_only and account is None):
@@ -223,13 +243,13 @@ class RestApi:
         return v1_ok(int(self.state.now().timestamp() * 1000))
 
     async def symbols(self, _request: Request) -> Response:
-        return v1_ok([_symbol("btc", "usdt", 2, 6), _symbol("eth", "usdt", 2, 4)])
+        return v1_ok([symbol("btc", "usdt", 2, 6), symbol("eth", "usdt", 2, 4)])
 
     async def currency_names(self, _request: Request) -> Response:
         return v1_ok(list(DEMO_BALANCES))
 
     async def currencies(self, _request: Request) -> Response:
-        return v2_ok([_currency(name) for name in DEMO_BALANCES])
+        return v2_ok([currency(name) for name in DEMO_BALANCES])
 
     async def market_status(self, _request: Request) -> Response:
         return JSONResponse({"code": 200, "message": "success", "data": {"marketStatus": 1}})
@@ -275,7 +295,8 @@ class RestApi:
             for k in subusers.keys_of_uid(self.state, uid)
             if not wanted or k.access_key == wanted
         ]
-        return v2_ok(rows)
+        # The official example's envelope: message and ok as well [V HTX docs, API key query].
+        return JSONResponse({"code": 200, "message": "success", "data": rows, "ok": True})
 
     async def generate(self, _request: Request, caller: Caller, body: Body) -> Response:
         parent = _parent(caller)
@@ -305,6 +326,12 @@ class RestApi:
     async def delete(self, _request: Request, caller: Caller, body: Body) -> Response:
         subusers.delete_key(self.state, _parent(caller), body)
         return v2_ok(None)
+
+
+def _rate_limited(v2: bool, form: str) -> Response:
+    if v2:
+        return v2_error(CODE_RATE_LIMITED, MSG_V2_RATE_LIMITED)
+    return v1_error(RATE_LIMITED, worded(MSG_RATE_LIMITED, form))
 
 
 def _parent(caller: Caller) -> Account:
@@ -339,53 +366,3 @@ def _key_row(key: ApiKey, now: Any) -> dict[str, Any]:
         "createTime": int(key.created_at.timestamp() * 1000),
         "updateTime": int(updated.timestamp() * 1000),
     }
-
-
-def _symbol(base: str, quote: str, price_precision: int, amount_precision: int) -> dict[str, Any]:
-    """One spot symbol with every field ccxt's spot market parser reads."""
-    return {
-        "base-currency": base,
-        "quote-currency": quote,
-        "symbol": base + quote,
-        "state": "online",
-        "symbol-partition": "main",
-        "price-precision": price_precision,
-        "amount-precision": amount_precision,
-        "value-precision": 8,
-        "min-order-amt": 0.0001,
-        "max-order-amt": 1000,
-        "min-order-value": 5,
-        "limit-order-min-order-amt": 0.0001,
-        "limit-order-max-order-amt": 1000,
-        "sell-market-min-order-amt": 0.0001,
-        "sell-market-max-order-amt": 100,
-        "buy-market-max-order-value": 1000000,
-        "leverage-ratio": 5,
-        "super-margin-leverage-ratio": 3,
-        "api-trading": "enabled",
-        "tags": "",
-    }
-
-
-def _currency(name: str) -> dict[str, Any]:
-    chain = {
-        "chain": name if name != "usdt" else "trc20usdt",
-        "displayName": {"usdt": "TRC20", "btc": "BTC", "eth": "ERC20"}[name],
-        "baseChain": {"usdt": "TRX", "btc": "BTC", "eth": "ETH"}[name],
-        "baseChainProtocol": "TRC20" if name == "usdt" else "",
-        "isDynamic": False,
-        "numOfConfirmations": 12,
-        "numOfFastConfirmations": 12,
-        "depositStatus": "allowed",
-        "minDepositAmt": "0.0001",
-        "withdrawStatus": "allowed",
-        "minWithdrawAmt": "0.001",
-        "withdrawPrecision": 8,
-        "maxWithdrawAmt": "1000000",
-        "withdrawQuotaPerDay": "1000000",
-        "withdrawFeeType": "fixed",
-        "transactFeeWithdraw": "0.0005",
-        "addrWithTag": False,
-        "addrDepositTag": False,
-    }
-    return {"currency": name, "assetType": 1, "chains": [chain], "instStatus": "normal"}

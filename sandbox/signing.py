@@ -22,6 +22,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from urllib.parse import quote
 
+from sandbox.gateway import (
+    LOGIN_REQUIRED,
+    MSG_BAD_TIME,
+    MSG_MISSING,
+    MSG_VERIFICATION,
+    SIGNATURE_NOT_VALID,
+)
+
 ACCESS_KEY_ID = "AccessKeyId"
 SIGNATURE_METHOD = "SignatureMethod"
 SIGNATURE_VERSION = "SignatureVersion"
@@ -33,14 +41,6 @@ VERSION_VALUE = "2"
 MAX_SKEW_S = 300  # the reference: "within about 1-5 minutes"; the sandbox allows the 5
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S"
 _TIMESTAMP_SHAPE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$")
-
-# The gateway's error codes and texts (the bracketed Chinese is how HTX writes them).
-SIGNATURE_NOT_VALID = "api-signature-not-valid"
-LOGIN_REQUIRED = "login-required"
-MSG_BAD_KEY = "Signature not valid: Incorrect Access key [Access key错误]"
-MSG_VERIFICATION = "Signature not valid: Verification failure [校验失败]"
-MSG_BAD_TIME = "Signature not valid: Invalid submission time or incorrect time format"
-MSG_MISSING = "Parameter `{}` is required."
 
 
 class SignatureRefused(Exception):

@@ -8,6 +8,7 @@ sandbox/login_state.py; this module adds the codes that authorise actions and th
 
 from __future__ import annotations
 
+import dataclasses
 import hmac
 import ipaddress
 import math
@@ -68,11 +69,27 @@ class ApiKey:
     permissions: tuple[str, ...]
     ip_addresses: tuple[str, ...]
     created_at: datetime
-    expires_at: datetime | None
     email: str
     uid: int
     # Set when a sub-user key is changed over REST (`updateTime`); None means "as created".
     updated_at: datetime | None = None
+    # The last signed call the gateway let through with this key; None: never used.
+    last_used_at: datetime | None = None
+
+    @property
+    def expiring(self) -> bool:
+        """HTX deactivates a key with no IP bound and Trade or Withdraw after 90 days of
+        inactivity; a read-only key without IPs, and any key with IPs, stays."""
+        return not self.ip_addresses and bool({"trade", "withdraw"} & set(self.permissions))
+
+    @property
+    def active_since(self) -> datetime:
+        """The start of the inactivity count: creation, the last change or the last use."""
+        return max(t for t in (self.created_at, self.updated_at, self.last_used_at) if t)
+
+    @property
+    def expires_at(self) -> datetime | None:
+        return self.active_since + timedelta(NO_IP_VALID_DAYS) if self.expiring else None
 
     @property
     def status(self) -> str:
@@ -272,6 +289,16 @@ class SandboxState(LoginState):
                         return key
         return None
 
+    def record_use(self, access_key: str) -> None:
+        """A signed call went through with the key: its 90 days of inactivity start again."""
+        with self._lock:
+            now = self.now()
+            for keys in (*self._keys.values(), *self.sub_keys.values()):
+                for i, key in enumerate(keys):
+                    if key.access_key == access_key:
+                        keys[i] = dataclasses.replace(key, last_used_at=now)
+                        return
+
     def check_room(self, account: Account) -> None:
         if len(self.keys_for(account.email)) >= MAX_KEYS:
             raise Refused(TOO_MANY_KEYS)
@@ -328,7 +355,6 @@ class SandboxState(LoginState):
                 permissions=request.permissions,
                 ip_addresses=request.ip_addresses,
                 created_at=now,
-                expires_at=None if request.ip_addresses else now + timedelta(NO_IP_VALID_DAYS),
                 email=account.email,
                 uid=account.uid,
             )

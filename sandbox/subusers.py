@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from datetime import datetime, timedelta
 from typing import Any
 
 from sandbox.accounts import Account
 from sandbox.state import (
     MAX_NOTE,
-    NO_IP_VALID_DAYS,
     ApiKey,
     Refused,
     SandboxState,
@@ -26,8 +24,8 @@ from sandbox.state import (
     parse_ips,
 )
 
-# The reference gives 20 keys per user and says nothing else for sub-users: the same 20 [I].
-MAX_SUB_KEYS = 20
+# "each sub user can create at most 5 API Key" [V: HTX spot docs, sub-user API key creation].
+MAX_SUB_KEYS = 5
 # HTX's v2 codes: 1003 is what ccxt knows as an authentication failure; 2002/2003 are the
 # documented "invalid field value" / "missing mandatory field" [I: exact texts].
 CODE_AUTH = 1003
@@ -36,7 +34,9 @@ CODE_MISSING = 2003
 MSG_INVALID = "invalid field value in `{}`"
 MSG_MISSING = "missing mandatory field `{}`"
 MSG_BAD_OTP = "invalid otpToken"
-MSG_TOO_MANY = f"a sub user can have at most {MAX_SUB_KEYS} API keys"
+# The documented refusal: 2014 "number of api key in the request exceeded valid range" [V].
+CODE_TOO_MANY = 2014
+MSG_TOO_MANY = "number of api key in the request exceeded valid range"
 # The REST spelling of each permission the sandbox knows; sub-user keys get read and trade only.
 SUB_PERMISSIONS = {"readOnly": "read", "trade": "trade"}
 
@@ -158,11 +158,6 @@ def _own_sub_uid(parent: Account, body: Body) -> int:
     return sub_uid
 
 
-def _expiry(state: SandboxState, ips: tuple[str, ...]) -> datetime | None:
-    # The website's rule: no IP bound, 90 days; IPs bound, no end.
-    return None if ips else state.now() + timedelta(NO_IP_VALID_DAYS)
-
-
 # -- the three calls -------------------------------------------------------------------------
 
 
@@ -185,7 +180,7 @@ def generate_key(
     with state.lock:
         keys = state.sub_keys.setdefault(sub_uid, [])
         if len(keys) >= MAX_SUB_KEYS:
-            raise V2Refused(CODE_INVALID, MSG_TOO_MANY)
+            raise V2Refused(CODE_TOO_MANY, MSG_TOO_MANY)
         # Last check before the change: nothing after it can fail, so a good code is only
         # spent when the key is really made.
         if not check_otp(otp.strip()):
@@ -200,7 +195,6 @@ def generate_key(
             permissions=permissions,
             ip_addresses=ips,
             created_at=state.now(),
-            expires_at=_expiry(state, ips),
             email=parent.email,  # who made it; the owner is `uid`
             uid=sub_uid,
         )
@@ -232,9 +226,9 @@ def modify_key(state: SandboxState, parent: Account, body: Body) -> ApiKey:
         if permissions is not None:
             changes["permissions"] = permissions
         if ips is not None and ips != key.ip_addresses:
-            # Binding IPs makes the key permanent; unbinding all starts 90 days from now [I].
+            # Binding IPs makes the key permanent; the change itself counts as activity, so an
+            # unbound trade key has 90 days from now (ApiKey.active_since) [I].
             changes["ip_addresses"] = ips
-            changes["expires_at"] = _expiry(state, ips)
         keys[i] = dataclasses.replace(key, **changes)
         return keys[i]
 

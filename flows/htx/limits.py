@@ -2,11 +2,13 @@
 
 Limits from HTX's API docs and changelog (see shared/htx-reference.md): a note of at most 255
 characters, at most 20 IP addresses or IPv4 ranges per key, 20 keys per account, and a key
-with no IP bound expires after 90 days.
+with no IP bound and Trade or Withdraw permission is deactivated after 90 days of inactivity
+(counted from its last use; a read-only key without IPs does not expire).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -30,7 +32,14 @@ class KeyRequest:
 
     @property
     def expires(self) -> bool:
-        return not self.ip_addresses
+        """HTX deactivates the key if it goes unused for 90 days: no IP bound, and it can
+        trade or withdraw. A read-only key without IPs, or any key with IPs, stays."""
+        return not self.ip_addresses and any(p in self.permissions for p in ("trade", "withdraw"))
+
+    def expiry_if_unused(self, created: dt.datetime) -> dt.datetime | None:
+        """When the key expires if it is never used: an estimate, since each use restarts the
+        count; HTX's own `validDays` is the authority once the key exists."""
+        return created + dt.timedelta(days=NO_IP_EXPIRY_DAYS) if self.expires else None
 
 
 def tag_note(note: str, tag: str) -> str:

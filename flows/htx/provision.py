@@ -75,7 +75,7 @@ def capture_keys(ctx: ProvisionContext) -> None:
         raise SiteError("The Successfully Created dialog showed no key pair")
     now = utc_now()
     req = ctx.request
-    expires = iso(now + dt.timedelta(days=NO_IP_EXPIRY_DAYS)) if req.expires else None
+    expires = req.expiry_if_unused(now)
     ctx.record = KeyRecord(
         access_key=access_key,
         secret_key=secret_key,
@@ -84,7 +84,7 @@ def capture_keys(ctx: ProvisionContext) -> None:
         permissions=list(req.permissions),
         ip_addresses=list(req.ip_addresses),
         created_at=iso(now),
-        expires_at=expires,
+        expires_at=iso(expires) if expires else None,
         site=ctx.base_url,
     )
     ctx.stored_in = announce_and_store(ctx.store, ctx.record, ctx.rescue_dir, ctx.on_key)
@@ -157,7 +157,8 @@ PROVISION = Flow[ProvisionContext](
         "An HTX account with Google Authenticator bound to it, and the authenticator app at hand.",
         "Access to the account's mailbox: HTX emails a verification code when a key is created.",
         "The public IP addresses of the machines that will use the key, to link to it (a key "
-        f"without a linked IP address expires after {NO_IP_EXPIRY_DAYS} days).",
+        "that can trade or withdraw and has no linked IP address is deactivated after "
+        f"{NO_IP_EXPIRY_DAYS} days without use).",
         "A safe place for the Secret Key, such as a password manager: HTX shows it only once.",
     ),
 )

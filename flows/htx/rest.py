@@ -8,21 +8,23 @@ second and most commands never call the API.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+import json
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from automation.errors import ConfigError, RejectedError, SiteError, VerifyError
+from automation.errors import ConfigError, HtxKeysError, RejectedError, SiteError, VerifyError
 from automation.redaction import REDACTOR
+from flows.htx.htx_errors import Refusal, refusal_of
 
 LIVE_API_URL = "https://api.huobi.pro"
 API_NAMES = ("status", "contract", "spot", "public", "private", "v2Public", "v2Private")
 # HTX spells permissions differently in the API: readOnly, trade, withdraw.
 TO_HTX = {"read": "readOnly", "trade": "trade", "withdraw": "withdraw"}
 FROM_HTX = {v.lower(): k for k, v in TO_HTX.items()}
-IP_REFUSED = re.compile(r"Incorrect IP address:?\s*([0-9A-Fa-f:.]+)")
+REMAIN_HEADER = "X-HB-RateLimit-Requests-Remain"
+EXPIRE_HEADER = "X-HB-RateLimit-Requests-Expire"
 
 
 class KeyRefused(VerifyError):
@@ -30,7 +32,8 @@ class KeyRefused(VerifyError):
 
 
 class IpNotAllowed(KeyRefused):
-    """The key is bound to IP addresses and this machine's address is not one of them."""
+    """The key is bound to IP addresses and this machine's address is not one of them;
+    `address` is "" when HTX did not say which address it saw (its older texts)."""
 
     def __init__(self, message: str, address: str) -> None:
         super().__init__(message)
@@ -78,73 +81,194 @@ def make_client(api_url: str, access_key: str, secret_key: str, timeout_s: float
     )
 
 
-@contextmanager
-def mapped_errors(what: str) -> Iterator[None]:
-    """ccxt's exceptions as ours: one line, scrubbed, with the right exit status."""
-    import ccxt
+class ClockRefused(RejectedError):
+    """HTX refused the request's Timestamp: this machine's clock is off, nothing is known of
+    the key."""
 
-    try:
-        yield
-    except ccxt.PermissionDenied as exc:  # a subclass of AuthenticationError: first
-        raise KeyRefused(f"{what}: the key lacks the permission: {_htx_message(exc)}") from None
-    except ccxt.AuthenticationError as exc:
-        text = REDACTOR.scrub(_htx_message(exc))
-        ip = IP_REFUSED.search(text)
-        if ip:
-            raise IpNotAllowed(f"{what}: HTX refused this address: {text}", ip.group(1)) from None
-        raise KeyRefused(f"{what}: HTX refused the key: {text}") from None
-    except ccxt.NetworkError as exc:
-        raise SiteError(f"{what}: cannot reach the HTX API: {_htx_message(exc)}") from None
-    except ccxt.BaseError as exc:
-        raise RejectedError(f"{what}: HTX answered: {_htx_message(exc)}") from None
+
+class RateLimited(RejectedError):
+    """HTX's rate limit (per account, across all its keys) held after every retry."""
+
+
+class Progress(Protocol):
+    def info(self, message: str) -> None: ...
+
+
+def error_for(what: str, refusal: Refusal) -> HtxKeysError:
+    """Our exception for a refusal HTX answered with (its message scrubbed, one line)."""
+    text = REDACTOR.scrub(" ".join(refusal.message.split())) or refusal.code or "no message"
+    kind = refusal.kind
+    if kind == "ip":
+        return IpNotAllowed(f"{what}: HTX refused this machine's address: {text}", refusal.address)
+    if kind == "permission":
+        return KeyRefused(f"{what}: the key lacks the permission: {text}")
+    if kind == "time":
+        return ClockRefused(
+            f"{what}: HTX refused the request's time: {text}",
+            hint="check this machine's clock: HTX accepts 5 minutes either way",
+        )
+    if kind == "rate":
+        return RateLimited(f"{what}: HTX's rate limit was reached: {text}")
+    if kind in ("key", "signature", "expired", "auth"):
+        return KeyRefused(f"{what}: HTX refused the key: {text}")
+    return RejectedError(f"{what}: HTX answered {refusal.code}: {text}")
 
 
 def _htx_message(exc: BaseException) -> str:
-    """The exchange's own words from a ccxt error (it appends the whole JSON body)."""
-    text = str(exc)
-    for key in ('"err-msg":', '"message":'):
-        at = text.find(key)
-        if at != -1:
-            rest = text[at + len(key) :].lstrip()
-            if rest.startswith('"'):
-                end = rest.find('"', 1)
-                if end != -1:
-                    return REDACTOR.scrub(rest[1:end])
-    first = text.strip().splitlines()[0][:300] if text.strip() else type(exc).__name__
+    """The first line of a ccxt error that carried no readable answer, scrubbed."""
+    text = str(exc).strip()
+    first = text.splitlines()[0][:300] if text else type(exc).__name__
     return REDACTOR.scrub(first)
 
 
-def v2_data(what: str, answer: dict[str, Any]) -> Any:
-    """The data of a v2 answer; ccxt raises only for some codes and returns the others."""
-    code = answer.get("code")
-    if code not in (200, "200"):
-        message = REDACTOR.scrub(str(answer.get("message") or answer.get("err-msg") or answer))
-        raise RejectedError(f"{what}: HTX answered {code}: {message}")
-    return answer.get("data")
+def seconds_until(expire: str | None, now: float) -> float | None:
+    """`X-HB-RateLimit-Requests-Expire` as seconds from now. HTX does not document the unit:
+    an epoch in ms or s, or else a relative duration (ms when large, s when small) [I]."""
+    try:
+        value = float(expire or "")
+    except ValueError:
+        return None
+    if value >= 1e11:
+        return value / 1000 - now
+    if value >= 1e9:
+        return value - now
+    return value / 1000 if value > 100 else value
 
 
 class HtxRest:
-    """The few endpoints the tool needs, each returning the `data` part of the answer."""
+    """The few endpoints the tool needs, each returning the `data` part of the answer.
 
-    def __init__(self, api_url: str, access_key: str, secret_key: str) -> None:
+    Every call is read the same way: an answer with an error (raised by ccxt, or a v2 code other
+    than 200 that ccxt hands back as a success) becomes one of our errors by `htx_errors`. A
+    rate-limit refusal is retried after the window HTX names in its headers (or a short backoff),
+    at most `retries` times, each wait at most `max_wait_s`; an answer that says no calls are left
+    makes the next call wait for the window's end first.
+    """
+
+    def __init__(
+        self,
+        api_url: str,
+        access_key: str,
+        secret_key: str,
+        *,
+        reporter: Progress | None = None,
+        retries: int = 3,
+        max_wait_s: float = 5.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.client = make_client(api_url, access_key, secret_key)
+        self.reporter = reporter
+        self.retries = retries
+        self.max_wait_s = max_wait_s
+        self.sleep = sleep
+        self.clock = clock
+        self._resume_at: float | None = None
+
+    def _call(self, what: str, method: str, params: dict[str, Any] | None = None) -> Any:
+        waited = 0.0
+        for attempt in range(self.retries + 1):
+            self._pace(what)
+            try:
+                answer = self._send(what, method, params)
+            except RateLimited as exc:
+                if attempt == self.retries:
+                    raise RateLimited(
+                        f"{exc.message} ({self.retries} retries over {waited:.1f} s did not get "
+                        "through; the limit counts every key of the account)",
+                        hint="wait a few seconds, or stop other programs using the account's keys",
+                    ) from None
+                wait = self._retry_wait(attempt)
+                self._resume_at = None  # this wait is the one for the window's end
+                self._say(
+                    f"{what}: HTX's rate limit was reached; retrying in {wait:.1f} s "
+                    f"({attempt + 1} of {self.retries})"
+                )
+                self.sleep(wait)
+                waited += wait
+                continue
+            return answer.get("data")
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _send(self, what: str, method: str, params: dict[str, Any] | None) -> dict[str, Any]:
+        import ccxt
+
+        client = self.client
+        # ccxt keeps the last answer; clear it so a failure without one is not read as the old.
+        client.last_http_response = None
+        client.last_response_headers = None
+        try:
+            answer = getattr(client, method)(params) if params else getattr(client, method)()
+        except ccxt.BaseError as exc:
+            refusal = self._answered_refusal()
+            if refusal is not None:
+                raise error_for(what, refusal) from None
+            if isinstance(exc, ccxt.DDoSProtection):  # RateLimitExceeded among them
+                raise error_for(what, Refusal("rate", "", _htx_message(exc))) from None
+            if isinstance(exc, ccxt.NetworkError):
+                raise SiteError(f"{what}: cannot reach the HTX API: {_htx_message(exc)}") from None
+            raise RejectedError(f"{what}: HTX answered: {_htx_message(exc)}") from None
+        self._note_window()
+        if not isinstance(answer, dict):
+            raise RejectedError(f"{what}: HTX answered with something other than an object")
+        refusal = refusal_of(answer)
+        if refusal is not None:
+            raise error_for(what, refusal)
+        return answer
+
+    def _answered_refusal(self) -> Refusal | None:
+        raw = self.client.last_http_response
+        try:
+            body = json.loads(raw) if isinstance(raw, str | bytes) and raw else None
+        except ValueError:
+            return None
+        return refusal_of(body) if isinstance(body, dict) else None
+
+    def _header(self, name: str) -> str | None:
+        headers = self.client.last_response_headers or {}
+        value = headers.get(name)
+        return str(value) if value is not None else None
+
+    def _note_window(self) -> None:
+        """No calls left in this window: the next call waits for its end."""
+        if self._header(REMAIN_HEADER) == "0":
+            left = seconds_until(self._header(EXPIRE_HEADER), self.clock())
+            if left is not None and left > 0:
+                self._resume_at = self.clock() + min(left, self.max_wait_s)
+
+    def _pace(self, what: str) -> None:
+        if self._resume_at is None:
+            return
+        left, self._resume_at = self._resume_at - self.clock(), None
+        if left > 0:
+            self._say(f"{what}: no calls left in HTX's rate-limit window; waiting {left:.1f} s")
+            self.sleep(left)
+
+    def _retry_wait(self, attempt: int) -> float:
+        left = seconds_until(self._header(EXPIRE_HEADER), self.clock())
+        if left is None or left <= 0:
+            left = 0.5 * 2**attempt  # no usable header: a short backoff
+        return min(max(left, 0.05), self.max_wait_s)
+
+    def _say(self, message: str) -> None:
+        if self.reporter is not None:
+            self.reporter.info(message)
+
+    # -- the endpoints -----------------------------------------------------------------------
 
     def uid(self) -> int:
-        with mapped_errors("GET /v2/user/uid"):
-            answer = self.client.spot_private_get_v2_user_uid()
-        return int(v2_data("GET /v2/user/uid", answer))
+        return int(self._call("GET /v2/user/uid", "spot_private_get_v2_user_uid"))
 
     def accounts(self) -> list[dict[str, Any]]:
-        with mapped_errors("GET /v1/account/accounts"):
-            return list(self.client.spot_private_get_v1_account_accounts()["data"])
+        data = self._call("GET /v1/account/accounts", "spot_private_get_v1_account_accounts")
+        return list(data or [])
 
     def api_keys(self, uid: int, access_key: str | None = None) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"uid": uid}
         if access_key:
             params["accessKey"] = access_key
-        with mapped_errors("GET /v2/user/api-key"):
-            answer = self.client.spot_private_get_v2_user_api_key(params)
-        return list(v2_data("GET /v2/user/api-key", answer) or [])
+        data = self._call("GET /v2/user/api-key", "spot_private_get_v2_user_api_key", params)
+        return list(data or [])
 
     def generate_sub_user_key(
         self, otp: str, sub_uid: int, note: str, permissions: list[str], ips: list[str]
@@ -157,9 +281,7 @@ class HtxRest:
             "ipAddresses": ",".join(ips),
         }
         what = "POST /v2/sub-user/api-key-generation"
-        with mapped_errors(what):
-            answer = self.client.spot_private_post_v2_sub_user_api_key_generation(body)
-        data = v2_data(what, answer)
+        data = self._call(what, "spot_private_post_v2_sub_user_api_key_generation", body)
         if not isinstance(data, dict) or not data.get("accessKey") or not data.get("secretKey"):
             raise RejectedError(f"{what}: HTX answered without a key pair")
         REDACTOR.add(str(data["secretKey"]), label="secret key")
@@ -167,8 +289,5 @@ class HtxRest:
 
     def delete_sub_user_key(self, sub_uid: int, access_key: str) -> None:
         what = "POST /v2/sub-user/api-key-deletion"
-        with mapped_errors(what):
-            answer = self.client.spot_private_post_v2_sub_user_api_key_deletion(
-                {"subUid": sub_uid, "accessKey": access_key}
-            )
-        v2_data(what, answer)
+        body = {"subUid": sub_uid, "accessKey": access_key}
+        self._call(what, "spot_private_post_v2_sub_user_api_key_deletion", body)

@@ -14,7 +14,15 @@ from typing import Any, Literal
 
 from automation.errors import HtxKeysError, SiteError
 from automation.store import KeyRecord
-from flows.htx.rest import HtxRest, IpNotAllowed, KeyRefused, our_permissions
+from flows.htx.rest import (
+    ClockRefused,
+    HtxRest,
+    IpNotAllowed,
+    KeyRefused,
+    Progress,
+    RateLimited,
+    our_permissions,
+)
 
 Status = Literal["ok", "skipped", "failed"]
 
@@ -72,23 +80,35 @@ def differences(record: KeyRecord, back: dict[str, Any]) -> list[str]:
     return found
 
 
-def verify_key(api_url: str, record: KeyRecord, reader: KeyRecord | None = None) -> Verification:
+def verify_key(
+    api_url: str,
+    record: KeyRecord,
+    reader: KeyRecord | None = None,
+    reporter: Progress | None = None,
+) -> Verification:
     """Check `record` against the exchange.
 
     `reader` is the key used to read the record back; a sub-user's key cannot list keys
     itself (only the parent can), so for those the parent's key is passed.
     """
-    rest = HtxRest(api_url, record.access_key, record.secret_key)
+    rest = HtxRest(api_url, record.access_key, record.secret_key, reporter=reporter)
     try:
         uid = rest.uid()
         rest.accounts()
     except IpNotAllowed as exc:
+        # Whatever HTX's wording: a refused address says nothing against the key.
         bound = ", ".join(record.ip_addresses) or "other addresses"
+        here = f"this machine calls from {exc.address}" if exc.address else "this machine is not"
         return Verification(
             "skipped",
-            f"the key is bound to {bound} and this machine calls from {exc.address}, "
-            "so it cannot be checked from here",
+            f"the key is bound to {bound} and {here}, so it cannot be checked from here",
         )
+    except ClockRefused as exc:
+        return Verification(
+            "skipped", f"HTX refused this machine's clock, so the key cannot be checked: {exc}"
+        )
+    except RateLimited as exc:
+        return Verification("skipped", f"the key cannot be checked now: {exc}")
     except KeyRefused as exc:
         return Verification("failed", f"a signed call with the new key failed: {exc}")
     except SiteError as exc:
@@ -99,9 +119,13 @@ def verify_key(api_url: str, record: KeyRecord, reader: KeyRecord | None = None)
     except HtxKeysError as exc:
         return Verification("failed", f"a signed call with the new key failed: {exc}")
     owner = record.sub_uid if record.sub_uid is not None else uid
-    lister = rest if reader is None else HtxRest(api_url, reader.access_key, reader.secret_key)
+    lister = rest
+    if reader is not None:
+        lister = HtxRest(api_url, reader.access_key, reader.secret_key, reporter=reporter)
     try:
         entries = lister.api_keys(owner, record.access_key)
+    except RateLimited as exc:
+        return Verification("skipped", f"the key works, but cannot be read back now: {exc}")
     except HtxKeysError as exc:
         return Verification("failed", f"the key works, but reading it back failed: {exc}")
     entry = next((e for e in entries if e.get("accessKey") == record.access_key), None)

@@ -37,7 +37,9 @@ class Listing:
     source: str  # how the list was read, for the person
 
 
-def list_over_rest(settings: Settings, records: Sequence[KeyRecord]) -> tuple[Listing | None, str]:
+def list_over_rest(
+    settings: Settings, records: Sequence[KeyRecord], reporter: Reporter | None = None
+) -> tuple[Listing | None, str]:
     """The account's keys from GET /v2/user/api-key, signed with a stored key of the account
     (newest first; a key bound to other IP addresses cannot sign from here). (None, why) when
     no stored key can."""
@@ -47,7 +49,9 @@ def list_over_rest(settings: Settings, records: Sequence[KeyRecord]) -> tuple[Li
     reasons: list[str] = []
     for record in reversed(parents[-3:]):
         try:
-            rest = HtxRest(settings.api_url, record.access_key, record.secret_key)
+            rest = HtxRest(
+                settings.api_url, record.access_key, record.secret_key, reporter=reporter
+            )
             keys = [from_api(item) for item in rest.api_keys(rest.uid())]
         except HtxKeysError as exc:
             reasons.append(f"{short(record.access_key)}: {exc.message}")
@@ -62,7 +66,7 @@ def exchange_listing(
     """The REST listing when asked for or possible; None means: read the website."""
     if source == "web":
         return None
-    listing, why = list_over_rest(settings, held_records(store, settings))
+    listing, why = list_over_rest(settings, held_records(store, settings), reporter)
     if listing is not None:
         reporter.info(f"keys on HTX read with {listing.source}")
         return listing

@@ -58,7 +58,7 @@ def render(summary: dict[str, Any], fmt: str) -> str:
     if fmt == "json":
         return REDACTOR.scrub(json.dumps(summary, indent=2))
     ips = ", ".join(summary["ip_addresses"]) or "none"
-    expiry = summary["expires_at"] or "never (IP addresses bound)"
+    expiry = expiry_text(summary)
     perms = ", ".join(PERMISSION_NAMES.get(p, p) for p in summary["permissions"])
     title = f"Created API key {summary['access_key']}"
     if "sub_uid" in summary:
@@ -72,9 +72,24 @@ def render(summary: dict[str, Any], fmt: str) -> str:
         f"  expires       {expiry}",
         f"  stored in     {summary['stored_in']}",
     ]
+    back = summary.get("read_back") or {}
+    if "valid_days" in back and back["valid_days"] is not None:
+        days = back["valid_days"]
+        shown = "permanent" if int(days) < 0 else f"{days} days left"
+        lines.append(f"  HTX says      {shown} (validDays, HTX's own count)")
     if "verified" in summary:
         lines.append(f"  verified      {verification_text(summary)}")
     return REDACTOR.scrub("\n".join(lines))
+
+
+def expiry_text(summary: dict[str, Any]) -> str:
+    """`expires_at` is an estimate: HTX deactivates a key that can trade or withdraw and has no
+    IP bound after 90 days *without use*, so each use moves the date on."""
+    if summary["expires_at"]:
+        return f"{summary['expires_at']} if unused (90 days without a call; each use restarts them)"
+    if summary["ip_addresses"]:
+        return "never (IP addresses bound)"
+    return "never (a read-only key without IP addresses)"
 
 
 def verification_text(summary: dict[str, Any]) -> str:

@@ -165,7 +165,7 @@ def check_new_key(
     api_url: str, record: KeyRecord, reporter: Reporter, reader: KeyRecord | None = None
 ) -> Verification:
     reporter.info(f"verifying the new key with signed calls to {api_url}")
-    verification = verify_key(api_url, record, reader)
+    verification = verify_key(api_url, record, reader, reporter)
     if verification.status == "skipped":
         reporter.info(f"not verified: {verification.reason}")
     return verification

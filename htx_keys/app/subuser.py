@@ -7,7 +7,6 @@ as the website.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 
 from automation.config import Settings
@@ -16,7 +15,7 @@ from automation.otp import validate_secret
 from automation.redaction import REDACTOR
 from automation.runner import Reporter
 from automation.store import KeyRecord, Store, announce_and_store, check_store
-from flows.htx.limits import NO_IP_EXPIRY_DAYS, KeyRequest
+from flows.htx.limits import KeyRequest
 from flows.htx.provision import iso, utc_now
 from flows.htx.rest import HtxRest, KeyRefused
 from flows.htx.verify import Verification, verify_key
@@ -76,7 +75,7 @@ def provision_sub_user(
     arrives, before it is stored (CI masks it; a caller learns the key exists)."""
     secret = validate_secret(settings.totp_secret or "")
     totp = new_totp(secret, settings.state_dir, reporter, settings.totp_period)
-    rest = HtxRest(settings.api_url, parent.access_key, parent.secret_key)
+    rest = HtxRest(settings.api_url, parent.access_key, parent.secret_key, reporter=reporter)
     reporter.info(
         f"creating a key for sub-user {sub_uid} over REST at {settings.api_url}, "
         f"signed with {parent.access_key[:8]}…"
@@ -96,7 +95,7 @@ def provision_sub_user(
                 continue
             raise
     now = utc_now()
-    expires = iso(now + dt.timedelta(days=NO_IP_EXPIRY_DAYS)) if request.expires else None
+    expires = request.expiry_if_unused(now)
     record = KeyRecord(
         access_key=str(data["accessKey"]),
         secret_key=str(data["secretKey"]),
@@ -105,7 +104,7 @@ def provision_sub_user(
         permissions=list(request.permissions),
         ip_addresses=list(request.ip_addresses),
         created_at=iso(now),
-        expires_at=expires,
+        expires_at=iso(expires) if expires else None,
         site=settings.api_url,
         sub_uid=sub_uid,
     )
@@ -113,7 +112,7 @@ def provision_sub_user(
     verification = None
     if verify:
         reporter.info("verifying the new key with signed calls")
-        verification = verify_key(settings.api_url, record, reader=parent)
+        verification = verify_key(settings.api_url, record, reader=parent, reporter=reporter)
     return record, stored_in, verification
 
 

@@ -77,9 +77,8 @@ def delete_sub_user_key(
     settings: Settings, parent: KeyRecord, sub_uid: int, access_key: str, reporter: Reporter
 ) -> None:
     reporter.info(f"deleting {short(access_key)} of sub-user {sub_uid} at {settings.api_url}")
-    HtxRest(settings.api_url, parent.access_key, parent.secret_key).delete_sub_user_key(
-        sub_uid, access_key
-    )
+    rest = HtxRest(settings.api_url, parent.access_key, parent.secret_key, reporter=reporter)
+    rest.delete_sub_user_key(sub_uid, access_key)
 
 
 def revoke_sub_user_key(

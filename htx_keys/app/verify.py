@@ -38,7 +38,9 @@ def verify_stored(
     failed: list[str] = []
     for record in records:
         reporter.info(f"checking {record.access_key} ({record.note})")
-        result = verify_key(settings.api_url, record, _parent_for_reading(store, record, parents))
+        result = verify_key(
+            settings.api_url, record, _parent_for_reading(store, record, parents), reporter
+        )
         rows.append(
             {
                 "access_key": record.access_key,

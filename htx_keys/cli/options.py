@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 IP_HELP = (
     f"IP address or IPv4 range to bind; repeatable or comma separated (max {MAX_IPS}). "
-    "Without one the key expires after 90 days."
+    "Without one, a key that can trade or withdraw is deactivated after 90 days without use."
 )
 KEY_FORMATS = ("text", "json", "github", "env")
 

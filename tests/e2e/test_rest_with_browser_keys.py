@@ -147,5 +147,6 @@ def test_a_key_bound_elsewhere_is_reported_unverifiable_not_failed(
     )
     pair = open_store(f"json:{tmp_path / 'keys.json'}").load(out["access_key"])
     client = make_client(htx_site.server.base_url, pair.access_key, pair.secret_key)
-    with pytest.raises(ccxt.AuthenticationError, match=r"Incorrect IP address: 127\.0\.0\.1"):
+    refused = r"Incorrect IP address \[IP地址错误\]:127\.0\.0\.1"
+    with pytest.raises(ccxt.AuthenticationError, match=refused):
         client.spot_private_get_v1_account_accounts()

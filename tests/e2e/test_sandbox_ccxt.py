@@ -16,6 +16,7 @@ import pytest
 from sandbox.accounts import Account
 from sandbox.config import SandboxConfig
 from sandbox.faults import Faults
+from sandbox.ratelimit import RateLimits
 from sandbox.server import SandboxServer
 from sandbox.state import ApiKey, KeyRequest
 
@@ -146,8 +147,11 @@ def test_sub_user_key_lifecycle(server: SandboxServer) -> None:
     assert gone == {"code": 200, "data": None}
     import ccxt
 
-    with pytest.raises(ccxt.AuthenticationError, match="Incorrect Access key"):
+    # A v2 endpoint answers a deleted key with code 1003; a v1 endpoint names the key.
+    with pytest.raises(ccxt.AuthenticationError, match="invalid signature"):
         sub.spot_private_get_v2_user_uid()
+    with pytest.raises(ccxt.AuthenticationError, match=r"Incorrect Access key \[Access key错误\]"):
+        sub.spot_private_get_v1_account_accounts()
 
 
 def test_tampered_secret(server: SandboxServer) -> None:
@@ -184,7 +188,8 @@ def test_key_bound_to_another_ip(server: SandboxServer) -> None:
     import ccxt
 
     ex = client(server, make_key(server, ips=("10.9.9.9",)))
-    with pytest.raises(ccxt.AuthenticationError, match=r"Incorrect IP address: 127\.0\.0\.1"):
+    refused = r"Incorrect IP address \[IP地址错误\]:127\.0\.0\.1"
+    with pytest.raises(ccxt.AuthenticationError, match=refused):
         ex.spot_private_get_v1_account_accounts()
 
 
@@ -201,3 +206,31 @@ def test_read_only_key_cannot_make_sub_user_keys(server: SandboxServer) -> None:
                 "permission": "readOnly",
             }
         )
+
+
+def test_rate_limit_answers_as_ccxt_sees_them(server: SandboxServer) -> None:
+    """v1: ccxt raises RateLimitExceeded; v2: code 1006 comes back as if it had succeeded."""
+    import ccxt
+
+    limits = RateLimits(window_s=3600, requests=1, key_requests=1)
+    config = SandboxConfig(server.state.accounts, faults=Faults(latency_ms=0), rate_limits=limits)
+    with SandboxServer(config, port=0) as own:
+        ex = client(own, make_key(own))
+        ex.spot_private_get_v1_account_accounts()
+        with pytest.raises(ccxt.RateLimitExceeded, match="Frequency of requests"):
+            ex.spot_private_get_v1_account_accounts()
+        assert ex.spot_private_get_v2_user_uid()["code"] == 200
+        assert ex.spot_private_get_v2_user_uid()["code"] == 1006
+        assert ex.last_response_headers["X-HB-RateLimit-Requests-Remain"] == "0"
+
+
+def test_the_oldest_wording_is_still_an_authentication_error(server: SandboxServer) -> None:
+    import ccxt
+
+    server.faults.error_texts = "old"
+    try:
+        ex = client(server, make_key(server, ips=("10.9.9.9",)))
+        with pytest.raises(ccxt.AuthenticationError, match="Signature not valid: ip地址错误"):
+            ex.spot_private_get_v1_account_accounts()
+    finally:
+        server.faults.error_texts = "live"

@@ -318,7 +318,7 @@ class FakeRest:
     listed: ClassVar[list[str]] = []
     fail: bool = False
 
-    def __init__(self, *_args: object) -> None:
+    def __init__(self, *_args: object, **_options: object) -> None:
         pass
 
     def delete_sub_user_key(self, sub_uid: int, access_key: str) -> None:

@@ -1,3 +1,5 @@
+import datetime as dt
+
 import pytest
 
 from automation.errors import InputError
@@ -14,8 +16,15 @@ def test_request_is_normalised() -> None:
     assert not req.expires
 
 
-def test_no_ip_means_the_key_expires() -> None:
-    assert check_request("n", [], []).expires
+def test_only_a_trade_or_withdraw_key_without_ip_expires_if_unused() -> None:
+    created = dt.datetime(2026, 11, 21, 10, tzinfo=dt.UTC)
+    trade = check_request("n", ["trade"], [])
+    assert trade.expires
+    assert trade.expiry_if_unused(created) == dt.datetime(2027, 2, 19, 10, tzinfo=dt.UTC)
+    assert check_request("n", ["withdraw"], [], allow_withdraw=True).expires
+    read_only = check_request("n", [], [])
+    assert not read_only.expires and read_only.expiry_if_unused(created) is None
+    assert check_request("n", ["trade"], ["1.2.3.4"]).expiry_if_unused(created) is None
 
 
 @pytest.mark.parametrize(

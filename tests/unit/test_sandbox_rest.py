@@ -29,9 +29,14 @@ HOST = "testserver"
 SUB1, SUB2, OTHER_SUB = 10000101, 10000102, 20000101
 BAD_KEY = "Signature not valid: Incorrect Access key [Access key错误]"
 VERIFICATION = "Signature not valid: Verification failure [校验失败]"
-BAD_TIME = "Signature not valid: Invalid submission time or incorrect time format"
+BAD_TIME = (
+    "Signature not valid: Invalid submission time or incorrect time format "
+    "[无效的提交时间，或时间格式错误]"
+)
 NO_PERMISSION = "Signature not valid: API key has no permission [API Key没有权限]"
-EXPIRED = "Signature not valid: The API key has expired"
+EXPIRED = "APIkey has expired"
+INVALID_SIGNATURE = (1003, "invalid signature")
+DAY = 86400
 CODE_IN_TEXT = re.compile(r"verification code is (\d{6})")
 
 
@@ -56,6 +61,11 @@ class Api:
         account: Account | None = None,
     ) -> ApiKey:
         return self.state.add_key(account or self.parent, KeyRequest("bot", perms, ips))
+
+    @property
+    def config(self) -> SandboxConfig:
+        config: SandboxConfig = self.app.state.ctx.config
+        return config
 
     def ga(self) -> str:
         return pyotp.TOTP(self.parent.totp_secret).at(int(self.clock()))
@@ -206,7 +216,9 @@ def test_uid(api: Api) -> None:
 def test_api_key_lists_web_keys_with_every_field(api: Api) -> None:
     plain = api.key(("read",))
     bound = api.key(("read", "trade"), ("10.0.0.1", "192.168.0.0/24"))
-    rows = v2_data(api.get("/v2/user/api-key", plain, {"uid": api.parent.uid}))
+    answer = api.get("/v2/user/api-key", plain, {"uid": api.parent.uid}).json()
+    assert (answer["code"], answer["message"], answer["ok"]) == (200, "success", True)
+    rows = answer["data"]
     assert [r["accessKey"] for r in rows] == [plain.access_key, bound.access_key]
     ms = int(T0) * 1000
     assert rows[0] == {
@@ -214,7 +226,7 @@ def test_api_key_lists_web_keys_with_every_field(api: Api) -> None:
         "note": "bot",
         "permission": "readOnly",
         "ipAddresses": "",
-        "validDays": 90,
+        "validDays": -1,  # read-only without IPs: HTX does not deactivate it
         "status": "normal",
         "createTime": ms,
         "updateTime": ms,
@@ -275,9 +287,12 @@ def test_key_made_through_the_website_works_over_rest(api: Api) -> None:
 def test_unknown_and_deleted_keys(api: Api) -> None:
     key = api.key()
     api.state.remove_key(api.parent, key.access_key)
-    assert v1_error(api.get("/v2/user/uid", key)) == ("api-signature-not-valid", BAD_KEY)
-    fake = ApiKey("nope", "nope", "n", ("read",), (), api.state.now(), None, "x", 1)
+    assert v1_error(api.get("/v1/account/accounts", key)) == ("api-signature-not-valid", BAD_KEY)
+    fake = ApiKey("nope", "nope", "n", ("read",), (), api.state.now(), "x", 1)
     assert v1_error(api.get("/v1/account/accounts", fake)) == ("api-signature-not-valid", BAD_KEY)
+    # v2 endpoints answer an unknown or invalidated key in their own form (ccxt#16319).
+    assert v2_error(api.get("/v2/user/uid", key)) == INVALID_SIGNATURE
+    assert v2_error(api.get("/v2/user/api-key", fake, {"uid": 1})) == INVALID_SIGNATURE
 
 
 def test_bad_signature(api: Api) -> None:
@@ -325,17 +340,85 @@ def test_ip_whitelist(api: Api, bound: tuple[str, ...], ip: str, ok: bool) -> No
     if ok:
         assert r.json()["data"] == api.parent.uid
     else:
-        expected = f"Signature not valid: Incorrect IP address: {ip}"
+        expected = f"Signature not valid: Incorrect IP address [IP地址错误]:{ip}"
         assert v1_error(r) == ("api-signature-not-valid", expected)
 
 
-def test_key_without_ip_expires_after_90_days_one_with_ip_does_not(api: Api) -> None:
-    plain, bound = api.key(), api.key(ips=("127.0.0.1",))
-    api.clock.advance(90 * 86400)
-    assert v1_error(api.get("/v2/user/uid", plain)) == ("api-signature-not-valid", EXPIRED)
+def test_a_trade_key_without_ip_expires_after_90_days_unused(api: Api) -> None:
+    plain, bound, read_only = api.key(), api.key(ips=("127.0.0.1",)), api.key(("read",))
+    api.clock.advance(90 * DAY)
+    assert v1_error(api.get("/v1/account/accounts", plain)) == ("api-signature-not-valid", EXPIRED)
+    assert v2_error(api.get("/v2/user/uid", plain)) == INVALID_SIGNATURE
     assert api.get("/v2/user/uid", bound).json()["data"] == api.parent.uid
+    assert api.get("/v2/user/uid", read_only).json()["data"] == api.parent.uid
     rows = v2_data(api.get("/v2/user/api-key", bound, {"uid": api.parent.uid}))
-    assert [(r["status"], r["validDays"]) for r in rows] == [("expired", 0), ("normal", -1)]
+    assert [(r["status"], r["validDays"]) for r in rows] == [
+        ("expired", 0),
+        ("normal", -1),
+        ("normal", -1),
+    ]
+
+
+def test_each_use_restarts_the_90_days(api: Api) -> None:
+    key = api.key(("read", "withdraw"))
+    api.key()  # never used: it expires
+    api.clock.advance(89 * DAY)
+    assert api.get("/v2/user/uid", key).json()["data"] == api.parent.uid  # a use: 90 days again
+    api.clock.advance(89 * DAY)
+
+    def days() -> list[tuple[str, int]]:
+        rows = v2_data(api.get("/v2/user/api-key", key, {"uid": api.parent.uid}))
+        return [(r["status"], r["validDays"]) for r in rows]
+
+    assert days() == [("normal", 90), ("expired", 0)]  # the listing call was a use too
+    api.clock.advance(90 * DAY)
+    # Unused for 90 days: it has expired, and no call gets through to count as a use.
+    assert v2_error(api.get("/v2/user/uid", key)) == INVALID_SIGNATURE
+    assert api.state.find_key(key.access_key).status == "expired"  # type: ignore[union-attr]
+
+
+def test_a_refused_call_is_not_a_use(api: Api) -> None:
+    key = api.key(("read", "trade"))
+    api.clock.advance(80 * DAY)
+    assert v1_error(api.get("/v2/user/uid", key, host="elsewhere"))[1] == VERIFICATION
+    found = api.state.find_key(key.access_key)
+    assert found is not None and found.valid_days_at(api.state.now()) == 10
+
+
+@pytest.mark.parametrize(
+    ("form", "ip", "time", "signature"),
+    [
+        (
+            "live",
+            "Signature not valid: Incorrect IP address [IP地址错误]:127.0.0.1",
+            BAD_TIME,
+            VERIFICATION,
+        ),
+        (
+            "old",
+            "Signature not valid: ip地址错误",
+            "Signature not valid: 无效的提交时间",
+            "Signature not valid: 校验失败",
+        ),
+        (
+            "chinese",
+            "API签名无效: ip地址错误",
+            "API签名无效: 无效的提交时间",
+            "API签名无效: 校验失败",
+        ),
+    ],
+)
+def test_refusals_in_each_wording(api: Api, form: str, ip: str, time: str, signature: str) -> None:
+    api.config.faults.error_texts = form
+    key = api.key()
+    assert v1_error(api.get("/v2/user/uid", api.key(ips=("10.9.9.9",))))[1] == ip
+    assert v1_error(api.get("/v2/user/uid", key, timestamp=api.clock() - 600))[1] == time
+    assert v1_error(api.get("/v2/user/uid", key, host="elsewhere"))[1] == signature
+
+
+def test_an_unknown_wording_is_refused() -> None:
+    with pytest.raises(ValueError, match="error_texts must be one of live, old, chinese"):
+        Faults(error_texts="english")
 
 
 @pytest.mark.parametrize(
@@ -501,11 +584,12 @@ def test_generation_accepts_255_characters_and_20_ips(api: Api) -> None:
     assert data["permission"] == "readOnly" and data["ipAddresses"] == ips
 
 
-def test_at_most_20_keys_per_sub_user(api: Api) -> None:
+def test_at_most_5_keys_per_sub_user(api: Api) -> None:
     parent_key = api.key()
-    for _ in range(20):
+    for _ in range(5):
         sub_key(api, parent_key)
-    assert v2_error(api.generate(parent_key)) == (2002, "a sub user can have at most 20 API keys")
+    refused = v2_error(api.generate(parent_key))
+    assert refused == (2014, "number of api key in the request exceeded valid range")
     # The refused call did not spend the code; another sub-user still has room.
     assert v2_data(api.generate(parent_key, subUid=SUB2))
 
@@ -540,9 +624,10 @@ def test_modify_sub_user_key(api: Api) -> None:
     row = v2_data(api.get("/v2/user/api-key", parent_key, {"uid": SUB1}))[0]
     assert row["updateTime"] - row["createTime"] == 90_000
     assert (row["note"], row["permission"], row["validDays"]) == ("renamed", "readOnly", -1)
-    # Unbinding every IP makes it a 90-day key; a field left out stays.
-    data = v2_data(api.post(path, parent_key, {**body, "ipAddresses": "", "note": None}))
-    assert data == {"note": "renamed", "permission": "readOnly", "ipAddresses": ""}
+    # Unbinding every IP makes a trade key a 90-day key; a field left out stays.
+    changes = {"ipAddresses": "", "note": None, "permission": "readOnly,trade"}
+    data = v2_data(api.post(path, parent_key, {**body, **changes}))
+    assert data == {"note": "renamed", "permission": "readOnly,trade", "ipAddresses": ""}
     row = v2_data(api.get("/v2/user/api-key", parent_key, {"uid": SUB1}))[0]
     assert row["validDays"] == 90
     # The changed key still signs with its secret.
@@ -578,7 +663,8 @@ def test_delete_sub_user_key(api: Api) -> None:
     body = {"subUid": SUB1, "accessKey": sub.access_key}
     r = api.post("/v2/sub-user/api-key-deletion", parent_key, body)
     assert r.json() == {"code": 200, "data": None}
-    assert v1_error(api.get("/v2/user/uid", sub)) == ("api-signature-not-valid", BAD_KEY)
+    assert v2_error(api.get("/v2/user/uid", sub)) == INVALID_SIGNATURE
+    assert v1_error(api.get("/v1/account/accounts", sub)) == ("api-signature-not-valid", BAD_KEY)
     assert v2_data(api.get("/v2/user/api-key", parent_key, {"uid": SUB1})) == []
     assert v2_error(api.post("/v2/sub-user/api-key-deletion", parent_key, body))[0] == 2002
 
@@ -592,6 +678,55 @@ def test_another_parent_cannot_touch_these_sub_users(api: Api) -> None:
     assert v2_error(r) == (2002, "invalid field value in `subUid`")
     r = api.get("/v2/user/api-key", stranger, {"uid": SUB1})
     assert v2_error(r) == (2002, "invalid field value in `uid`")
+
+
+# -- rate limits ---------------------------------------------------------------------------------
+
+REMAIN, EXPIRE = "X-HB-RateLimit-Requests-Remain", "X-HB-RateLimit-Requests-Expire"
+
+
+def test_signed_answers_say_what_is_left_of_the_window(api: Api) -> None:
+    key = api.key()
+    first = api.get("/v2/user/uid", key)
+    assert (first.headers[REMAIN], first.headers[EXPIRE]) == ("19", str(int((T0 + 2) * 1000)))
+    api.clock.advance(1)
+    second = api.get("/v2/user/uid", key)
+    assert (second.headers[REMAIN], second.headers[EXPIRE]) == ("18", first.headers[EXPIRE])
+    assert api.get("/v1/account/accounts", key).headers[REMAIN] == "99"  # its own count
+    assert REMAIN not in api.client().get("/v1/common/symbols").headers  # public: not counted
+
+
+def test_the_limit_is_per_account_across_its_keys(api: Api) -> None:
+    api.config.rate_limits.key_requests = 2
+    a, b, stranger = api.key(), api.key(), api.key(account=api.other)
+    assert api.get("/v2/user/uid", a).json()["data"] == api.parent.uid
+    assert api.get("/v2/user/uid", b).json()["data"] == api.parent.uid
+    refused = api.get("/v2/user/uid", a)
+    assert v2_error(refused) == (1006, "Exceed rate limit")
+    assert refused.headers[REMAIN] == "0"
+    assert api.get("/v2/user/uid", stranger).json()["data"] == api.other.uid
+    assert v2_data(api.get("/v2/user/api-key", b, {"uid": api.parent.uid}))  # another endpoint
+    api.clock.advance(2)  # the window is over
+    assert api.get("/v2/user/uid", b).json()["data"] == api.parent.uid
+
+
+def test_v1_endpoints_refuse_in_the_v1_form(api: Api) -> None:
+    api.config.rate_limits.requests = 1
+    key = api.key()
+    assert api.get("/v1/account/accounts", key).json()["status"] == "ok"
+    assert v1_error(api.get("/v1/account/accounts", key)) == (
+        "base-request-exceed-frequency-limit",
+        "Frequency of requests has exceeded the limit, please try again later",
+    )
+
+
+def test_rate_limits_can_be_turned_off(api: Api) -> None:
+    api.config.rate_limits.key_requests = 1
+    api.config.rate_limits.enabled = False
+    key = api.key()
+    answers = [api.get("/v2/user/uid", key) for _ in range(3)]
+    assert [r.json()["data"] for r in answers] == [api.parent.uid] * 3
+    assert REMAIN not in answers[0].headers
 
 
 # -- accounts file: sub-users --------------------------------------------------------------------

@@ -291,14 +291,21 @@ def test_key_with_ips_is_permanent(logged_in: Site) -> None:
     assert "Permanent" in logged_in.client.get("/en-us/apikey/").text
 
 
-def test_key_without_ip_expires_after_90_days(logged_in: Site) -> None:
-    key = logged_in.state.add_key(logged_in.account, KeyRequest("k", ("read",), ()))
+def test_trade_key_without_ip_expires_after_90_days_unused(logged_in: Site) -> None:
+    key = logged_in.state.add_key(logged_in.account, KeyRequest("k", ("read", "trade"), ()))
     logged_in.clock.advance(89 * 86400 + 1)
     assert key.valid_days_at(logged_in.state.now()) == 1
     logged_in.clock.advance(86400)
     assert key.status_at(logged_in.state.now()) == "expired"
     logged_in.login()  # the session itself ran out long ago
     assert "Expired" in logged_in.client.get("/en-us/apikey/").text
+
+
+def test_read_only_key_without_ip_never_expires(logged_in: Site) -> None:
+    key = logged_in.state.add_key(logged_in.account, KeyRequest("k", ("read",), ()))
+    logged_in.clock.advance(400 * 86400)
+    assert (key.valid_days_at(logged_in.state.now()), key.expires_at) == (-1, None)
+    assert key.status_at(logged_in.state.now()) == "normal"
 
 
 def test_create_without_send(logged_in: Site) -> None:

@@ -6,11 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from sandbox.gateway import LOGIN_REQUIRED, MSG_BAD_TIME, MSG_VERIFICATION, SIGNATURE_NOT_VALID
 from sandbox.signing import (
-    LOGIN_REQUIRED,
-    MSG_BAD_TIME,
-    MSG_VERIFICATION,
-    SIGNATURE_NOT_VALID,
     SignatureRefused,
     canonical_query,
     check_signature,

@@ -246,7 +246,7 @@ def test_env_file_store_writes_and_reads_back(tmp_path: Path) -> None:
     assert f"HTX_SECRET_KEY={record.secret_key}\n" in text
     comments = [line for line in text.splitlines() if line.startswith("#")]
     assert "# account: alice@example.test" in comments
-    assert "# expires: never (bound to IP addresses)" in comments
+    assert "# expires: never (IP addresses bound, or read-only)" in comments
     assert not any(record.secret_key in line for line in comments)
     assert store.load(record.access_key) == record
     assert store.list() == [record]

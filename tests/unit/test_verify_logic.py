@@ -7,7 +7,8 @@ from automation.errors import ConfigError, InputError
 from automation.store import KeyRecord, open_store
 from flows.htx.limits import check_request
 from flows.htx.rest import api_host, htx_permissions, our_permissions
-from flows.htx.verify import differences, read_back_of, same_addresses
+from flows.htx.verify import Verification, differences, read_back_of, same_addresses
+from htx_keys.app.output import key_summary, render
 from htx_keys.app.subuser import check_sub_user_request, pick_parent
 
 
@@ -120,3 +121,27 @@ def test_pick_parent(tmp_path: Path) -> None:
         pick_parent(store, "parent@example.test", sub.access_key)
     with pytest.raises(InputError, match="has no Trade permission"):
         pick_parent(store, "parent@example.test", reader.access_key)
+
+
+@pytest.mark.parametrize(
+    ("changes", "line"),
+    [
+        (
+            {"ip_addresses": [], "expires_at": "2027-02-19T10:00:00Z"},
+            "  expires       2027-02-19T10:00:00Z if unused (90 days without a call; "
+            "each use restarts them)",
+        ),
+        ({"ip_addresses": [], "permissions": ["read"]}, "  expires       never (a read-only key "
+                                                        "without IP addresses)"),
+        ({}, "  expires       never (IP addresses bound)"),
+    ],
+)  # fmt: skip
+def test_the_expiry_is_shown_as_the_estimate_it_is(changes: dict[str, Any], line: str) -> None:
+    text = render(key_summary(record(**changes), "keyring"), "text")
+    assert line in text.splitlines(), text
+
+
+def test_htx_own_valid_days_are_shown_when_read_back() -> None:
+    back = read_back_of({"note": "bot", "permission": "readOnly,trade", "validDays": 87})
+    summary = key_summary(record(), "keyring", Verification("ok", "", back))
+    assert "  HTX says      87 days left (validDays, HTX's own count)" in render(summary, "text")
