@@ -9,6 +9,7 @@ from sandbox.captcha import CAPTCHA_MODES
 from sandbox.faults import Faults
 from sandbox.login_state import SESSION_TTL_S, TOTP_STEP_S, check_totp_step
 from sandbox.mailer import MailTarget
+from sandbox.markup import MARKUPS
 
 
 @dataclass
@@ -29,6 +30,9 @@ class SandboxConfig:
     # sub-user REST). 30 s as on the live site; a test convenience only: tests run a shorter
     # one so the tool waits seconds, not half a minute, for each fresh code.
     totp_step_s: int = TOTP_STEP_S
+    # "plain": labels tied to inputs, real buttons, readable class names. "obscure": the same
+    # pages as a framework's build might serve them (sandbox/markup.py).
+    markup: str = "plain"
 
     def __post_init__(self) -> None:
         check_totp_step(self.totp_step_s)
@@ -36,5 +40,7 @@ class SandboxConfig:
             raise ValueError(
                 f"captcha must be one of {', '.join(CAPTCHA_MODES)}, not {self.captcha!r}"
             )
+        if self.markup not in MARKUPS:
+            raise ValueError(f"markup must be one of {', '.join(MARKUPS)}, not {self.markup!r}")
         if not self.session_ttl_s > 0:
             raise ValueError("session_ttl_s must be a positive number of seconds")
