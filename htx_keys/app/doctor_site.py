@@ -19,11 +19,12 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from automation.browser import BrowserOptions, choose_browser, open_page
 from automation.config import Settings
-from automation.errors import ConfigError, HtxKeysError
+from automation.errors import ConfigError, HtxKeysError, SiteError
 from automation.otp import Totp
 from automation.runner import Reporter
 from automation.schema import ENV_NAMES
 from flows.htx import pages
+from flows.htx.finding import press
 from flows.htx.login import GA_REJECTED
 from htx_keys.app.checks import (
     ANSWER_TIMEOUT_MS,
@@ -86,7 +87,7 @@ class SiteChecks:
             return False
         if count != 1:
             detail = f"{count} elements match on {self.p.url}; the flow needs exactly one"
-            fix = f"narrow {target.page}.{target.attribute} in {PAGES_FILE} (exact=True, a scope)"
+            fix = f"narrow {target.element} in {PAGES_FILE} (exact=True, a scope)"
             self.rows.append(Check(target.name, "FAIL", detail, fix))
             return False
         self.rows.append(Check(target.name, "pass"))
@@ -200,9 +201,9 @@ class SiteChecks:
     def api_management(self) -> None:
         header, opened = pages.Header(self.p), False
         if self.locate(ACCOUNT_BUTTON):
-            header.account_button.click()
+            press(header.account_button, "the Account button")
             if self.locate(MENU_ITEM):
-                header.api_management_item.click()
+                press(header.api_management_item, "the API Management menu item")
                 with contextlib.suppress(PlaywrightTimeout):
                     self.p.wait_for_url(re.compile(re.escape(pages.APIKEY_PATH)))
                     opened = True
@@ -219,7 +220,12 @@ class SiteChecks:
 
     def delete_dialog(self) -> None:
         """The first key's Delete and its confirmation, left with Cancel: nothing is deleted."""
-        rows = pages.ApiManagementPage(self.p).rows() if self.locate(API_PAGE[-1]) else []
+        rows = []
+        if self.locate(API_PAGE[-1]):
+            try:
+                rows = pages.ApiManagementPage(self.p).rows(ANSWER_TIMEOUT_MS)
+            except SiteError as exc:
+                self.rows.append(Check("API Management: key list", "FAIL", exc.message))
         if not rows:
             self.skip([DELETE_BUTTON, DELETE_ROOT, *DELETE_DIALOG], "needs a key in the list")
             return
@@ -227,7 +233,7 @@ class SiteChecks:
         if not self.locate(button):
             self.skip([DELETE_ROOT, *DELETE_DIALOG], "needs the Delete button")
             return
-        button.locator(self.p).click()
+        press(button.locator(self.p), "the Delete button")
         if not self.locate(DELETE_ROOT):
             self.skip(DELETE_DIALOG, "needs the Delete API Key dialog")
             self.p.keyboard.press("Escape")
@@ -235,7 +241,7 @@ class SiteChecks:
         self.locate_all(DELETE_DIALOG)
         dialog = pages.DeleteDialog(self.p)
         if dialog.cancel_button.count() == 1:
-            dialog.cancel_button.click()
+            press(dialog.cancel_button, "the Cancel button")
         else:
             self.p.keyboard.press("Escape")
         try:
@@ -247,7 +253,9 @@ class SiteChecks:
     def security_dialog(self) -> None:
         api, dialog = pages.ApiManagementPage(self.p), pages.SecurityDialog(self.p)
         api.note_box.fill(NOTE)
-        api.create_button.click()  # only the precheck: a key needs Send and Confirm too
+        press(
+            api.create_button, "the Create button"
+        )  # only the precheck: a key needs Send and Confirm too
         with contextlib.suppress(PlaywrightTimeout):  # a missing dialog has its own row
             dialog.root.or_(api.form_errors).first.wait_for(timeout=ANSWER_TIMEOUT_MS)
         if not dialog.root.is_visible() and api.form_errors.count():
@@ -263,7 +271,7 @@ class SiteChecks:
             return
         self.locate_all(DIALOG)
         if self.locate(DIALOG[-1]):
-            dialog.cancel_button.click()
+            press(dialog.cancel_button, "the Cancel button")
         else:
             self.p.keyboard.press("Escape")  # the dialog's other way out; nothing was sent
         try:

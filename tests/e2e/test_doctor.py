@@ -85,7 +85,7 @@ def test_doctor_is_green_then_names_a_renamed_label(
     ip = rows[IP_ROW]
     assert ip["result"] == "FAIL"
     assert ip["detail"] == f"not found on {site.server.base_url}/en-us/apikey/ within 5 s"
-    assert ip["fix"] == "HTX changed this label: update T_IPS in flows/htx/pages.py"
+    assert ip["fix"] == "HTX changed this label: update T_IPS in flows/htx/locators.py"
     others = {name: r["result"] for name, r in rows.items() if name != IP_ROW}
     assert set(others.values()) == {"pass"}, others
     assert_nothing_made(site, existing)
