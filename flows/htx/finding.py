@@ -82,6 +82,16 @@ def _way(scope: Scope, way: Way, args: dict[str, str]) -> Locator:
     return found
 
 
+def describe(way: Way, **args: str) -> str:
+    """A way as a person reads it: "label 'Note'", "role button 'Create'", "css form"."""
+    if way.by in ("css", "testid"):
+        return f"{way.by} {fill_in(way.css, args)}"
+    shown = text(fill_in(way.text, args)) if way.text else ""
+    shown = shown.pattern if isinstance(shown, re.Pattern) else shown
+    kind = f"role {way.role}" if way.by == "role" else way.by
+    return f"{kind} '{shown}'" if shown else kind
+
+
 def ways(scope: Scope, name: str, **args: str) -> list[Locator]:
     """Each way of finding the element, in order."""
     try:
@@ -91,16 +101,23 @@ def ways(scope: Scope, name: str, **args: str) -> list[Locator]:
     return [_way(scope, way, args) for way in element]
 
 
+# Which way found each element the last time it was looked for (its index in the element's
+# list; absent while none had matched): `doctor` tells a fallback from the first way.
+FOUND_BY: dict[str, int] = {}
+
+
 def find(scope: Scope, name: str, **args: str) -> Locator:
     """The element `name` of locators.ELEMENTS: the first way with a visible match, else all
     of them joined (to wait for)."""
     found = ways(scope, name, **args)
-    for locator in found:
+    for index, locator in enumerate(found):
         try:
             if locator.filter(visible=True).count():
+                FOUND_BY[name] = index
                 return locator
         except PlaywrightError:
             continue  # a way the page cannot evaluate (a bad selector) is a way that fails
+    FOUND_BY.pop(name, None)
     joined = found[0]
     for locator in found[1:]:
         joined = joined.or_(locator)
@@ -108,7 +125,7 @@ def find(scope: Scope, name: str, **args: str) -> Locator:
 
 
 # --- overlays --------------------------------------------------------------------------------
-def dismiss_overlays(page: Page, timeout_ms: float = 5_000) -> list[str]:
+def dismiss_overlays(page: Page, timeout_ms: float = 2_000) -> list[str]:
     """Close the known first-visit overlays that are showing; their names, for the log."""
     closed = []
     for overlay, (root_name, button_name) in locators.KNOWN_OVERLAYS.items():

@@ -212,7 +212,8 @@ ELEMENTS: dict[str, tuple[Way, ...]] = {
 }
 
 # What the flow may dismiss: (the overlay, the button that dismisses it), by element name.
+# Topmost first: a modal announcement sits over the cookie banner.
 KNOWN_OVERLAYS: dict[str, tuple[str, str]] = {
-    "cookie banner": ("Overlay.cookie_banner", "Overlay.cookie_accept"),
     "announcement": ("Overlay.notice", "Overlay.notice_dismiss"),
+    "cookie banner": ("Overlay.cookie_banner", "Overlay.cookie_accept"),
 }
