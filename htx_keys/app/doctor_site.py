@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Error as PlaywrightError
@@ -27,6 +28,8 @@ from flows.htx import pages
 from flows.htx.finding import FOUND_BY, describe, press
 from flows.htx.locators import ELEMENTS
 from flows.htx.login import GA_REJECTED
+from flows.htx.overrides import SITE_FILE_NAME, text_line
+from flows.htx.suggest import closest_texts
 from htx_keys.app.checks import (
     ANSWER_TIMEOUT_MS,
     CAPTCHA_TIMEOUT_S,
@@ -52,7 +55,7 @@ from htx_keys.app.doctor_targets import (
     TARGETS,
     Target,
 )
-from htx_keys.app.preflight import has_display
+from htx_keys.app.preflight import has_display, site_file_path
 
 
 class SiteChecks:
@@ -65,6 +68,7 @@ class SiteChecks:
         self.reporter = reporter
         self.headed = headed
         self.rows: list[Check] = []
+        self.site_file: Path | None = None  # where an override line goes
 
     @property
     def p(self) -> Page:
@@ -82,7 +86,9 @@ class SiteChecks:
             # Looked for again now that it shows: the way that finds it, as the flow will.
             count = target.locator(self.p).count()
         except PlaywrightTimeout:
-            fix = f"HTX changed this label: update {target.constant} in {PAGES_FILE}"
+            fix = self._override(target) or (
+                f"HTX changed this label: update {target.constant} in {PAGES_FILE}"
+            )
             fix += f" (or {target.also}, around it)" if target.also else ""
             detail = f"not found on {self.p.url} within {self.timeout_ms / 1000:g} s"
             self.rows.append(Check(target.name, "FAIL", detail, fix))
@@ -107,8 +113,26 @@ class SiteChecks:
             f"found by its fallback {describe(element[index], **args)}, not by "
             f"{describe(element[0], **args)}"
         )
-        fix = f"HTX may have changed this label: update {target.constant} in {PAGES_FILE}"
+        fix = self._override(target, found_by_fallback=True) or (
+            f"HTX may have changed this label: update {target.constant} in {PAGES_FILE}"
+        )
         return Check(target.name, "pass", detail, fix)
+
+    def _override(self, target: Target, found_by_fallback: bool = False) -> str:
+        """The line that fixes a renamed text, from what the page shows closest to it: ''
+        when nothing on the page is close enough to be sure."""
+        expected = target.value()
+        if expected.endswith("…"):  # a pattern (T_SEND): no one line to suggest
+            return ""
+        near = target.locator(self.p).first if found_by_fallback else None
+        found = closest_texts(self.p, expected, near)
+        if not found:
+            return ""
+        where = self.site_file or SITE_FILE_NAME
+        line = text_line(target.text, found[0])
+        others = ", ".join(repr(t) for t in found[1:])
+        also = f" (also close on the page: {others})" if others else ""
+        return f"HTX shows {found[0]!r}: put this line under [texts] in {where}: {line}{also}"
 
     def locate_all(self, targets: Sequence[Target]) -> bool:
         return all([self.locate(t) for t in targets])  # a list: a row for each, not the first miss
@@ -320,6 +344,7 @@ def check_site(
         return [browser, *(Check(t.name, "skip", "needs a browser") for t in TARGETS)]
     rows = [Check("browser", "pass", choice.description)]
     site = SiteChecks(settings.base_url, timeout_s * 1000, reporter, headed)
+    site.site_file = site_file_path(settings)[0]
     options = BrowserOptions(choice, headed=headed, timeout_ms=NAV_TIMEOUT_MS)
     email, password = settings.email or "", settings.password or ""
     try:

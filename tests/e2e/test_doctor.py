@@ -90,7 +90,10 @@ def test_doctor_is_green_then_names_a_renamed_label(
         "found by its fallback placeholder 'e.g. 192.168.0.1', "
         "not by label 'Link IP Address (optional)'"
     )
-    assert ip["fix"] == "HTX may have changed this label: update T_IPS in flows/htx/locators.py"
+    # ... and the line of the site file that names the new label (tests/e2e/test_site_file.py
+    # puts it there and makes a key with it).
+    assert ip["fix"].startswith("HTX shows 'IP whitelist': put this line under [texts] in ")
+    assert ip["fix"].endswith('site.toml: T_IPS = "IP whitelist"'), ip["fix"]
     others = {name: r["result"] for name, r in rows.items() if name != IP_ROW}
     assert set(others.values()) == {"pass"}, others
     assert_nothing_made(site, existing)
