@@ -65,6 +65,9 @@ class Settings:
     # Seconds per GA code. Only a sandbox on this machine may differ from 30 (tests run it
     # shorter, to wait less for fresh codes); see __post_init__.
     totp_period: int = TOTP_PERIOD
+    # Overrides of the site's texts and locators (flows/htx/overrides.py); None: site.toml
+    # beside the accounts file, if there is one.
+    site_file: Path | None = None
     # name of the .env file the values came from, for error messages
     source: str = field(default="", compare=False)
     # the named account these settings are for (None: the plain HTX_* settings)

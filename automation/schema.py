@@ -31,6 +31,7 @@ ENV_NAMES: dict[str, str] = {
     "state_dir": "HTX_KEYS_STATE_DIR",
     "note_tag": "HTX_KEYS_NOTE_TAG",
     "totp_period": "HTX_TOTP_PERIOD",
+    "site_file": "HTX_KEYS_SITE_FILE",
 }
 SECRET_SETTINGS = frozenset({"password", "totp_secret", "imap_password"})
 IMAP_SECURITY = ("tls", "starttls", "plain")
@@ -47,11 +48,12 @@ def account_env_name(account: str, name: str) -> str:
 
 
 # Which settings an accounts file may hold (never a secret), and how they are kept there.
-# totp_period is no account's property: it is for a test sandbox, set in its environment.
+# Not an account's property: totp_period is for a test sandbox, the site file is the tool's
+# (one site, whichever account); both are set in the environment.
 FILE_SETTINGS = tuple(
-    name for name in ENV_NAMES if name not in SECRET_SETTINGS and name != "totp_period"
+    name for name in ENV_NAMES if name not in SECRET_SETTINGS | {"totp_period", "site_file"}
 )
-PATH_SETTINGS = ("imap_ca_file", "state_dir")
+PATH_SETTINGS = ("imap_ca_file", "state_dir", "site_file")
 NUMBER_SETTINGS = ("imap_port", "mail_timeout")
 # An account's secrets, asked for and listed in this order; the labels are how a person
 # names them.
@@ -94,7 +96,7 @@ def convert(name: str, raw: str, label: str | None = None) -> Any:
         if mode not in IMAP_SECURITY:
             raise ConfigError(f"{env} must be one of tls, starttls, plain; not {raw!r}")
         return mode
-    if name in ("imap_ca_file", "state_dir"):
+    if name in PATH_SETTINGS:
         return Path(raw).expanduser()
     if name in ("base_url", "api_url"):
         return raw.strip().rstrip("/")

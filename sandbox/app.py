@@ -1,12 +1,15 @@
 """The sandbox web app: HTML pages plus the JSON calls their scripts make under /-/x/web/.
 
-Pages are rendered on the server; each step of login and every dialog is drawn by page
-JavaScript from JSON answers, as on the live site, so the flow meets the same timing.
+Pages are a shell rendered on the server; what they show of the account (the key table), each
+step of login and every dialog are drawn by page JavaScript from JSON answers, as on the live
+single-page app, so the flow meets the same timing. The "obscure" markup (sandbox/markup.py)
+is a rewrite of the rendered page.
 The login calls are in sandbox/login_routes.py, the helpers all calls share in sandbox/web.py.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -15,17 +18,18 @@ from urllib.parse import quote
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from sandbox import login_routes
+from sandbox import login_routes, texts
 from sandbox.accounts import Account, mask_phone
 from sandbox.codes import RESEND_AFTER_S
 from sandbox.config import SandboxConfig
 from sandbox.devices import DeviceCookie
 from sandbox.mailer import Mailer
+from sandbox.markup import obscure_css, obscure_html
 from sandbox.relabel import Relabel
 from sandbox.rest import RestApi
 from sandbox.state import (
@@ -34,7 +38,6 @@ from sandbox.state import (
     MAX_NOTE,
     NO_IP_VALID_DAYS,
     PURPOSES,
-    ApiKey,
     Refused,
     SandboxState,
     mask_email,
@@ -85,6 +88,7 @@ def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Star
         mailer=Mailer(config.mail_target, config.faults),
         templates=Jinja2Templates(directory=str(HERE / "templates")),
     )
+    ctx.templates.env.globals["T"] = texts
     routes = [
         Route("/", lambda _r: RedirectResponse(HOME, 302)),
         Route(HOME, home_page),
@@ -100,6 +104,7 @@ def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Star
         Route("/-/x/web/apikey/delete", api(delete_key), methods=["POST"]),
         Route("/-/x/web/verify/email/send", api(send_email_code), methods=["POST"]),
         Route("/-/x/web/verify/sms/send", api(send_sms_code), methods=["POST"]),
+        Route("/static/style.css", stylesheet),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
         # HTX's signed REST API on the same origin, over the same state (sandbox/rest.py).
         *RestApi(ctx.state, config).routes(),
@@ -115,8 +120,29 @@ def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Star
 
 
 def _render(request: Request, name: str, **context: Any) -> Response:
+    ctx = ctx_of(request)
+    faults = ctx.config.faults
     context.setdefault("account", current_account(request))
-    return ctx_of(request).templates.TemplateResponse(request, name, context, headers=PAGE_HEADERS)
+    context.update(
+        markup=ctx.config.markup,
+        # First visit of this browser: the cookie banner and the announcement.
+        show_consent=texts.CONSENT_COOKIE not in request.cookies,
+        show_notice=texts.NOTICE_COOKIE not in request.cookies,
+        notice_delay_ms=faults.latency_ms,
+        unknown_overlay=faults.unknown_overlay,
+    )
+    response = ctx.templates.TemplateResponse(request, name, context, headers=PAGE_HEADERS)
+    if ctx.config.markup == "plain":
+        return response
+    html = obscure_html(bytes(response.body).decode("utf-8"))
+    return HTMLResponse(html, headers=PAGE_HEADERS)
+
+
+async def stylesheet(request: Request) -> Response:
+    css = (HERE / "static" / "style.css").read_text(encoding="utf-8")
+    if ctx_of(request).config.markup != "plain":
+        css = obscure_css(css)
+    return Response(css, media_type="text/css", headers={"Cache-Control": "no-store"})
 
 
 def _to_login(request: Request) -> Response:
@@ -158,14 +184,12 @@ async def apikey_page(request: Request) -> Response:
     if account is None:
         return _to_login(request)
     state = ctx_of(request).state
-    now = state.now()
-    rows = [_row(k, now) for k in state.keys_for(account.email)]
+    # The key table is not in the page: its script fetches /-/x/web/apikey/list.
     return _render(
         request,
         "apikey.html",
         title="API Management | HTX",
         account=account,
-        rows=rows,
         masked_mailbox=mask_email(account.mailbox),
         max_keys=MAX_KEYS,
         max_ips=MAX_IPS,
@@ -178,35 +202,30 @@ async def apikey_page(request: Request) -> Response:
     )
 
 
-def _row(key: ApiKey, now: Any) -> dict[str, str]:
-    days = key.valid_days_at(now)
-    return {
-        "created": key.created_at.strftime("%Y-%m-%d %H:%M:%S"),
-        "note": key.note,
-        "permissions": key.permission_labels,
-        "access_key": key.access_key,
-        "ips": ", ".join(key.ip_addresses) or "--",
-        "valid": "Permanent" if days < 0 else str(days),
-        "status": key.status_at(now).capitalize(),
-    }
-
-
 # -- JSON calls (login: sandbox/login_routes.py) --------------------------------------------
 
 
 async def list_keys(request: Request, account: Account | None, _body: Body) -> Any:
-    state = ctx_of(request).state
+    ctx = ctx_of(request)
+    delay = ctx.config.faults.list_delay_s
+    if delay > 0:
+        await asyncio.sleep(delay)
+    state = ctx.state
     now = state.now()
-    # The secret key is never part of any answer after the one that created it.
+    # The secret key is never part of any answer after the one that created it. The table
+    # shows the same facts in its own spelling (the *Text fields), as the server did before.
     return [
         {
             "accessKey": k.access_key,
             "note": k.note,
             "permission": k.permission_text,
+            "permissionText": k.permission_labels,
             "ipAddresses": ",".join(k.ip_addresses),
             "validDays": k.valid_days_at(now),
             "status": k.status_at(now),
+            "statusText": k.status_at(now).capitalize(),
             "createTime": int(k.created_at.timestamp() * 1000),
+            "createText": k.created_at.strftime("%Y-%m-%d %H:%M:%S"),
         }
         for k in state.keys_for(need(account).email)
     ]

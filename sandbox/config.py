@@ -9,6 +9,7 @@ from sandbox.captcha import CAPTCHA_MODES
 from sandbox.faults import Faults
 from sandbox.login_state import SESSION_TTL_S, TOTP_STEP_S, check_totp_step
 from sandbox.mailer import MailTarget
+from sandbox.markup import MARKUPS
 from sandbox.ratelimit import RateLimits
 
 
@@ -33,6 +34,9 @@ class SandboxConfig:
     # HTX's per-UID rate limits on the signed API (README "Rate limits"); read on every call,
     # so a test can lower them on a running server (`srv.config.rate_limits.key_requests = 2`).
     rate_limits: RateLimits = field(default_factory=RateLimits)
+    # "plain": labels tied to inputs, real buttons, readable class names. "obscure": the same
+    # pages as a framework's build might serve them (sandbox/markup.py).
+    markup: str = "plain"
 
     def __post_init__(self) -> None:
         check_totp_step(self.totp_step_s)
@@ -40,5 +44,7 @@ class SandboxConfig:
             raise ValueError(
                 f"captcha must be one of {', '.join(CAPTCHA_MODES)}, not {self.captcha!r}"
             )
+        if self.markup not in MARKUPS:
+            raise ValueError(f"markup must be one of {', '.join(MARKUPS)}, not {self.markup!r}")
         if not self.session_ttl_s > 0:
             raise ValueError("session_ttl_s must be a positive number of seconds")

@@ -18,6 +18,11 @@ class Faults:
     drop_mail: bool = False
     # The create call answers HTTP 500 with the site's generic error text.
     fail_create: bool = False
+    # The key list call (/-/x/web/apikey/list) alone waits this much longer: a table that
+    # stays "Loading..." long after the page is there.
+    list_delay_s: float = 0.0
+    # Every page shows an overlay the tool does not know (a survey), covering the page.
+    unknown_overlay: bool = False
     # Text replacements in every page and script of the website (not the REST API), e.g.
     # {"Link IP Address (optional)": "IP whitelist"}: HTX renaming a label, so a test can show
     # which locator breaks. Applied by sandbox.relabel.Relabel.

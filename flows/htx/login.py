@@ -15,14 +15,13 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from automation.errors import CaptchaRequired, LoginError, RejectedError
 from automation.runner import Flow, Step
 from flows.htx.context import SiteContext
+from flows.htx.finding import clear_first_visit, first_of, press, seconds_until_enabled
 from flows.htx.pages import (
     APIKEY_PATH,
     ApiManagementPage,
     Header,
     LoginPage,
     NewDeviceStep,
-    first_of,
-    seconds_until_enabled,
 )
 
 GA_REJECTED = "Incorrect Google Authenticator code"
@@ -39,6 +38,7 @@ def open_site(ctx: SiteContext) -> None:
         if heading.is_visible():
             ctx.logged_in = True
             ctx.reporter.info("signed in with the saved session")
+            clear_first_visit(ctx.page)
             return
         ctx.session_renewed = True
         if not ctx.password:
@@ -48,8 +48,11 @@ def open_site(ctx: SiteContext) -> None:
             )
         ctx.reporter.info("the saved session has expired; logging in")
         login.email_box.wait_for(timeout=ctx.timeout_ms)
-        return
-    login.open(ctx.base_url, back_path="/en-us/")
+    else:
+        login.open(ctx.base_url, back_path="/en-us/")
+    closed = clear_first_visit(ctx.page)
+    if closed:
+        ctx.reporter.info(f"dismissed the {' and the '.join(closed)}")
 
 
 def signed_in(ctx: SiteContext) -> str | None:
@@ -126,7 +129,7 @@ def press_send(ctx: SiteContext, send: Locator, countdown: Locator, alert: Locat
         expect(send).to_be_enabled(timeout=(seconds + 15) * 1000)
     ctx.inbox.mark()
     ctx.extra["sent_at"] = time.monotonic()
-    send.click()
+    press(send, "the Send button", ctx.timeout_ms)
     error = first_of(countdown, alert, ctx.timeout_ms)
     if error:
         raise RejectedError(f"HTX did not send the code: {error}")
@@ -146,7 +149,7 @@ def confirm_new_device(ctx: SiteContext) -> None:
     home = Header(ctx.page).account_button
     for attempt in (1, 2):
         step.email_code_box.fill(read_email_code(ctx))
-        step.confirm_button.click()
+        press(step.confirm_button, "the Confirm button", ctx.timeout_ms)
         error = first_of(home, step.alert, ctx.timeout_ms)
         if error is None:
             return

@@ -1,49 +1,35 @@
 """Page objects for the HTX website: every selector the tool uses lives here and only here.
 
-When HTX changes a label, this is the one file to edit. Locators prefer accessible roles and
-labels (what a person reads), as the live site and the sandbox both expose them; the texts are
-gathered at the top so an update is a one-line change. Elements that show secrets are listed
-by `sensitive_locators` so screenshots and videos can mask them.
+The texts and the ways to find each element are data in flows/htx/locators.py (an ordered
+list of ways per element, keyed "Class.property"); here each property asks for its element by
+that name, so the rest of the code keeps its names. Elements that show secrets are listed by
+`sensitive_locators` so screenshots and videos can mask them.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
 from playwright.sync_api import Locator, Page
 
-# --- texts of the site, in one place -------------------------------------------------------
+from automation.errors import SiteError
+from flows.htx.finding import find, press
+from flows.htx.locators import TEXTS
+
+# --- texts of the site: flows/htx/locators.py TEXTS; the names the code has always used ---------
 LOGIN_PATH = "/en-us/login/"
 APIKEY_PATH = "/en-us/apikey/"
-T_EMAIL = "Email/Phone Number"
-T_PASSWORD = "Password"
-T_LOGIN = "Log In"
-T_GA_CODE = "Google Authenticator code"
-T_CONFIRM = "Confirm"
-T_ACCOUNT_MENU = "Account"
-T_API_MANAGEMENT = "API Management"
-T_NOTE = "Note"
-T_PERMISSIONS = "Permission settings"
-T_PERMISSION = {"read": "Read-only", "trade": "Trade", "withdraw": "Withdraw"}
-T_IPS = "Link IP Address (optional)"
-T_CREATE = "Create"
-T_KEY_TABLE = "API Keys"
-T_SECURITY_DIALOG = "Security Authentication"
-T_EMAIL_CODE = "Email verification code"
-# Any state of the email code button ("Send", "Resend (42s)"), never "Send SMS code".
-T_SEND = re.compile(r"^(Send|Get code|Resend)(\s*\(\s*\d+\s*s\s*\))?$", re.I)
-T_COUNTDOWN = re.compile(r"^Resend\s*\(\s*(\d+)\s*s\s*\)$", re.I)  # "Resend (59s)": sent
-T_CAPTCHA_SLIDER = "Slide to verify"  # older UI: Alibaba NoCaptcha, #nc_1_n1z
-T_NEW_DEVICE = "New Device Verification"
-T_SMS_CODE = "SMS verification code"
-T_SEND_SMS = "Send SMS code"
-T_CANCEL = "Cancel"
-T_CREATED_DIALOG = "Successfully Created"
-T_ACCESS_KEY = "Access Key"
-T_SECRET_KEY = "Secret Key"
-T_DELETE = "Delete"  # in the key table's Action column
-T_DELETE_DIALOG = "Delete API Key"
+T_EMAIL = str(TEXTS["T_EMAIL"])
+T_PASSWORD = str(TEXTS["T_PASSWORD"])
+T_GA_CODE = str(TEXTS["T_GA_CODE"])
+T_PERMISSION = {p: str(TEXTS[f"T_PERMISSION[{p}]"]) for p in ("read", "trade", "withdraw")}
+T_SECURITY_DIALOG = str(TEXTS["T_SECURITY_DIALOG"])
+T_EMAIL_CODE = str(TEXTS["T_EMAIL_CODE"])
+T_SMS_CODE = str(TEXTS["T_SMS_CODE"])
+T_ACCESS_KEY = str(TEXTS["T_ACCESS_KEY"])
+T_SECRET_KEY = str(TEXTS["T_SECRET_KEY"])
 # The labels of fields that hold a login, a password, a code or a key: recordings blur them in
 # the page before they are painted (automation/blur.py matches labels, case-insensitively, as
 # substrings of what the page shows, as get_by_label does).
@@ -65,11 +51,11 @@ class _Area:
 
     @property
     def alert(self) -> Locator:
-        return self.scope.get_by_role("alert").filter(has_text=re.compile(r"\S"))
+        return find(self.scope, "Area.alert").filter(has_text=re.compile(r"\S"))
 
     @property
     def confirm_button(self) -> Locator:
-        return self.scope.get_by_role("button", name=T_CONFIRM, exact=True)
+        return find(self.scope, "Area.confirm_button")
 
 
 class LoginPage(_Area):
@@ -83,38 +69,38 @@ class LoginPage(_Area):
 
     @property
     def email_box(self) -> Locator:
-        return self.page.get_by_label(T_EMAIL)
+        return find(self.page, "LoginPage.email_box")
 
     @property
     def password_box(self) -> Locator:
-        return self.page.get_by_label(T_PASSWORD, exact=True)
+        return find(self.page, "LoginPage.password_box")
 
     @property
     def login_button(self) -> Locator:
-        return self.page.get_by_role("button", name=T_LOGIN, exact=True)
+        return find(self.page, "LoginPage.login_button")
 
     @property
     def ga_box(self) -> Locator:
-        return self.page.get_by_label(T_GA_CODE)
+        return find(self.page, "LoginPage.ga_box")
 
     @property
     def password_form(self) -> Locator:
         """The form around the email and password boxes: what the login step fills in."""
-        return self.page.locator("form").filter(has=self.password_box)
+        return find(self.page, "LoginPage.password_form")
 
     @property
     def ga_form(self) -> Locator:
-        return self.page.locator("form").filter(has=self.ga_box)
+        return find(self.page, "LoginPage.ga_form")
 
     @property
     def captcha(self) -> Locator:
         """A slider captcha: for a person to solve; the tool never touches it."""
-        return self.page.get_by_role("slider", name=T_CAPTCHA_SLIDER)
+        return find(self.page, "LoginPage.captcha")
 
     def submit_password(self, email: str, password: str) -> None:
         self.email_box.fill(email)
         self.password_box.fill(password)
-        self.login_button.click()
+        press(self.login_button, "the Log In button")
 
     def wait_after_password(self, timeout_ms: float) -> str:
         """ "ga" (the GA step), "captcha", or the error text the page showed."""
@@ -127,7 +113,7 @@ class LoginPage(_Area):
 
     def submit_ga(self, code: str) -> None:
         self.ga_box.fill(code)
-        self.confirm_button.click()
+        press(self.confirm_button, "the Confirm button")
 
 
 class NewDeviceStep(_Area):
@@ -139,19 +125,19 @@ class NewDeviceStep(_Area):
 
     @property
     def heading(self) -> Locator:
-        return self.page.get_by_role("heading", name=T_NEW_DEVICE)
+        return find(self.page, "NewDeviceStep.heading")
 
     @property
     def email_code_box(self) -> Locator:
-        return self.page.get_by_label(T_EMAIL_CODE)
+        return find(self.page, "NewDeviceStep.email_code_box")
 
     @property
     def send_button(self) -> Locator:
-        return self.page.get_by_role("button", name=T_SEND)
+        return find(self.page, "NewDeviceStep.send_button")
 
     @property
     def countdown_button(self) -> Locator:
-        return self.page.get_by_role("button", name=T_COUNTDOWN)
+        return find(self.page, "NewDeviceStep.countdown_button")
 
 
 class Header:
@@ -160,15 +146,15 @@ class Header:
 
     @property
     def account_button(self) -> Locator:
-        return self.page.get_by_role("button", name=T_ACCOUNT_MENU)
+        return find(self.page, "Header.account_button")
 
     @property
     def api_management_item(self) -> Locator:
-        return self.page.get_by_role("menuitem", name=T_API_MANAGEMENT)
+        return find(self.page, "Header.api_management_item")
 
     def open_api_management(self) -> None:
-        self.account_button.click()
-        self.api_management_item.click()
+        press(self.account_button, "the Account button")
+        press(self.api_management_item, "the API Management menu item")
 
 
 @dataclass(frozen=True)
@@ -188,106 +174,141 @@ class ApiManagementPage:
 
     @property
     def heading(self) -> Locator:
-        return self.page.get_by_role("heading", name=T_API_MANAGEMENT)
+        return find(self.page, "ApiManagementPage.heading")
 
     @property
     def note_box(self) -> Locator:
-        return self.page.get_by_label(T_NOTE, exact=True)
+        return find(self.page, "ApiManagementPage.note_box")
 
     @property
     def create_form(self) -> Locator:
         """The form with the note, permissions and IP whitelist."""
-        return self.page.locator("form").filter(has=self.note_box)
+        return find(self.page, "ApiManagementPage.create_form")
 
     def permission_box(self, name: str) -> Locator:
-        group = self.page.get_by_role("group", name=T_PERMISSIONS)
-        return group.get_by_role("checkbox", name=T_PERMISSION[name])
+        return find(self.page, "ApiManagementPage.permission_box", perm=name)
 
     @property
     def ip_box(self) -> Locator:
-        return self.page.get_by_label(T_IPS)
+        return find(self.page, "ApiManagementPage.ip_box")
 
     @property
     def create_button(self) -> Locator:
-        return self.page.get_by_role("button", name=T_CREATE, exact=True)
+        return find(self.page, "ApiManagementPage.create_button")
 
     @property
     def form_errors(self) -> Locator:
-        return self.page.get_by_role("form").get_by_role("alert").filter(has_text=re.compile(r"\S"))
+        errors = find(self.page, "ApiManagementPage.form_errors")
+        return errors.filter(has_text=re.compile(r"\S"))
 
     @property
     def key_table(self) -> Locator:
-        return self.page.get_by_role("table", name=T_KEY_TABLE)
+        return find(self.page, "ApiManagementPage.key_table")
+
+    @property
+    def empty_placeholder(self) -> Locator:
+        """What the table shows instead of rows when the account has no key ("No data")."""
+        return find(self.page, "ApiManagementPage.empty_placeholder")
+
+    @property
+    def loading(self) -> Locator:
+        """The table while its list is on the way."""
+        return find(self.page, "ApiManagementPage.loading")
 
     def row_for(self, access_key: str) -> Locator:
-        return self.key_table.get_by_role("row").filter(has_text=access_key)
+        return find(self.page, "ApiManagementPage.row", access_key=access_key)
 
     def delete_button(self, access_key: str) -> Locator:
-        return self.row_for(access_key).get_by_role("button", name=T_DELETE, exact=True)
+        return find(self.page, "ApiManagementPage.delete_button", access_key=access_key)
 
     def fill(self, note: str, permissions: tuple[str, ...], ips: tuple[str, ...]) -> None:
         self.note_box.fill(note)
         for name in ("trade", "withdraw"):
-            self.permission_box(name).set_checked(name in permissions)
+            box = self.permission_box(name)
+            if box.is_checked() != (name in permissions):
+                press(box, f"the {T_PERMISSION[name]} checkbox")
         self.ip_box.fill(",".join(ips))
 
-    def rows(self) -> list[KeyRow]:
+    def settled(self) -> bool:
+        """True once the table shows what the site answered: key rows, or the empty
+        placeholder, and no loading state. A table on its way shows neither."""
+        if not self.key_table.is_visible() or self.loading.count():
+            return False
+        return bool(self.empty_placeholder.count() or self._data_rows())
+
+    def wait_settled(self, timeout_ms: float) -> None:
+        """Wait for `settled`; a table that never settles is a SiteError, never "no keys"."""
+        deadline = time.monotonic() + timeout_ms / 1000
+        while not self.settled():
+            if time.monotonic() >= deadline:
+                raise SiteError(
+                    f"The key list did not finish loading within {timeout_ms / 1000:g} s",
+                    hint="HTX may be slow: try again, or raise --timeout",
+                )
+            self.page.wait_for_timeout(100)
+
+    def _data_rows(self) -> list[list[str]]:
         result = []
-        for row in self.key_table.get_by_role("row").all()[1:]:
+        for row in self.key_table.get_by_role("row").all():
             cells = [c.strip() for c in row.get_by_role("cell").all_inner_texts()]
             if len(cells) >= 7:
-                result.append(KeyRow(*cells[:7]))
+                result.append(cells)
         return result
+
+    def rows(self, timeout_ms: float = 30_000) -> list[KeyRow]:
+        """The key rows, read once the table has settled (else SiteError)."""
+        self.wait_settled(timeout_ms)
+        return [KeyRow(*cells[:7]) for cells in self._data_rows()]
 
 
 class SecurityDialog(_Area):
     def __init__(self, page: Page) -> None:
         self.page = page
-        self.root = self.scope = page.get_by_role("dialog", name=T_SECURITY_DIALOG)
+        self.root = self.scope = find(page, "SecurityDialog.root")
 
     @property
     def email_code_box(self) -> Locator:
-        return self.root.get_by_label(T_EMAIL_CODE)
+        return find(self.root, "SecurityDialog.email_code_box")
 
     @property
     def send_button(self) -> Locator:
-        return self.root.get_by_role("button", name=T_SEND)
+        return find(self.root, "SecurityDialog.send_button")
 
     @property
     def countdown_button(self) -> Locator:
         """What the Send button turns into once a code is on its way."""
-        return self.root.get_by_role("button", name=T_COUNTDOWN)
+        return find(self.root, "SecurityDialog.countdown_button")
 
     @property
     def ga_box(self) -> Locator:
-        return self.root.get_by_label(T_GA_CODE)
+        return find(self.root, "SecurityDialog.ga_box")
 
     @property
     def sms_code_box(self) -> Locator:
         """Only on accounts that still have SMS as a factor."""
-        return self.root.get_by_label(T_SMS_CODE)
+        return find(self.root, "SecurityDialog.sms_code_box")
 
     @property
     def send_sms_button(self) -> Locator:
-        return self.root.get_by_role("button", name=T_SEND_SMS, exact=True)
+        return find(self.root, "SecurityDialog.send_sms_button")
 
     @property
     def cancel_button(self) -> Locator:
-        return self.root.get_by_role("button", name=T_CANCEL, exact=True)
+        return find(self.root, "SecurityDialog.cancel_button")
 
 
 class CreatedDialog(_Area):
     def __init__(self, page: Page) -> None:
         self.page = page
-        self.root = self.scope = page.get_by_role("dialog", name=T_CREATED_DIALOG)
+        self.root = self.scope = find(page, "CreatedDialog.root")
 
     @property
     def access_key_box(self) -> Locator:
-        return self.root.get_by_label(T_ACCESS_KEY, exact=True)
+        return find(self.root, "CreatedDialog.access_key_box")
 
     @property
     def secret_key_box(self) -> Locator:
-        return self.root.get_by_label(T_SECRET_KEY, exact=True)
+        return find(self.root, "CreatedDialog.secret_key_box")
 
 
 class DeleteDialog(_Area):
@@ -295,26 +316,11 @@ class DeleteDialog(_Area):
 
     def __init__(self, page: Page) -> None:
         self.page = page
-        self.root = self.scope = page.get_by_role("dialog", name=T_DELETE_DIALOG)
+        self.root = self.scope = find(page, "DeleteDialog.root")
 
     @property
     def cancel_button(self) -> Locator:
-        return self.root.get_by_role("button", name=T_CANCEL, exact=True)
-
-
-def seconds_until_enabled(send: Locator) -> int:
-    """0 when a Send button can be pressed; else what its countdown says ("Resend (42s)")."""
-    if send.is_enabled():
-        return 0
-    match = T_COUNTDOWN.match(send.inner_text().strip())
-    return int(match.group(1)) if match else 60
-
-
-def read_value(box: Locator) -> str:
-    """The text of a read-only textbox, or of an element that shows the value as text."""
-    tag = box.evaluate("el => el.tagName.toLowerCase()")
-    value = box.input_value() if tag in ("input", "textarea") else box.inner_text()
-    return value.strip()
+        return find(self.root, "DeleteDialog.cancel_button")
 
 
 def failure_mask(page: Page) -> list[Locator]:
@@ -381,15 +387,3 @@ def recording_mask(page: Page, texts: list[str]) -> list[Locator]:
         *uid_locators(page),
         *shown,
     ]
-
-
-def first_of(wanted: Locator, error: Locator, timeout_ms: float) -> str | None:
-    """Wait until either shows: None for `wanted`, else the error's text.
-
-    Pages here answer through scripts, so a click is followed by a wait for its outcome,
-    whichever of the two it is, rather than a fixed pause.
-    """
-    wanted.or_(error).first.wait_for(timeout=timeout_ms)
-    if wanted.first.is_visible():
-        return None
-    return error.first.inner_text().strip()

@@ -18,14 +18,13 @@ from automation.redaction import REDACTOR
 from automation.runner import Flow, Step
 from automation.store import KeyRecord, announce_and_store
 from flows.htx.context import ProvisionContext
+from flows.htx.finding import first_of, press, read_value
 from flows.htx.limits import NO_IP_EXPIRY_DAYS
 from flows.htx.login import LOGIN_STEPS
 from flows.htx.pages import (
     ApiManagementPage,
     CreatedDialog,
     SecurityDialog,
-    first_of,
-    read_value,
 )
 from flows.htx.security import OPEN_API_MANAGEMENT, SEND_EMAIL_CODE, confirm_codes
 
@@ -49,7 +48,7 @@ def fill_form(ctx: ProvisionContext) -> None:
 def press_create(ctx: ProvisionContext) -> None:
     api = ApiManagementPage(ctx.page)
     dialog = SecurityDialog(ctx.page)
-    api.create_button.click()
+    press(api.create_button, "the Create button", ctx.timeout_ms)
     dialog.root.or_(api.form_errors).first.wait_for(timeout=ctx.timeout_ms)
     if not dialog.root.is_visible():
         errors = "; ".join(t.strip() for t in api.form_errors.all_inner_texts())
@@ -94,7 +93,7 @@ def check_list(ctx: ProvisionContext) -> None:
     assert ctx.record is not None
     created = CreatedDialog(ctx.page)
     try:
-        created.confirm_button.click()
+        press(created.confirm_button, "the Confirm button", ctx.timeout_ms)
         created.root.wait_for(state="hidden", timeout=ctx.timeout_ms)
         ApiManagementPage(ctx.page).row_for(ctx.record.access_key).wait_for(timeout=ctx.timeout_ms)
     except PlaywrightError as exc:

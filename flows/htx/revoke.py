@@ -16,6 +16,7 @@ from automation.errors import NotFound
 from automation.runner import Step
 from automation.store import short
 from flows.htx.context import SiteContext
+from flows.htx.finding import press
 from flows.htx.pages import ApiManagementPage, DeleteDialog, SecurityDialog
 from flows.htx.security import OPEN_API_MANAGEMENT, SEND_EMAIL_CODE, confirm_codes
 
@@ -27,15 +28,16 @@ class RevokeContext(SiteContext):
 
 def press_delete(ctx: RevokeContext) -> None:
     api = ApiManagementPage(ctx.page)
-    api.key_table.wait_for(timeout=ctx.timeout_ms)
+    # Only a settled table can say a key is not there (one still loading shows no rows).
+    api.wait_settled(ctx.timeout_ms)
     if api.row_for(ctx.access_key).count() == 0:
         raise NotFound(f"Key {short(ctx.access_key)} is not in HTX's list of API keys")
-    api.delete_button(ctx.access_key).click()
+    press(api.delete_button(ctx.access_key), "the key's Delete button", ctx.timeout_ms)
     DeleteDialog(ctx.page).root.wait_for(timeout=ctx.timeout_ms)
 
 
 def confirm_delete(ctx: RevokeContext) -> None:
-    DeleteDialog(ctx.page).confirm_button.click()
+    press(DeleteDialog(ctx.page).confirm_button, "the Confirm button", ctx.timeout_ms)
     SecurityDialog(ctx.page).root.wait_for(timeout=ctx.timeout_ms)
 
 
@@ -50,15 +52,15 @@ def authorize_delete(ctx: RevokeContext) -> None:
 
 def gone_or_error(ctx: SiteContext, row: Locator) -> str | None:
     """None once the page lists the keys again without `row`; the dialog's error if it shows
-    one. On success the page reloads, so the row's absence is only trusted with the table in
-    view and the dialog gone."""
+    one. On success the page fetches the list again, so the row's absence is only trusted
+    with the dialog gone and the table settled (rows or its empty placeholder)."""
     dialog = SecurityDialog(ctx.page)
-    table = ApiManagementPage(ctx.page).key_table
+    api = ApiManagementPage(ctx.page)
     deadline = time.monotonic() + ctx.timeout_ms / 1000
     while time.monotonic() < deadline:
         if dialog.alert.count() and dialog.alert.first.is_visible():
             return dialog.alert.first.inner_text().strip()
-        if not dialog.root.is_visible() and table.is_visible() and row.count() == 0:
+        if not dialog.root.is_visible() and api.settled() and row.count() == 0:
             return None
         ctx.page.wait_for_timeout(100)
     raise PlaywrightTimeout("the key stayed in the list")

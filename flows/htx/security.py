@@ -16,13 +16,17 @@ from automation.errors import HumanNeeded, RejectedError, SiteError
 from automation.redaction import REDACTOR
 from automation.runner import Step
 from flows.htx.context import SiteContext
+from flows.htx.finding import press
 from flows.htx.login import EMAIL_REJECTED, press_send, read_email_code, with_fresh_ga_codes
 from flows.htx.pages import ApiManagementPage, Header, SecurityDialog
 
 
 def open_api_management(ctx: SiteContext) -> None:
     Header(ctx.page).open_api_management()
-    ApiManagementPage(ctx.page).heading.wait_for(timeout=ctx.timeout_ms)
+    api = ApiManagementPage(ctx.page)
+    api.heading.wait_for(timeout=ctx.timeout_ms)
+    # The table arrives after the page: nothing is read from it, nor pictured, before.
+    api.wait_settled(ctx.timeout_ms)
 
 
 def send_codes(ctx: SiteContext) -> None:
@@ -37,7 +41,7 @@ def send_codes(ctx: SiteContext) -> None:
                 "HTX asks for an SMS code as well, which only a person can read",
                 hint="run again with --headed at a terminal: you will be asked for the code",
             )
-        dialog.send_sms_button.click()
+        press(dialog.send_sms_button, "the Send SMS code button", ctx.timeout_ms)
         ctx.extra["sms"] = True
 
 
@@ -55,7 +59,7 @@ def confirm_codes(ctx: SiteContext, outcome: Callable[[], str | None], unsure: s
 
     def attempt() -> str | None:
         dialog.ga_box.fill(ctx.totp.next_code())  # waits for a step not used before
-        dialog.confirm_button.click()
+        press(dialog.confirm_button, "the Confirm button", ctx.timeout_ms)
         try:
             return outcome()
         except PlaywrightTimeout:

@@ -26,7 +26,7 @@ NOTE = "htx-keys doctor check"
 NAV_TIMEOUT_MS = 30_000.0  # page loads; each locator gets the shorter --timeout
 ANSWER_TIMEOUT_MS = 15_000.0  # the site's answer to a click (its calls take a while)
 CAPTCHA_TIMEOUT_S = 180.0  # a person solving a captcha in a --headed run
-PAGES_FILE = "flows/htx/pages.py"
+PAGES_FILE = "flows/htx/locators.py"
 NEEDS_LOGIN = "needs a login"
 Result = Literal["pass", "FAIL", "skip"]
 

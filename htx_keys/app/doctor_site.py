@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Error as PlaywrightError
@@ -19,12 +20,16 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from automation.browser import BrowserOptions, choose_browser, open_page
 from automation.config import Settings
-from automation.errors import ConfigError, HtxKeysError
+from automation.errors import ConfigError, HtxKeysError, SiteError
 from automation.otp import Totp
 from automation.runner import Reporter
 from automation.schema import ENV_NAMES
 from flows.htx import pages
+from flows.htx.finding import FOUND_BY, describe, press
+from flows.htx.locators import ELEMENTS
 from flows.htx.login import GA_REJECTED
+from flows.htx.overrides import SITE_FILE_NAME, text_line
+from flows.htx.suggest import closest_texts
 from htx_keys.app.checks import (
     ANSWER_TIMEOUT_MS,
     CAPTCHA_TIMEOUT_S,
@@ -50,7 +55,7 @@ from htx_keys.app.doctor_targets import (
     TARGETS,
     Target,
 )
-from htx_keys.app.preflight import has_display
+from htx_keys.app.preflight import has_display, site_file_path
 
 
 class SiteChecks:
@@ -63,6 +68,7 @@ class SiteChecks:
         self.reporter = reporter
         self.headed = headed
         self.rows: list[Check] = []
+        self.site_file: Path | None = None  # where an override line goes
 
     @property
     def p(self) -> Page:
@@ -77,20 +83,56 @@ class SiteChecks:
         locator = target.locator(self.p)
         try:
             locator.filter(visible=True).first.wait_for(state="visible", timeout=self.timeout_ms)
-            count = locator.count()
+            # Looked for again now that it shows: the way that finds it, as the flow will.
+            count = target.locator(self.p).count()
         except PlaywrightTimeout:
-            fix = f"HTX changed this label: update {target.constant} in {PAGES_FILE}"
+            fix = self._override(target) or (
+                f"HTX changed this label: update {target.constant} in {PAGES_FILE}"
+            )
             fix += f" (or {target.also}, around it)" if target.also else ""
             detail = f"not found on {self.p.url} within {self.timeout_ms / 1000:g} s"
             self.rows.append(Check(target.name, "FAIL", detail, fix))
             return False
         if count != 1:
             detail = f"{count} elements match on {self.p.url}; the flow needs exactly one"
-            fix = f"narrow {target.page}.{target.attribute} in {PAGES_FILE} (exact=True, a scope)"
+            fix = f"narrow {target.element} in {PAGES_FILE} (exact=True, a scope)"
             self.rows.append(Check(target.name, "FAIL", detail, fix))
             return False
-        self.rows.append(Check(target.name, "pass"))
+        self.rows.append(self._found(target))
         return True
+
+    def _found(self, target: Target) -> Check:
+        """A pass; when only a fallback way found the element, the row says which, and what
+        to update: the flow copes, but HTX has probably changed the element."""
+        index = FOUND_BY.get(target.element, 0)
+        if index == 0:
+            return Check(target.name, "pass")
+        args = {"perm": target.args[0]} if target.attribute == "permission_box" else {}
+        element = ELEMENTS[target.element]
+        detail = (
+            f"found by its fallback {describe(element[index], **args)}, not by "
+            f"{describe(element[0], **args)}"
+        )
+        fix = self._override(target, found_by_fallback=True) or (
+            f"HTX may have changed this label: update {target.constant} in {PAGES_FILE}"
+        )
+        return Check(target.name, "pass", detail, fix)
+
+    def _override(self, target: Target, found_by_fallback: bool = False) -> str:
+        """The line that fixes a renamed text, from what the page shows closest to it: ''
+        when nothing on the page is close enough to be sure."""
+        expected = target.value()
+        if expected.endswith("…"):  # a pattern (T_SEND): no one line to suggest
+            return ""
+        near = target.locator(self.p).first if found_by_fallback else None
+        found = closest_texts(self.p, expected, near)
+        if not found:
+            return ""
+        where = self.site_file or SITE_FILE_NAME
+        line = text_line(target.text, found[0])
+        others = ", ".join(repr(t) for t in found[1:])
+        also = f" (also close on the page: {others})" if others else ""
+        return f"HTX shows {found[0]!r}: put this line under [texts] in {where}: {line}{also}"
 
     def locate_all(self, targets: Sequence[Target]) -> bool:
         return all([self.locate(t) for t in targets])  # a list: a row for each, not the first miss
@@ -200,9 +242,9 @@ class SiteChecks:
     def api_management(self) -> None:
         header, opened = pages.Header(self.p), False
         if self.locate(ACCOUNT_BUTTON):
-            header.account_button.click()
+            press(header.account_button, "the Account button")
             if self.locate(MENU_ITEM):
-                header.api_management_item.click()
+                press(header.api_management_item, "the API Management menu item")
                 with contextlib.suppress(PlaywrightTimeout):
                     self.p.wait_for_url(re.compile(re.escape(pages.APIKEY_PATH)))
                     opened = True
@@ -219,7 +261,12 @@ class SiteChecks:
 
     def delete_dialog(self) -> None:
         """The first key's Delete and its confirmation, left with Cancel: nothing is deleted."""
-        rows = pages.ApiManagementPage(self.p).rows() if self.locate(API_PAGE[-1]) else []
+        rows = []
+        if self.locate(API_PAGE[-1]):
+            try:
+                rows = pages.ApiManagementPage(self.p).rows(ANSWER_TIMEOUT_MS)
+            except SiteError as exc:
+                self.rows.append(Check("API Management: key list", "FAIL", exc.message))
         if not rows:
             self.skip([DELETE_BUTTON, DELETE_ROOT, *DELETE_DIALOG], "needs a key in the list")
             return
@@ -227,7 +274,7 @@ class SiteChecks:
         if not self.locate(button):
             self.skip([DELETE_ROOT, *DELETE_DIALOG], "needs the Delete button")
             return
-        button.locator(self.p).click()
+        press(button.locator(self.p), "the Delete button")
         if not self.locate(DELETE_ROOT):
             self.skip(DELETE_DIALOG, "needs the Delete API Key dialog")
             self.p.keyboard.press("Escape")
@@ -235,7 +282,7 @@ class SiteChecks:
         self.locate_all(DELETE_DIALOG)
         dialog = pages.DeleteDialog(self.p)
         if dialog.cancel_button.count() == 1:
-            dialog.cancel_button.click()
+            press(dialog.cancel_button, "the Cancel button")
         else:
             self.p.keyboard.press("Escape")
         try:
@@ -247,7 +294,9 @@ class SiteChecks:
     def security_dialog(self) -> None:
         api, dialog = pages.ApiManagementPage(self.p), pages.SecurityDialog(self.p)
         api.note_box.fill(NOTE)
-        api.create_button.click()  # only the precheck: a key needs Send and Confirm too
+        press(
+            api.create_button, "the Create button"
+        )  # only the precheck: a key needs Send and Confirm too
         with contextlib.suppress(PlaywrightTimeout):  # a missing dialog has its own row
             dialog.root.or_(api.form_errors).first.wait_for(timeout=ANSWER_TIMEOUT_MS)
         if not dialog.root.is_visible() and api.form_errors.count():
@@ -263,7 +312,7 @@ class SiteChecks:
             return
         self.locate_all(DIALOG)
         if self.locate(DIALOG[-1]):
-            dialog.cancel_button.click()
+            press(dialog.cancel_button, "the Cancel button")
         else:
             self.p.keyboard.press("Escape")  # the dialog's other way out; nothing was sent
         try:
@@ -295,6 +344,7 @@ def check_site(
         return [browser, *(Check(t.name, "skip", "needs a browser") for t in TARGETS)]
     rows = [Check("browser", "pass", choice.description)]
     site = SiteChecks(settings.base_url, timeout_s * 1000, reporter, headed)
+    site.site_file = site_file_path(settings)[0]
     options = BrowserOptions(choice, headed=headed, timeout_ms=NAV_TIMEOUT_MS)
     email, password = settings.email or "", settings.password or ""
     try:

@@ -11,6 +11,7 @@ from typing import Any
 from playwright.sync_api import Locator, Page
 
 from flows.htx import pages
+from flows.htx.locators import ELEMENTS, TEXTS
 
 
 @dataclass(frozen=True)
@@ -30,9 +31,7 @@ class Target:
         return const, key.rstrip("]") or None
 
     def value(self) -> str:
-        const, key = self._parts()
-        value: Any = getattr(pages, const)
-        value = value[key] if key else value
+        value: Any = TEXTS[self.text]
         if isinstance(value, re.Pattern):  # T_SEND: its first words say which button it is
             words = re.search(r"[A-Za-z][\w ]*", value.pattern)
             return f"{words.group(0) if words else value.pattern}…"
@@ -46,6 +45,13 @@ class Target:
     def constant(self) -> str:
         const, key = self._parts()
         return f"{const}[{key!r}]" if key else const
+
+    @property
+    def element(self) -> str:
+        """Its stable name in flows/htx/locators.py ELEMENTS ("LoginPage.email_box"); the
+        Confirm button and alerts every page and dialog share are "Area.*"."""
+        name = f"{self.page}.{self.attribute}"
+        return name if name in ELEMENTS else f"Area.{self.attribute}"
 
     def locator(self, page: Page) -> Locator:
         member = getattr(getattr(pages, self.page)(page), self.attribute)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from automation.errors import InputError, NeedsAttention, NotFound
+from automation.errors import InputError, NeedsAttention, NotFound, SiteError
 from automation.store import EnvFileStore, check_store, short
 from flows.htx.key_list import ExchangeKey
 from htx_keys.app.lifecycle import (
@@ -92,6 +92,15 @@ def revoke(
     prep = run.prepare()
     with web_session(prep, run.options, run.reporter) as session:
         found = find_keys(session.keys(), access_key, note, run.tag)
+        if not found and listing is not None:
+            # The REST list has it: a page that does not is wrong (changed, or not loaded),
+            # and forgetting the local copy on its word could lose a working key.
+            what = f"key {access_key}" if access_key else f"a key with the note {note!r}"
+            raise SiteError(
+                f"HTX's API lists {what} but the API Management page does not: nothing was "
+                "deleted, here or on HTX",
+                hint="run `htx-keys doctor` to check the page, then try again",
+            )
         if not found:
             _not_on_exchange(run, access_key, note, say)
             return

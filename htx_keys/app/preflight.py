@@ -24,6 +24,7 @@ from automation.runner import Reporter, StepHook
 from automation.session import SessionStore
 from automation.store import KeyRecord, Store, check_store
 from flows.htx.limits import KeyRequest
+from flows.htx.overrides import SITE_FILE_NAME, Overrides, apply_overrides, load_overrides
 
 NEEDED = ("email", "totp_secret", "imap_host", "imap_password")  # + password without a session
 
@@ -100,6 +101,7 @@ def prepare(
     options = options or RunOptions()
     saved = options.session.load() if options.session else None
     settings.require(*NEEDED, *(() if saved else ("password",)))
+    use_site_file(settings)
     secret = validate_secret(settings.totp_secret or "")
     mail = mail_settings(settings)
     check_settings(mail)
@@ -114,6 +116,26 @@ def prepare(
     if store is not None:
         check_store(store)
     return Prepared(settings, request, store, browser, mail, secret, saved)
+
+
+def site_file_path(settings: Settings) -> tuple[Path, bool]:
+    """(the site file, whether it was named): HTX_KEYS_SITE_FILE, else site.toml beside the
+    accounts file (~/.config/htx-keys/site.toml)."""
+    from automation.accounts import accounts_path
+
+    if settings.site_file is not None:
+        return settings.site_file, True
+    accounts = Path(settings.accounts_file) if settings.accounts_file else None
+    return accounts_path(accounts, os.environ).parent / SITE_FILE_NAME, False
+
+
+def use_site_file(settings: Settings) -> Overrides:
+    """Read and check the site file (texts and locators that replace the shipped ones), and
+    make the flow use it; before any browser, so a mistake in it is a one-line error."""
+    path, named = site_file_path(settings)
+    overrides = load_overrides(path, required=named)
+    apply_overrides(overrides)
+    return overrides
 
 
 def has_display() -> bool:

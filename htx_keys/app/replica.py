@@ -105,6 +105,7 @@ def serve_sandbox(
     write_env: Path | None,
     latency_ms: int,
     guards: dict[str, Any] | None = None,
+    markup: str = "plain",
 ) -> None:
     accounts = load_or_demo(accounts_file)
     with ExitStack() as stack:
@@ -126,6 +127,7 @@ def serve_sandbox(
             mail_target=target,
             mail_from=mail_from,
             faults=Faults(latency_ms=latency_ms),
+            markup=markup,
             **(guards or {}),
         )
         server = SandboxServer(config, host=host, port=port)

@@ -51,10 +51,10 @@ class WebSession:
     created: list[KeyRecord] = field(default_factory=list)
 
     def keys(self) -> list[ExchangeKey]:
-        """The key table as the page shows it now."""
+        """The key table, read once it has settled (rows, or its empty placeholder): a table
+        still loading is a SiteError, never an empty list."""
         api = ApiManagementPage(self.ctx.page)
-        api.key_table.wait_for(timeout=self.ctx.timeout_ms)
-        return [from_row(row) for row in api.rows()]
+        return [from_row(row) for row in api.rows(self.ctx.timeout_ms)]
 
     def create(self, request: KeyRequest, store: Store) -> tuple[KeyRecord, str]:
         """Create one key; it is stored (or rescued) before this returns or raises. Every key

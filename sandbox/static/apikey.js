@@ -1,4 +1,6 @@
-/* API Management: the create form, the key table's Delete buttons, and the result dialogs. */
+/* API Management: the key table (fetched and drawn here: "Loading...", then the rows or
+   "No data"), the create form, the rows' Delete, and the result dialogs. The table is fetched
+   again after a dialog closes; the page is never reloaded. */
 "use strict";
 
 document.addEventListener("DOMContentLoaded", function () {
@@ -8,7 +10,7 @@ document.addEventListener("DOMContentLoaded", function () {
   const form = document.getElementById("create-form");
   const note = document.getElementById("note");
   const ips = document.getElementById("ips");
-  const createButton = form.querySelector('button[type="submit"]');
+  const createButton = HTX.submitOf(form);
   const boxes = {
     note: document.getElementById("note-error"),
     ips: document.getElementById("ips-error"),
@@ -17,7 +19,76 @@ document.addEventListener("DOMContentLoaded", function () {
   const inputs = { note: note, ips: ips };
   const created = document.getElementById("created-dialog");
   const removal = document.getElementById("delete-dialog");
+  const tbody = document.getElementById("key-rows");
+  const keyCount = document.getElementById("key-count");
   let deleting = null;
+  let listing = 0;  // the newest fetch: an older answer arriving late is dropped
+
+  function cell(text, className) {
+    const td = document.createElement("td");
+    if (className) { td.className = HTX.cls(className); }
+    td.textContent = text;
+    return td;
+  }
+
+  function placeholder(text, className) {
+    const tr = document.createElement("tr");
+    const td = cell(text, className);
+    td.colSpan = 8;
+    tr.appendChild(td);
+    return tr;
+  }
+
+  /* The obscure markup's Delete is a bare span (no role), as table actions often are. */
+  function deleteControl(key) {
+    const control = document.createElement(HTX.obscure() ? "span" : "button");
+    if (!HTX.obscure()) { control.type = "button"; }
+    control.className = HTX.cls("link-button danger");
+    control.textContent = "Delete";
+    control.addEventListener("click", function () {
+      deleting = key.accessKey;
+      document.getElementById("delete-note").textContent = key.note;
+      HTX.openDialog(removal, removal.querySelector("[data-cancel]" + "." + HTX.cls("btn")));
+    });
+    return control;
+  }
+
+  function row(key) {
+    const tr = document.createElement("tr");
+    tr.appendChild(cell(key.createText, "nowrap"));
+    tr.appendChild(cell(key.note, "note-cell"));
+    tr.appendChild(cell(key.permissionText));
+    tr.appendChild(cell(key.accessKey, "mono"));
+    tr.appendChild(cell(key.ipAddresses.split(",").filter(Boolean).join(", ") || "--", "ips-cell"));
+    tr.appendChild(cell(key.validDays < 0 ? "Permanent" : String(key.validDays)));
+    const status = document.createElement("td");
+    const badge = document.createElement("span");
+    badge.className = HTX.cls("status status-" + key.status);
+    badge.textContent = key.statusText;
+    status.appendChild(badge);
+    tr.appendChild(status);
+    const action = document.createElement("td");
+    action.appendChild(deleteControl(key));
+    tr.appendChild(action);
+    return tr;
+  }
+
+  async function loadKeys() {
+    const mine = ++listing;
+    tbody.setAttribute("aria-busy", "true");
+    tbody.replaceChildren(placeholder(page.dataset.textLoading, "empty loading"));
+    const res = await HTX.api("/-/x/web/apikey/list");
+    if (mine !== listing) { return; }
+    tbody.removeAttribute("aria-busy");
+    if (!res.ok) {
+      tbody.replaceChildren(placeholder(res.message, "empty"));
+      HTX.toast(res.message);
+      return;
+    }
+    keyCount.textContent = res.data.length + "/" + page.dataset.maxKeys;
+    tbody.replaceChildren.apply(tbody, res.data.length
+      ? res.data.map(row) : [placeholder(page.dataset.textEmpty, "empty")]);
+  }
 
   const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 
@@ -108,7 +179,7 @@ document.addEventListener("DOMContentLoaded", function () {
     document.getElementById("created-access").value = "";
     document.getElementById("created-secret").value = "";
     HTX.closeDialog(created);
-    window.location.reload();
+    loadKeys();
   }
   created.querySelector("[data-confirm]").addEventListener("click", closeCreated);
   HTX.onDialogEscape(created, closeCreated);
@@ -127,14 +198,8 @@ document.addEventListener("DOMContentLoaded", function () {
     window.HTXAuth.open("delete", function (emailCode, gaCode, smsCode) {
       return HTX.api("/-/x/web/apikey/delete",
                      Object.assign({ accessKey: accessKey }, codes(emailCode, gaCode, smsCode)));
-    }, function () { window.location.reload(); });
+    }, loadKeys);
   });
 
-  document.querySelectorAll("[data-delete]").forEach(function (button) {
-    button.addEventListener("click", function () {
-      deleting = button.dataset.delete;
-      document.getElementById("delete-note").textContent = button.dataset.note;
-      HTX.openDialog(removal, removal.querySelector("[data-cancel].btn"));
-    });
-  });
+  loadKeys();
 });

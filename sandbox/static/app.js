@@ -1,7 +1,81 @@
-/* Shared page helpers: JSON calls, error boxes, dialogs and the Account menu. */
+/* Shared page helpers: JSON calls, error boxes and toasts, dialogs, the Account menu, the
+   first-visit overlays, and the obscure markup's class names and div buttons. */
 "use strict";
 
 window.HTX = (function () {
+  const TOAST_MS = 3000;
+  const YEAR_S = 365 * 24 * 3600;
+
+  function obscure() { return document.body.dataset.markup === "obscure"; }
+
+  /* A class name as the page uses it: hashed in the obscure markup (sandbox/markup.py
+     class_hash: FNV-1a of "htx:" + name, base 36). */
+  function cls(names) {
+    if (!obscure()) { return names; }
+    return names.split(/\s+/).filter(Boolean).map(function (name) {
+      let h = 0x811c9dc5;
+      const s = "htx:" + name;
+      for (let i = 0; i < s.length; i++) {
+        h = Math.imul(h ^ s.charCodeAt(i), 0x01000193) >>> 0;
+      }
+      return "c" + h.toString(36);
+    }).join(" ");
+  }
+
+  /* The submit control of a form: a <button type=submit>, or the obscure markup's div. */
+  function submitOf(form) {
+    return form.querySelector('button[type="submit"], [data-submit]');
+  }
+
+  function toast(message) {
+    const box = document.getElementById("toasts");
+    if (!box || !message) { return; }
+    const item = document.createElement("div");
+    item.className = cls("toast");
+    item.setAttribute("role", "status");
+    item.textContent = message;
+    box.appendChild(item);
+    window.setTimeout(function () { item.remove(); }, TOAST_MS);
+  }
+
+  function remember(name, value) {
+    document.cookie = name + "=" + value + "; path=/; max-age=" + YEAR_S + "; samesite=lax";
+  }
+
+  function setupOverlays() {
+    const banner = document.getElementById("cookie-banner");
+    if (banner) {
+      banner.querySelectorAll("[data-consent]").forEach(function (button) {
+        button.addEventListener("click", function () {
+          remember("htx_consent", button.dataset.consent);
+          banner.remove();
+        });
+      });
+    }
+    const notice = document.getElementById("notice");
+    if (notice) {
+      // The announcement arrives after the page, as a fetched one would.
+      window.setTimeout(function () { notice.hidden = false; },
+                        Number(notice.dataset.delayMs || 0));
+      notice.querySelector("[data-notice-ok]").addEventListener("click", function () {
+        remember("htx_notice", "1");
+        notice.remove();
+      });
+    }
+  }
+
+  /* The obscure markup's submit "buttons" are divs: click and Enter submit their form. */
+  function setupDivButtons() {
+    document.querySelectorAll("[data-submit]").forEach(function (div) {
+      const form = div.closest("form");
+      div.addEventListener("click", function () {
+        if (div.getAttribute("aria-disabled") !== "true" && form) { form.requestSubmit(); }
+      });
+      div.addEventListener("keydown", function (event) {
+        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); div.click(); }
+      });
+    });
+  }
   /* POST (or GET without a body) to a /-/x/web/ call; never throws, always answers
      {ok, data, message, field, errors} so every caller handles failure the same way. */
   async function api(path, body) {
@@ -35,6 +109,7 @@ window.HTX = (function () {
   function showError(box, message) {
     box.textContent = message;
     box.hidden = false;
+    toast(message);
   }
 
   function clearError(box) {
@@ -45,8 +120,13 @@ window.HTX = (function () {
   /* A button shows it is working and cannot be pressed twice while a call is under way. */
   function setBusy(button, busy) {
     button.disabled = busy;
-    if (busy) { button.setAttribute("aria-busy", "true"); }
-    else { button.removeAttribute("aria-busy"); }
+    if (busy) {
+      button.setAttribute("aria-busy", "true");
+      if (button.tagName !== "BUTTON") { button.setAttribute("aria-disabled", "true"); }
+    } else {
+      button.removeAttribute("aria-busy");
+      button.removeAttribute("aria-disabled");
+    }
   }
 
   /* A code channel's Send button: "Send", then "Resend (59s)" ... "Resend" while the server
@@ -139,7 +219,9 @@ window.HTX = (function () {
   }
 
   document.addEventListener("DOMContentLoaded", setupAccountMenu);
+  document.addEventListener("DOMContentLoaded", setupOverlays);
+  document.addEventListener("DOMContentLoaded", setupDivButtons);
 
   return { api, showError, clearError, setBusy, renderSendButton, openDialog, closeDialog,
-           onDialogEscape };
+           onDialogEscape, cls, toast, submitOf, obscure };
 })();

@@ -26,7 +26,7 @@ window.HTXAuth = (function () {
     smsInput = document.getElementById("auth-sms");
     smsButton = document.getElementById("auth-sms-send");
     smsNote = document.getElementById("auth-sms-note");
-    confirmButton = form.querySelector('button[type="submit"]');
+    confirmButton = HTX.submitOf(form);
     page = document.getElementById("apikey");
     // A page reload must not forget a running countdown: the server tells us what is left.
     for (const p of ["create", "delete"]) {

@@ -57,7 +57,7 @@ window.HTXCaptcha = (function () {
   function reset() {
     phase = "idle";
     drag = null;
-    group.classList.remove("verified", "dragging", "returning");
+    group.classList.remove(HTX.cls("verified"), HTX.cls("dragging"), HTX.cls("returning"));
     handle.removeAttribute("aria-disabled");
     label.textContent = "Please slide to verify";
     place(0);
@@ -87,14 +87,14 @@ window.HTXCaptcha = (function () {
     // No text selection and no native image drag while the handle is held.
     event.preventDefault();
     HTX.clearError(errorBox);
-    if (group.classList.contains("returning")) {
+    if (group.classList.contains(HTX.cls("returning"))) {
       // Caught while sliding back: hold it where it is seen, not where it is heading.
       const seen = handle.getBoundingClientRect().left - track.getBoundingClientRect().left -
         track.clientLeft;
-      group.classList.remove("returning");
+      group.classList.remove(HTX.cls("returning"));
       place(Math.min(maxOffset(), Math.max(0, seen)));
     }
-    group.classList.add("dragging");
+    group.classList.add(HTX.cls("dragging"));
     phase = "dragging";
     drag = { source: source, startX: event.clientX - offset, startedAt: performance.now(),
              moves: 0 };
@@ -110,7 +110,7 @@ window.HTXCaptcha = (function () {
     if (drag === null || drag.source !== source) { return; }
     const done = drag;
     drag = null;
-    group.classList.remove("dragging");
+    group.classList.remove(HTX.cls("dragging"));
     const durationMs = Math.round(performance.now() - done.startedAt);
     if (done.moves === 0 && offset === 0) { phase = "idle"; return; }  // a click, not a drag
     if (value() < 100) { fail(FAILED); return; }  // let go before the end
@@ -120,7 +120,7 @@ window.HTXCaptcha = (function () {
     });
     if (res.ok) {
       phase = "verified";
-      group.classList.add("verified");
+      group.classList.add(HTX.cls("verified"));
       label.textContent = "Verified";
       handle.setAttribute("aria-disabled", "true");
       onSolved(res.data.captchaToken);
@@ -137,13 +137,13 @@ window.HTXCaptcha = (function () {
   function fail(message) {
     HTX.showError(errorBox, message);
     // Slide back to the start, visibly, and take the next drag.
-    group.classList.add("returning");
+    group.classList.add(HTX.cls("returning"));
     place(0);
     phase = "idle";
   }
 
   function settled() {
-    group.classList.remove("returning");
+    group.classList.remove(HTX.cls("returning"));
   }
 
   document.addEventListener("DOMContentLoaded", init);

@@ -22,7 +22,7 @@ document.addEventListener("DOMContentLoaded", function () {
   const passwordError = document.getElementById("password-error");
   const gaError = document.getElementById("ga-error");
   const deviceError = document.getElementById("device-error");
-  const loginButton = passwordForm.querySelector('button[type="submit"]');
+  const loginButton = HTX.submitOf(passwordForm);
   let ticket = null;
   let resendUntil = 0;
   let ticker = null;
@@ -96,7 +96,7 @@ document.addEventListener("DOMContentLoaded", function () {
       gaInput.focus();
       return;
     }
-    const button = gaForm.querySelector('button[type="submit"]');
+    const button = HTX.submitOf(gaForm);
     HTX.setBusy(button, true);
     const res = await HTX.api("/-/x/web/login/ga",
                               { ticket: ticket, gaCode: code, backUrl: backUrl });
@@ -169,7 +169,7 @@ document.addEventListener("DOMContentLoaded", function () {
       deviceInput.focus();
       return;
     }
-    const button = deviceForm.querySelector('button[type="submit"]');
+    const button = HTX.submitOf(deviceForm);
     HTX.setBusy(button, true);
     const res = await HTX.api("/-/x/web/login/device",
                               { ticket: ticket, emailCode: code, backUrl: backUrl });

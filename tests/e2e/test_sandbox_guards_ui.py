@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from sandbox import texts
 from sandbox.accounts import Account, demo_account
 from sandbox.config import SandboxConfig
 from sandbox.faults import Faults
@@ -57,7 +58,19 @@ def newest_sms(srv: SandboxServer, count_before: int) -> tuple[str, str]:
     return srv.state.sms_outbox[-1]
 
 
+def returning_visitor(page: Page, srv: SandboxServer) -> None:
+    """The cookie banner and the announcement were dismissed before (test_sandbox_ui.py
+    dismisses them): these tests are about the login guards."""
+    page.context.add_cookies(
+        [
+            {"name": name, "value": "1", "url": srv.base_url}
+            for name in (texts.CONSENT_COOKIE, texts.NOTICE_COOKIE)
+        ]
+    )
+
+
 def enter_password(page: Page, srv: SandboxServer, account: Account, back: str = "/") -> None:
+    returning_visitor(page, srv)
     page.goto(f"{srv.base_url}/en-us/login/?backUrl={back}")
     page.get_by_label("Email/Phone Number").fill(account.email)
     page.get_by_label("Password").fill(account.password)

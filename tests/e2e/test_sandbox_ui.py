@@ -45,9 +45,23 @@ def newest_code(srv: SandboxServer, count_before: int) -> str:
     return match.group(1)
 
 
+def dismiss_first_visit(page: Page) -> None:
+    """A first visit: the announcement covers the page, the cookie banner its bottom."""
+    notice = page.get_by_role("dialog", name="Announcement")
+    expect(notice).to_be_visible()
+    notice.get_by_role("button", name="I Understand").click()
+    expect(notice).to_have_count(0)
+    banner = page.get_by_role("region", name="Cookie consent")
+    banner.get_by_role("button", name="Accept All").click()
+    expect(banner).to_have_count(0)
+
+
 def log_in(page: Page, srv: SandboxServer, account: Account, ga: Authenticator) -> None:
     page.goto(f"{srv.base_url}/en-us/")
+    dismiss_first_visit(page)
     page.get_by_role("link", name="Log In").click()
+    # Dismissed for good: the cookies remember it on the next page.
+    expect(page.get_by_role("region", name="Cookie consent")).to_have_count(0)
     expect(page.get_by_role("heading", name="Log In")).to_be_visible()
     page.get_by_label("Email/Phone Number").fill(account.email)
     page.get_by_label("Password").fill("not the password")
@@ -69,6 +83,10 @@ def open_api_management(page: Page) -> None:
     expect(menu).to_be_visible()
     menu.get_by_role("menuitem", name="API Management").click()
     expect(page.get_by_role("heading", name="API Management")).to_be_visible()
+    # The table is drawn from the list call, after the page: "Loading..." until it answers.
+    expect(page.get_by_role("table", name="API Keys").locator("tbody")).not_to_have_attribute(
+        "aria-busy", "true"
+    )
 
 
 def authenticate(
@@ -123,6 +141,9 @@ def test_create_key_through_the_ui(page: Page, sandbox: tuple[SandboxServer, Acc
     ips.fill("192.168.0.1/24, 300.1.1.1")
     form.get_by_role("button", name="Create").click()
     expect(form.get_by_role("alert")).to_have_text("Invalid IP address: 300.1.1.1")
+    toast = page.get_by_role("status").filter(has_text="Invalid IP address: 300.1.1.1")
+    expect(toast).to_be_visible()  # as a toast too, which goes by itself
+    expect(toast).to_have_count(0)
     expect(page.get_by_role("dialog")).to_have_count(0)
 
     ips.fill("192.168.0.1/24, 10.0.0.7")
@@ -155,6 +176,11 @@ def test_delete_key_through_the_ui(page: Page, sandbox: tuple[SandboxServer, Acc
     key = srv.state.add_key(account, KeyRequest("old key", ("read",), ()))
     ga = Authenticator(account.totp_secret, SHORT_TOTP_STEP_S)
     log_in(page, srv, account, ga)
+    srv.config.faults.list_delay_s = 1.0  # the table shows its loading state meanwhile
+    page.get_by_role("button", name="Account").click()
+    page.get_by_role("menuitem", name="API Management").click()
+    expect(page.get_by_role("table", name="API Keys")).to_contain_text("Loading...")
+    srv.config.faults.list_delay_s = 0
     open_api_management(page)
     row = (
         page.get_by_role("table", name="API Keys")

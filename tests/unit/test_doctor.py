@@ -9,15 +9,15 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import pyotp
 import pytest
-from playwright.sync_api import Page
 
 from automation.config import Settings
 from automation.redaction import REDACTOR
-from flows.htx import pages
+from flows.htx.finding import fill_in
+from flows.htx.locators import ELEMENTS, TEXTS
 from htx_keys.app import checks as checks_module
 from htx_keys.app import doctor as doctor_module
 from htx_keys.app.checks import (
@@ -56,7 +56,7 @@ ROWS = [
         "API Management: textbox 'IP'",
         "FAIL",
         "not found on http://x/en-us/apikey/ within 5 s",
-        "HTX changed this label: update T_IPS in flows/htx/pages.py",
+        "HTX changed this label: update T_IPS in flows/htx/locators.py",
     ),
 ]
 
@@ -68,7 +68,7 @@ def test_text_table_lines_up_and_puts_the_fix_under_the_detail() -> None:
         "keyring                       skip    not used: the store is json:/k.json",
         "API Management: textbox 'IP'  FAIL    not found on http://x/en-us/apikey/ within 5 s",
         "                                      fix: HTX changed this label: update T_IPS in "
-        "flows/htx/pages.py",
+        "flows/htx/locators.py",
         "1 passed, 1 failed, 1 skipped",
     ]
 
@@ -279,22 +279,6 @@ def test_the_keyring_row_says_why_it_fails(monkeypatch: pytest.MonkeyPatch) -> N
 # -- the site's rows come from pages.py ---------------------------------------------------------
 
 
-class FakeLocator:
-    """Records what a page object asks Playwright for: (role or "label", name) pairs."""
-
-    def __init__(self, chain: tuple[tuple[str, object], ...] = ()) -> None:
-        self.chain = chain
-
-    def get_by_label(self, text: object, exact: bool = False) -> FakeLocator:
-        return FakeLocator((*self.chain, ("label", text)))
-
-    def get_by_role(self, role: str, name: object = None, exact: bool = False) -> FakeLocator:
-        return FakeLocator((*self.chain, (role, name)))
-
-    def filter(self, has_text: object = None) -> FakeLocator:
-        return FakeLocator((*self.chain, ("text", has_text)))
-
-
 ROLE_OF_KIND = {
     "textbox": {"label", "textbox"},
     "button": {"button"},
@@ -307,17 +291,15 @@ ROLE_OF_KIND = {
 
 
 @pytest.mark.parametrize("target", TARGETS, ids=lambda t: t.name)
-def test_each_row_names_the_text_its_locator_uses(target: Target) -> None:
-    fake = cast(FakeLocator, target.locator(cast(Page, FakeLocator())))
-    chain = fake.chain
-    const, _, key = target.text.partition("[")
-    text = getattr(pages, const)
-    text = text[key.rstrip("]")] if key else text
-    role, name = chain[-1]
-    assert name is text, (target.name, chain)
-    assert role in ROLE_OF_KIND[target.kind]
+def test_each_row_names_the_text_its_first_way_uses(target: Target) -> None:
+    """Each row is an element of locators.ELEMENTS; its first way reads the row's text."""
+    first = ELEMENTS[target.element][0]
+    args = {"perm": target.args[0]} if target.args and target.attribute == "permission_box" else {}
+    assert fill_in(first.text, args) == target.text, (target.name, first)
+    assert (first.role if first.by == "role" else first.by) in ROLE_OF_KIND[target.kind]
     if target.also:
-        assert any(n is getattr(pages, target.also) for _, n in chain)
+        group = ELEMENTS[first.within][0] if first.within else None
+        assert group is not None and group.text == target.also
 
 
 def test_row_names_are_unique_and_follow_pages_py(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -326,7 +308,7 @@ def test_row_names_are_unique_and_follow_pages_py(monkeypatch: pytest.MonkeyPatc
     assert "API Management: textbox 'Link IP Address (optional)'" in names
     assert "Security Authentication: button 'Send…'" in names
     assert "API Management: checkbox 'Trade'" in names
-    monkeypatch.setattr(pages, "T_IPS", "IP whitelist")
+    monkeypatch.setitem(TEXTS, "T_IPS", "IP whitelist")
     ip = next(t for t in TARGETS if t.attribute == "ip_box")
     assert ip.name == "API Management: textbox 'IP whitelist'"
     assert ip.constant == "T_IPS"

@@ -75,6 +75,14 @@ from htx_keys.cli.options import totp_period_option
     show_default=True,
     help="Delay of the page's own API calls, as on the live site.",
 )
+@click.option(
+    "--markup",
+    type=click.Choice(["plain", "obscure"]),
+    default="plain",
+    show_default=True,
+    help="obscure: inputs with placeholders and no tied labels, div buttons, hashed class "
+    "names, as a framework's build might serve the live site.",
+)
 @totp_period_option
 def sandbox(
     host: str,
@@ -88,6 +96,7 @@ def sandbox(
     new_device_check: bool,
     session_ttl: float,
     latency_ms: int,
+    markup: str,
     totp_period: int,
 ) -> None:
     """Serve the local HTX replica (website) until Ctrl-C.
@@ -106,6 +115,7 @@ def sandbox(
         mail_from=mail_from,
         write_env=write_env,
         latency_ms=latency_ms,
+        markup=markup,
         guards={
             "captcha": captcha,
             "new_device_check": new_device_check,

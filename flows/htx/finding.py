@@ -1,0 +1,253 @@
+"""Turning the data of flows/htx/locators.py into Playwright locators, and clicking safely.
+
+`find(scope, name)`: the element's ways in order; the first that matches a visible element
+wins. When none does yet (a single-page app draws late), the answer is all of them joined, so
+a wait sees whichever appears first.
+
+`press(locator, what)`: dismiss the overlays a first visit shows (KNOWN_OVERLAYS), then click;
+an overlay the tool does not know that covers the element stops the run with a one-line
+SiteError naming it, rather than a click that times out half a minute later.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Any
+
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Locator, Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+from automation.errors import SiteError
+from flows.htx import locators
+from flows.htx.locators import Way
+
+Scope = Page | Locator
+_FIELD = re.compile(r"\{([^{}]+)\}")
+CLICK_TRY_MS = 3_000  # one try at a click; a late overlay is looked for between tries
+
+
+def text(name: str) -> locators.Text:
+    try:
+        return locators.TEXTS[name]
+    except KeyError:
+        raise KeyError(f"no text {name!r} in flows/htx/locators.py TEXTS") from None
+
+
+def fill_in(template: str, args: dict[str, str]) -> str:
+    """ "{perm}" from the arguments, then "{T_NAME}" from TEXTS (innermost first)."""
+    for _ in range(3):
+
+        def one(match: re.Match[str]) -> str:
+            key = match.group(1)
+            if key in args:
+                return args[key]
+            value = locators.TEXTS.get(key)
+            return value if isinstance(value, str) else match.group(0)
+
+        done = _FIELD.sub(one, template)
+        if done == template:
+            break
+        template = done
+    return template
+
+
+def _way(scope: Scope, way: Way, args: dict[str, str]) -> Locator:
+    if way.within:
+        scope = find(scope, way.within, **args)
+    label: Any = text(fill_in(way.text, args)) if way.text else None
+    if way.by == "role":
+        found = (
+            scope.get_by_role(way.role, name=label, exact=way.exact)  # type: ignore[arg-type]
+            if label is not None
+            else scope.get_by_role(way.role)  # type: ignore[arg-type]
+        )
+    elif way.by == "label":
+        found = scope.get_by_label(label, exact=way.exact)
+    elif way.by == "placeholder":
+        found = scope.get_by_placeholder(label, exact=way.exact)
+    elif way.by == "text":
+        found = scope.get_by_text(label, exact=way.exact).filter(visible=True)
+    elif way.by == "testid":
+        found = scope.get_by_test_id(fill_in(way.css, args)).filter(visible=True)
+    elif way.by == "css":
+        found = scope.locator(fill_in(way.css, args)).filter(visible=True)
+    else:
+        raise ValueError(f"unknown way {way.by!r} (one of {', '.join(locators.BY)})")
+    if way.has_text:
+        found = found.filter(has_text=fill_in(way.has_text, args))
+    if way.has:
+        found = found.filter(has=find(scope, way.has, **args))
+    return found
+
+
+def describe(way: Way, **args: str) -> str:
+    """A way as a person reads it: "label 'Note'", "role button 'Create'", "css form"."""
+    if way.by in ("css", "testid"):
+        return f"{way.by} {fill_in(way.css, args)}"
+    shown = text(fill_in(way.text, args)) if way.text else ""
+    shown = shown.pattern if isinstance(shown, re.Pattern) else shown
+    kind = f"role {way.role}" if way.by == "role" else way.by
+    return f"{kind} '{shown}'" if shown else kind
+
+
+def ways(scope: Scope, name: str, **args: str) -> list[Locator]:
+    """Each way of finding the element, in order."""
+    try:
+        element = locators.ELEMENTS[name]
+    except KeyError:
+        raise KeyError(f"no element {name!r} in flows/htx/locators.py ELEMENTS") from None
+    return [_way(scope, way, args) for way in element]
+
+
+# Which way found each element the last time it was looked for (its index in the element's
+# list; absent while none had matched): `doctor` tells a fallback from the first way.
+FOUND_BY: dict[str, int] = {}
+
+
+def find(scope: Scope, name: str, **args: str) -> Locator:
+    """The element `name` of locators.ELEMENTS: the first way with a visible match, else all
+    of them joined (to wait for)."""
+    found = ways(scope, name, **args)
+    for index, locator in enumerate(found):
+        try:
+            if locator.filter(visible=True).count():
+                FOUND_BY[name] = index
+                return locator
+        except PlaywrightError:
+            continue  # a way the page cannot evaluate (a bad selector) is a way that fails
+    FOUND_BY.pop(name, None)
+    joined = found[0]
+    for locator in found[1:]:
+        joined = joined.or_(locator)
+    return joined
+
+
+# --- overlays --------------------------------------------------------------------------------
+def dismiss_overlays(page: Page, timeout_ms: float = 2_000) -> list[str]:
+    """Close the known first-visit overlays that are showing; their names, for the log."""
+    closed = []
+    for overlay, (root_name, button_name) in locators.KNOWN_OVERLAYS.items():
+        button = find(page, button_name)
+        try:
+            if not (button.count() and button.first.is_visible()):
+                continue
+            button.first.click(timeout=timeout_ms)
+            find(page, root_name).first.wait_for(state="hidden", timeout=timeout_ms)
+        except PlaywrightError:
+            continue  # gone by itself meanwhile, or not closable: covered() will tell
+        closed.append(overlay)
+    return closed
+
+
+def clear_first_visit(page: Page, settle_ms: float = 1_500) -> list[str]:
+    """Dismiss the first-visit overlays as a person would on arrival. A cookie banner means a
+    first visit, when an announcement may still be on its way: it is waited for a moment, so
+    the pictures of the next steps show the page itself."""
+    closed = dismiss_overlays(page)
+    if not closed:
+        return closed
+    deadline = time.monotonic() + settle_ms / 1000
+    while time.monotonic() < deadline and len(closed) < len(locators.KNOWN_OVERLAYS):
+        page.wait_for_timeout(100)
+        closed += dismiss_overlays(page)
+    return closed
+
+
+# The element on top where `el` should be, unless it is `el` itself (or inside it): what a
+# person would see covering it, named by its role and name, heading or first words.
+_COVERED = """(el) => {
+  el.scrollIntoView({block: "center", inline: "center"});
+  const r = el.getBoundingClientRect();
+  if (!r.width || !r.height) return null;
+  const x = r.left + r.width / 2, y = r.top + r.height / 2;
+  const top = document.elementFromPoint(x, y);
+  if (!top || el === top || el.contains(top) || top.contains(el)) return null;
+  const control = el.closest("label");
+  if (control && control.contains(top)) return null;
+  let box = top;
+  for (let n = top; n && n !== document.body; n = n.parentElement) {
+    const style = getComputedStyle(n);
+    const modal = n.getAttribute("role") === "dialog" || n.tagName === "DIALOG";
+    if (style.position === "fixed" || modal) box = n;
+  }
+  const named = box.querySelector("[aria-label], h1, h2, h3, [role=heading]");
+  const role = box.getAttribute("role")
+    || (box.querySelector("[role=dialog]") ? "dialog" : box.tagName.toLowerCase());
+  const name = box.getAttribute("aria-label")
+    || (named && (named.getAttribute("aria-label") || named.textContent))
+    || box.textContent || "";
+  return role + " '" + name.replace(/\\s+/g, " ").trim().slice(0, 60) + "'";
+}"""
+
+
+def covered_by(locator: Locator) -> str | None:
+    """What covers the element at its centre, or None when a click would reach it."""
+    try:
+        result = locator.first.evaluate(_COVERED)
+    except PlaywrightError:
+        return None  # detached meanwhile: the click will say what is wrong
+    return str(result) if result else None
+
+
+def press(locator: Locator, what: str, timeout_ms: float = 30_000) -> None:
+    """Click `locator` (`what` names it in errors: "the Create button") once nothing covers it."""
+    page = locator.page
+    locator.first.wait_for(timeout=timeout_ms)
+    deadline = time.monotonic() + timeout_ms / 1000
+    unknown = 0
+    while True:
+        dismiss_overlays(page)
+        cover = covered_by(locator)
+        if cover is not None:
+            unknown += 1
+            if unknown >= 3:  # not one we know, and it stays
+                raise SiteError(
+                    f"An unknown overlay covers {what}: {cover}",
+                    hint="run with --headed to see it; the known ones are "
+                    + ", ".join(locators.KNOWN_OVERLAYS),
+                )
+            page.wait_for_timeout(500)  # an overlay fading in or out
+            continue
+        left = (deadline - time.monotonic()) * 1000
+        try:
+            locator.click(timeout=max(1.0, min(CLICK_TRY_MS, left)))
+            return
+        except PlaywrightTimeout:
+            if time.monotonic() >= deadline:
+                raise
+            # An overlay arrived between the look and the click, or the element was busy.
+
+
+# --- reading what the page shows -------------------------------------------------------------
+def seconds_until_enabled(send: Locator) -> int:
+    """0 when a Send button can be pressed; else what its countdown says ("Resend (42s)")."""
+    if send.is_enabled():
+        return 0
+    match = _countdown().match(send.inner_text().strip())
+    return int(match.group(1)) if match else 60
+
+
+def read_value(box: Locator) -> str:
+    """The text of a read-only textbox, or of an element that shows the value as text."""
+    tag = box.evaluate("el => el.tagName.toLowerCase()")
+    value = box.input_value() if tag in ("input", "textarea") else box.inner_text()
+    return value.strip()
+
+
+def first_of(wanted: Locator, error: Locator, timeout_ms: float) -> str | None:
+    """Wait until either shows: None for `wanted`, else the error's text.
+
+    Pages here answer through scripts, so a click is followed by a wait for its outcome,
+    whichever of the two it is, rather than a fixed pause.
+    """
+    wanted.or_(error).first.wait_for(timeout=timeout_ms)
+    if wanted.first.is_visible():
+        return None
+    return error.first.inner_text().strip()
+
+
+def _countdown() -> re.Pattern[str]:
+    pattern = locators.TEXTS["T_COUNTDOWN"]
+    return pattern if isinstance(pattern, re.Pattern) else re.compile(re.escape(pattern))
