@@ -12,7 +12,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from flows.htx.pages import T_PERMISSION, KeyRow
+from flows.htx.pages import T_PERMISSION, KeyRow, permission_labels
 from flows.htx.rest import our_permissions
 
 FROM_LABEL = {label.lower(): name for name, label in T_PERMISSION.items()}
@@ -39,7 +39,8 @@ class ExchangeKey:
 def from_row(row: KeyRow) -> ExchangeKey:
     """One row of the web table."""
     labels = [part.strip().lower() for part in row.permissions.split(",")]
-    permissions = {FROM_LABEL.get(label, label) for label in labels if label}
+    names = {**FROM_LABEL, **{v.lower(): k for k, v in permission_labels().items()}}
+    permissions = {names.get(label, label) for label in labels if label}
     ips = tuple(p.strip() for p in row.bound_ip.split(",") if p.strip() and p.strip() != "--")
     return ExchangeKey(
         access_key=row.access_key.strip(),

@@ -33,15 +33,23 @@ T_SECRET_KEY = str(TEXTS["T_SECRET_KEY"])
 # The labels of fields that hold a login, a password, a code or a key: recordings blur them in
 # the page before they are painted (automation/blur.py matches labels, case-insensitively, as
 # substrings of what the page shows, as get_by_label does).
-SENSITIVE_LABELS = (
-    T_EMAIL,
-    T_PASSWORD,
-    T_GA_CODE,
-    T_EMAIL_CODE,
-    T_SMS_CODE,
-    T_ACCESS_KEY,
-    T_SECRET_KEY,
-)
+SENSITIVE_TEXTS = (
+    "T_EMAIL", "T_PASSWORD", "T_GA_CODE", "T_EMAIL_CODE", "T_SMS_CODE", "T_ACCESS_KEY",
+    "T_SECRET_KEY",
+)  # fmt: skip
+SENSITIVE_LABELS = tuple(str(TEXTS[name]) for name in SENSITIVE_TEXTS)  # as shipped
+
+
+def sensitive_labels() -> tuple[str, ...]:
+    """SENSITIVE_LABELS and, when a site file renamed one, the new label too: a field is blurred
+    under either name."""
+    current = (str(TEXTS[name]) for name in SENSITIVE_TEXTS)
+    return tuple(dict.fromkeys((*SENSITIVE_LABELS, *current)))
+
+
+def permission_labels() -> dict[str, str]:
+    """What the site calls each permission now (a site file may rename one)."""
+    return {p: str(TEXTS[f"T_PERMISSION[{p}]"]) for p in ("read", "trade", "withdraw")}
 
 
 class _Area:

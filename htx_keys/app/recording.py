@@ -18,7 +18,7 @@ from automation.modes import ArtifactModes
 from automation.recording import FailureScreenshot, StepShots
 from automation.runner import Reporter, StepHook
 from flows.htx.context import SiteContext
-from flows.htx.pages import SENSITIVE_LABELS, failure_mask, recording_mask
+from flows.htx.pages import failure_mask, recording_mask, sensitive_labels
 
 
 def texts_to_hide(ctx: SiteContext) -> list[str]:
@@ -112,7 +112,7 @@ def new_recording(
         directory / "steps" if modes.screenshot == "on" else None,
         page=_page,
         mask=recording_mask,
-        labels=SENSITIVE_LABELS,
+        labels=sensitive_labels(),
         texts=texts_to_hide,
         quiet=artifacts.quiet,
         warn=reporter.info,
@@ -121,5 +121,5 @@ def new_recording(
     failure = None
     if modes.screenshot != "off":
         failure = FailureScreenshot(directory=directory, page=_page, mask=failure_mask)
-    blur = KeepBlurred(page=_page, labels=SENSITIVE_LABELS, texts=texts_to_hide)
+    blur = KeepBlurred(page=_page, labels=sensitive_labels(), texts=texts_to_hide)
     return Recording(directory, modes, shots, artifacts, blur, failure, own_directory)

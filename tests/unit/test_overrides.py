@@ -121,3 +121,16 @@ def test_the_suggested_line_is_valid_toml_and_the_closest_text_comes_first() -> 
     assert rank("Link IP Address (optional)", texts) == ["Link IP address", "Bind IP Address"]
     assert rank("Note", ["Note"]) == []  # the text itself is no suggestion
     assert text_line("T_IPS", 'say "hi"') == 'T_IPS = "say \\"hi\\""'
+
+
+def test_a_renamed_secret_field_is_still_blurred_and_a_renamed_permission_still_read(
+    tmp_path: Path,
+) -> None:
+    from flows.htx.key_list import from_row
+    from flows.htx.pages import KeyRow, sensitive_labels
+
+    path = write(tmp_path, '[texts]\nT_SECRET_KEY = "API Secret"\n"T_PERMISSION[trade]" = "Spot"\n')
+    apply_overrides(load_overrides(path, required=True))
+    assert {"Secret Key", "API Secret"} <= set(sensitive_labels())
+    row = KeyRow("2026-01-01 00:00", "n", "Read-only, Spot", "ak", "--", "Permanent", "Normal")
+    assert from_row(row).permissions == ("read", "trade")
