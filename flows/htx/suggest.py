@@ -74,7 +74,9 @@ def closest_texts(page: Page, expected: str, near: Locator | None = None, n: int
     found: list[str] = []
     try:
         if near is not None:
-            found = [str(t) for t in near.evaluate(_NEAR_TEXTS, timeout=2_000) if t != expected]
+            named = [str(t) for t in near.evaluate(_NEAR_TEXTS, timeout=2_000) if t != expected]
+            # The nearest is the surest; farther ones (a row above) only when they look alike.
+            found = named[:1] + [t for t in named[1:] if likeness(expected, t) >= MIN_LIKENESS]
         texts = page.evaluate(_PAGE_TEXTS)
     except PlaywrightError:
         return found[:n]

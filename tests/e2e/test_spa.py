@@ -50,7 +50,9 @@ def test_provision_rotate_revoke_on_each_markup(
         env, cwd=tmp_path,
     )  # fmt: skip
     assert made.returncode == 0, made.explain()
-    assert "dismissed the announcement and the cookie banner" in made.stderr
+    # The overlays were in the way of a first visit (the run got past them); whether the login
+    # step or a later click closed them depends on when the page showed them, so the message
+    # is not asserted.
     first = json.loads(made.stdout)["access_key"]
     assert set(on_exchange(site)) == {first} and set(stored(store)) == {first}
 
@@ -80,7 +82,8 @@ def test_doctor_and_record_on_the_obscure_markup(
     rows = {r["check"]: r for r in json.loads(doctor.stdout)}
     assert {t.name for t in TARGETS} <= set(rows)
     # (A JSON store: the keyring is not looked at.)
-    assert {n: r["result"] for n, r in rows.items() if r["result"] != "pass"} == {"keyring": "skip"}
+    not_passed = {n: r["result"] for n, r in rows.items() if r["result"] != "pass"}
+    assert not_passed == {"keyring": "skip", "site file": "skip"}
     # No label is tied to the IP box in this markup: a fallback found it, and the row says so.
     ip = rows["API Management: textbox 'Link IP Address (optional)'"]
     assert ip["detail"].startswith("found by its fallback placeholder"), ip
