@@ -117,9 +117,8 @@ def _way(where: str, item: Any, texts: dict[str, locators.Text]) -> Way:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r} (keys: {', '.join(WAY_KEYS)})")
     if item.get("by") not in BY:
         raise ConfigError(f"{where}: by must be one of {', '.join(BY)}")
-    for key, wanted in (("exact", bool),):
-        if key in item and not isinstance(item[key], wanted):
-            raise ConfigError(f"{where}: {key} must be true or false")
+    if "exact" in item and not isinstance(item["exact"], bool):
+        raise ConfigError(f"{where}: exact must be true or false")
     for key in set(item) - {"exact"}:
         if not isinstance(item[key], str):
             raise ConfigError(f"{where}: {key} must be a string")

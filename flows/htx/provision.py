@@ -19,7 +19,7 @@ from automation.runner import Flow, Step
 from automation.store import KeyRecord, announce_and_store
 from flows.htx.context import ProvisionContext
 from flows.htx.finding import first_of, press, read_value
-from flows.htx.limits import NO_IP_EXPIRY_DAYS
+from flows.htx.limits import NO_IP_EXPIRY_DAYS, KeyRequest
 from flows.htx.login import LOGIN_STEPS
 from flows.htx.pages import (
     ApiManagementPage,
@@ -28,7 +28,34 @@ from flows.htx.pages import (
 )
 from flows.htx.security import OPEN_API_MANAGEMENT, SEND_EMAIL_CODE, confirm_codes
 
-__all__ = ["KEY_STEPS", "PROVISION", "ProvisionContext", "iso", "utc_now"]
+__all__ = ["KEY_STEPS", "PROVISION", "ProvisionContext", "iso", "new_record", "utc_now"]
+
+
+def new_record(
+    request: KeyRequest,
+    access_key: str,
+    secret_key: str,
+    *,
+    account: str,
+    site: str,
+    sub_uid: int | None = None,
+) -> KeyRecord:
+    """The record of a pair HTX has just shown: the request's facts, made now, with the expiry
+    HTX would give it if it is never used."""
+    now = utc_now()
+    expires = request.expiry_if_unused(now)
+    return KeyRecord(
+        access_key=access_key,
+        secret_key=secret_key,
+        account=account,
+        note=request.note,
+        permissions=list(request.permissions),
+        ip_addresses=list(request.ip_addresses),
+        created_at=iso(now),
+        expires_at=iso(expires) if expires else None,
+        site=site,
+        sub_uid=sub_uid,
+    )
 
 
 def utc_now() -> dt.datetime:
@@ -72,19 +99,8 @@ def capture_keys(ctx: ProvisionContext) -> None:
     REDACTOR.add(secret_key, label="secret key")
     if not access_key or not secret_key:
         raise SiteError("The Successfully Created dialog showed no key pair")
-    now = utc_now()
-    req = ctx.request
-    expires = req.expiry_if_unused(now)
-    ctx.record = KeyRecord(
-        access_key=access_key,
-        secret_key=secret_key,
-        account=ctx.email,
-        note=req.note,
-        permissions=list(req.permissions),
-        ip_addresses=list(req.ip_addresses),
-        created_at=iso(now),
-        expires_at=iso(expires) if expires else None,
-        site=ctx.base_url,
+    ctx.record = new_record(
+        ctx.request, access_key, secret_key, account=ctx.email, site=ctx.base_url
     )
     ctx.stored_in = announce_and_store(ctx.store, ctx.record, ctx.rescue_dir, ctx.on_key)
 

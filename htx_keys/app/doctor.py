@@ -30,7 +30,7 @@ from htx_keys.app.checks import (
     check_store_rows,
 )
 from htx_keys.app.doctor_site import check_site
-from htx_keys.app.preflight import new_totp, site_file_path, use_site_file
+from htx_keys.app.preflight import new_totp, use_site_file
 from htx_keys.app.web_options import WebOptions
 from htx_keys.app.web_run import SecretPrompt, run_secret_names
 
@@ -73,15 +73,15 @@ def run_doctor(
 
 def check_site_file(settings: Settings) -> Check:
     """The texts and locators that replace the shipped ones, if a site file has any."""
-    path, _named = site_file_path(settings)
     try:
         overrides = use_site_file(settings)
     except ConfigError as exc:
         return Check("site file", "FAIL", exc.message, "fix the line it names, or remove it")
     if not overrides:
-        return Check("site file", "skip", f"none at {path}: the shipped texts and locators")
+        where = overrides.path
+        return Check("site file", "skip", f"none at {where}: the shipped texts and locators")
     what = f"{len(overrides.texts)} text(s), {len(overrides.elements)} element(s)"
-    return Check("site file", "pass", f"{what} from {path}")
+    return Check("site file", "pass", f"{what} from {overrides.path}")
 
 
 def exit_status(checks: Sequence[Check]) -> int:

@@ -16,7 +16,7 @@ from automation.redaction import REDACTOR
 from automation.runner import Reporter
 from automation.store import KeyRecord, Store, announce_and_store, check_store
 from flows.htx.limits import KeyRequest
-from flows.htx.provision import iso, utc_now
+from flows.htx.provision import new_record
 from flows.htx.rest import HtxRest, KeyRefused
 from flows.htx.verify import Verification, verify_key
 from htx_keys.app.output import Made
@@ -94,20 +94,10 @@ def provision_sub_user(
                 reporter.info("the Google Authenticator code was refused; trying the next one")
                 continue
             raise
-    now = utc_now()
-    expires = request.expiry_if_unused(now)
-    record = KeyRecord(
-        access_key=str(data["accessKey"]),
-        secret_key=str(data["secretKey"]),
-        account=parent.account,
-        note=request.note,
-        permissions=list(request.permissions),
-        ip_addresses=list(request.ip_addresses),
-        created_at=iso(now),
-        expires_at=iso(expires) if expires else None,
-        site=settings.api_url,
-        sub_uid=sub_uid,
-    )
+    record = new_record(
+        request, str(data["accessKey"]), str(data["secretKey"]),
+        account=parent.account, site=settings.api_url, sub_uid=sub_uid,
+    )  # fmt: skip
     stored_in = announce_and_store(store, record, settings.state_dir / "rescue", on_key)
     verification = None
     if verify:

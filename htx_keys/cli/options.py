@@ -112,6 +112,14 @@ def parent_key_option(func: F) -> F:
     )(func)
 
 
+def check_parent_key(sub_uid: int | None, parent_key: str | None) -> None:
+    """--parent-key only signs for a sub-user: refused without --sub-uid."""
+    if parent_key and sub_uid is None:
+        from automation.errors import InputError
+
+        raise InputError("--parent-key goes with --sub-uid")
+
+
 def store_option(func: F) -> F:
     return click.option(
         "--store",

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import click
 
-from automation.errors import ExitWith, InputError
+from automation.errors import ExitWith
 from htx_keys.app.web_options import WebOptions
 from htx_keys.cli.console import print_error
 from htx_keys.cli.options import (
+    check_parent_key,
     format_option,
     ip_option,
     parent_key_option,
@@ -62,8 +63,7 @@ def exec_command(
     from htx_keys.app.exec import default_note, find_program, run_with_key
     from htx_keys.app.output import KeyOutput
 
-    if parent_key and sub_uid is None:
-        raise InputError("--parent-key goes with --sub-uid")
+    check_parent_key(sub_uid, parent_key)
     find_program(command[0])  # checked now; run as typed (argv[0] unchanged)
     out = KeyOutput(fmt, write_outputs=False)
     out.check()

@@ -10,6 +10,7 @@ from automation.errors import InputError
 from htx_keys.app.web_options import WebOptions
 from htx_keys.cli.console import echo
 from htx_keys.cli.options import (
+    check_parent_key,
     format_option,
     key_output_options,
     parent_key_option,
@@ -37,11 +38,6 @@ def check_duration(value: str | None) -> str | None:
     if value is not None:
         parse_days(value)
     return value
-
-
-def _sub_user_only(sub_uid: int | None, parent_key: str | None) -> None:
-    if parent_key and sub_uid is None:
-        raise InputError("--parent-key goes with --sub-uid")
 
 
 @click.group()
@@ -89,7 +85,7 @@ def list_keys(
     from htx_keys.app.keys import list_rows
     from htx_keys.app.output import key_table, render_rows
 
-    _sub_user_only(sub_uid, parent_key)
+    check_parent_key(sub_uid, parent_key)
     if sub_uid is not None and source != "auto":
         raise InputError("--source is for the account's own keys; not with --sub-uid")
     days = parse_days(expiring_within) if expiring_within else None
@@ -128,7 +124,7 @@ def revoke(
     from htx_keys.app import keys as use
 
     use.check_target(access_key, note)
-    _sub_user_only(sub_uid, parent_key)
+    check_parent_key(sub_uid, parent_key)
     use.revoke(web_run(web, quiet=quiet), access_key, note, every, sub_uid, parent_key, echo)
 
 
@@ -161,7 +157,7 @@ def rotate(
     from htx_keys.app.output import KeyOutput
 
     use.check_target(access_key, note)
-    _sub_user_only(sub_uid, parent_key)
+    check_parent_key(sub_uid, parent_key)
     out = KeyOutput(fmt, show_secret, export_env)
     out.check()
     run = web_run(web, quiet=quiet, verify=not no_verify, on_key=out.on_key)

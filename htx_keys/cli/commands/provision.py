@@ -9,6 +9,7 @@ from automation.errors import InputError
 from flows.htx.limits import MAX_KEYS, MAX_NOTE
 from htx_keys.app.web_options import WebOptions
 from htx_keys.cli.options import (
+    check_parent_key,
     ip_option,
     key_output_options,
     parent_key_option,
@@ -87,8 +88,7 @@ def provision(
         tag=settings.note_tag,
     )
     out.check()
-    if parent_key and sub_uid is None:
-        raise InputError("--parent-key goes with --sub-uid")
+    check_parent_key(sub_uid, parent_key)
     if allow_duplicate and count is None:
         raise InputError("--allow-duplicate goes with --count")
     if sub_uid is not None and count is not None:
