@@ -24,7 +24,6 @@ APIKEY_PATH = "/en-us/apikey/"
 T_EMAIL = str(TEXTS["T_EMAIL"])
 T_PASSWORD = str(TEXTS["T_PASSWORD"])
 T_GA_CODE = str(TEXTS["T_GA_CODE"])
-T_PERMISSION = {p: str(TEXTS[f"T_PERMISSION[{p}]"]) for p in ("read", "trade", "withdraw")}
 T_SECURITY_DIALOG = str(TEXTS["T_SECURITY_DIALOG"])
 T_EMAIL_CODE = str(TEXTS["T_EMAIL_CODE"])
 T_SMS_CODE = str(TEXTS["T_SMS_CODE"])
@@ -50,6 +49,9 @@ def sensitive_labels() -> tuple[str, ...]:
 def permission_labels() -> dict[str, str]:
     """What the site calls each permission now (a site file may rename one)."""
     return {p: str(TEXTS[f"T_PERMISSION[{p}]"]) for p in ("read", "trade", "withdraw")}
+
+
+T_PERMISSION = permission_labels()  # as shipped
 
 
 class _Area:
@@ -234,7 +236,7 @@ class ApiManagementPage:
         for name in ("trade", "withdraw"):
             box = self.permission_box(name)
             if box.is_checked() != (name in permissions):
-                press(box, f"the {T_PERMISSION[name]} checkbox")
+                press(box, f"the {permission_labels()[name]} checkbox")
         self.ip_box.fill(",".join(ips))
 
     def settled(self) -> bool:
