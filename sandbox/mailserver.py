@@ -58,7 +58,8 @@ class EmbeddedImap:
             raise ValueError("the user must not start with '@' or '-'; no newlines in credentials")
         self.workdir = Path(workdir)
         self._user = user
-        self._password = password if password is not None else secrets.token_urlsafe(18)
+        # Hex: a made-up password must never start with "-", which pymap would read as an option.
+        self._password = password if password is not None else secrets.token_hex(18)
         self._host = host
         self._wanted_port = port
         self._port = port

@@ -232,6 +232,9 @@ def test_expired_session_goes_to_the_login_page(
     enter_password(page, srv, account, back="/en-us/apikey/")
     enter_ga(page, ga)
     expect(page.get_by_role("heading", name="API Management")).to_be_visible()
+    # The page fetches its key list after it loads: expired before that answer, the page
+    # would leave for the login page on its own, before the click this test makes.
+    expect(page.get_by_text("No data")).to_be_visible()
 
     assert srv.state.expire_sessions(account.email) == 1
     # A call from the open page answers 401 and the page sends the browser to log in ...
