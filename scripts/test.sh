@@ -4,9 +4,10 @@
 # Chromium, a private Dovecot (TLS), the embedded pymap server and a real gnome-keyring.
 # Extra arguments go to pytest (e.g. scripts/test.sh -k demo). This is what .ci/run calls.
 # Any finding of the static checks fails the run (after the tests, so both are reported).
-# Two workers (HTX_KEYS_TEST_WORKERS): an end-to-end test spends much of its time waiting (on
-# the browser, the mail, a fresh Google Authenticator code), which two tests can do at once; a
-# test file stays on one worker, so a module's shared recording is made once.
+# Three workers (HTX_KEYS_TEST_WORKERS) on two cores: an end-to-end test spends part of its time
+# waiting (on the mail, a fresh Google Authenticator code, a slow page), which another test can
+# use. A test file stays on one worker, so a module's shared recording is made once; the
+# costliest files start first (tests/conftest.py), so the workers finish together.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,7 +20,7 @@ echo "test.sh: ruff check, ruff format --check, mypy" >&2
 .venv/bin/ruff check --quiet . || checks=1
 .venv/bin/ruff format --check --quiet . || checks=1
 .venv/bin/mypy automation flows sandbox htx_keys tests bench examples || checks=1
-workers=${HTX_KEYS_TEST_WORKERS:-2}
+workers=${HTX_KEYS_TEST_WORKERS:-3}
 parallel=()
 if [[ "$workers" != 0 ]]; then parallel=(-n "$workers" --dist loadfile); fi
 scripts/with-secret-service.sh .venv/bin/python -m pytest "${parallel[@]}" "$@"

@@ -17,7 +17,7 @@ from dotenv import dotenv_values
 from tests.support.cli import run_cli, start_cli
 from tests.support.ga import SHORT_TOTP_STEP_S
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(30)]
 
 
 def test_demo_provisions_into_the_keyring(

@@ -19,7 +19,7 @@ from tests.support.keyring_env import keyring_service  # noqa: F401  (fixture)
 from tests.support.keys import seed_key
 from tests.support.site import Site, SiteFactory
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(45)]
 
 IP_ROW = "API Management: textbox 'Link IP Address (optional)'"
 

@@ -22,7 +22,7 @@ import yaml
 
 from tests.support.ga import SHORT_TOTP_STEP_S
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(35)]
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOW = ROOT / ".github" / "workflows" / "htx-key-for-tests.yml"

@@ -20,7 +20,7 @@ from tests.support.cli import run_cli
 from tests.support.keys import assert_no_secrets, seed_key, sub_keys
 from tests.support.site import SiteFactory
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(30)]
 
 LIVE_STEP_S = 30
 # Both runs must reach their GA code inside one window for the second to have to wait. Each is

@@ -20,7 +20,7 @@ from tests.support.leakcheck import ScanStats, scan
 from tests.support.leakcheck_plugin import LeakSession, check_for_leaks, known_secrets
 from tests.support.ocr import require_tesseract
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(25)]
 
 # Made up, in the sandbox's format (8-8-8-5 hex).
 SECRET_KEY = "3fa8e1c2-9b7d4e6f-81a0c3d5-e7f92"

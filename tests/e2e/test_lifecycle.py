@@ -31,7 +31,7 @@ from tests.support.keys import (
 )
 from tests.support.site import Site
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(145)]
 
 
 def lifecycle_env(site: Site, tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -12,7 +12,7 @@ from tests.support.browsers import chromium_over_cdp, playwright_server, xvfb
 from tests.support.cli import run_cli, start_cli
 from tests.support.site import Site, SiteFactory
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(90)]
 
 
 def provision_args(tmp_path: Path, note: str, *extra: str) -> list[str]:

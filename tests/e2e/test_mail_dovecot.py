@@ -21,7 +21,7 @@ from automation.mail import Inbox
 from automation.mail_settings import MailSettings
 from tests.support.dovecot import Dovecot, dovecot  # noqa: F401 (the fixture)
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(10)]
 _users = itertools.count(1)
 
 

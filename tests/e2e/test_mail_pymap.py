@@ -20,7 +20,7 @@ from automation.errors import MailTimeout
 from automation.mail import Inbox
 from sandbox.mailserver import EmbeddedImap
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(10)]
 
 
 def verification_mail(code: str, sender: str = "HTX <noreply@htx.com>") -> bytes:

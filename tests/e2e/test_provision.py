@@ -15,7 +15,7 @@ from tests.support.keyring_env import secret_tool_lookup
 from tests.support.leaks import leaks
 from tests.support.site import Site
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(60)]
 
 
 def stale_mail(site: Site, code: str) -> bytes:
@@ -93,14 +93,21 @@ def test_two_provisions_in_a_row_into_the_keyring(
     assert found == []
 
 
-def test_json_store_text_output_and_expiry(htx_site: Site, tmp_path: Path) -> None:
-    store = tmp_path / "out" / "keys.json"
+def test_json_store_text_output_expiry_and_no_artifacts_kept(
+    htx_site: Site, tmp_path: Path
+) -> None:
+    store, artifacts = tmp_path / "out" / "keys.json", tmp_path / "artifacts"
+    # Trace and video kept on failure only: this run succeeds, so nothing is kept.
+    on_failure = ["--trace", "retain-on-failure", "--video", "retain-on-failure"]
     run = run_cli(
-        ["provision", "--note", "read only", "--store", f"json:{store}"],
+        ["provision", "--note", "read only", "--store", f"json:{store}", "--output",
+         str(artifacts), "--chapter-seconds", "0.3", *on_failure],
         htx_site.env(),
         cwd=tmp_path,
-    )
+    )  # fmt: skip
     assert run.returncode == 0, run.explain()
+    assert not artifacts.exists() or list(artifacts.iterdir()) == []
+    assert "artifacts of this run" not in run.stderr
     assert run.stdout.startswith("Created API key ")
     assert "stored in     " + str(store) in run.stdout
     assert oct(store.stat().st_mode & 0o777) == "0o600"

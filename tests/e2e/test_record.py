@@ -28,7 +28,7 @@ from tests.support.browsers import need
 from tests.support.cli import Run, run_cli
 from tests.support.ga import SHORT_TOTP_STEP_S
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(100)]
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYWRIGHT = ROOT / ".venv" / "bin" / "playwright"

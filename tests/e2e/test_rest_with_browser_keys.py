@@ -14,7 +14,7 @@ from tests.support.cli import run_cli
 from tests.support.leaks import leaks
 from tests.support.site import Site
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(25)]
 
 
 def provision_json(site: Site, tmp_path: Path, *args: str) -> dict[str, Any]:

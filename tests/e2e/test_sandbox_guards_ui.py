@@ -19,7 +19,7 @@ from sandbox.faults import Faults
 from sandbox.server import SandboxServer
 from tests.support.ga import SHORT_TOTP_STEP_S, Authenticator
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(15)]
 
 CODE_IN_TEXT = re.compile(r"verification code is (\d{6})")
 SEND_OR_RESEND = re.compile(r"^Send$|^Resend")

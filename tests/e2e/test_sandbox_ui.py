@@ -17,7 +17,7 @@ from sandbox.server import SandboxServer
 from sandbox.state import KeyRequest
 from tests.support.ga import SHORT_TOTP_STEP_S, Authenticator
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(15)]
 
 KEY_FORMAT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{5}$")
 CODE_IN_TEXT = re.compile(r"verification code is (\d{6})")

@@ -15,7 +15,7 @@ from flows.htx.overrides import Overrides, apply_overrides
 from tests.support.cli import invoke, run_cli
 from tests.support.site import Site
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(25)]
 
 RENAMED = {"Link IP Address (optional)": "IP whitelist"}
 LINE = re.compile(r"put this line under \[texts\] in (\S+): (T_IPS = \"[^\"]*\")")

@@ -1,7 +1,7 @@
-"""The replica as a single-page app, and the tool coping with it: both markup variants through
-provision, rotate and revoke; doctor and record on the obscure one; a key list that loads late
-never costs a local copy or makes a duplicate; an overlay the tool does not know stops it with
-one line naming it.
+"""The replica as a single-page app, and the tool coping with it: the obscure markup through
+provision, rotate and revoke (the plain one is every other test's), doctor and record; a key
+list that loads late never costs a local copy or makes a duplicate; an overlay the tool does
+not know stops it with one line naming it.
 
 Each test runs several commands against one site, so a variant costs one site and one login
 per command (the saved session skips the login where it can).
@@ -19,7 +19,7 @@ from tests.support.cli import invoke, run_cli
 from tests.support.keys import assert_no_secrets, on_exchange, saved_session, seed_key, stored
 from tests.support.site import Site, SiteFactory
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(150)]
 
 # Several seconds: the tool must wait for the table, and a read before it would see no key.
 SLOW_LIST_S = 4.0
@@ -35,10 +35,12 @@ def env_with_store(site: Site, tmp_path: Path, *, session: bool = True) -> dict[
     return site.env(**extra)
 
 
-@pytest.mark.parametrize("markup", ["plain", "obscure"])
-def test_provision_rotate_revoke_on_each_markup(
-    site_factory: SiteFactory, tmp_path: Path, markup: str
+def test_provision_rotate_revoke_on_the_obscure_markup(
+    site_factory: SiteFactory, tmp_path: Path
 ) -> None:
+    """The plain markup goes through the same commands in test_provision.py and
+    test_lifecycle.py (every site there is plain): this is the obscure one's turn."""
+    markup = "obscure"
     site = site_factory(markup=markup)
     store = tmp_path / "keys.json"
     # No saved session for the first run: the login form of the variant, and the first-visit

@@ -10,7 +10,7 @@ import pytest
 from tests.support.cli import run_cli
 from tests.support.site import Site, SiteFactory
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(20)]
 
 
 def account_table(name: str, site: Site) -> str:

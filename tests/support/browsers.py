@@ -4,9 +4,11 @@ Chromium reachable over CDP, for tests that need a person's browser window or a 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -126,8 +128,14 @@ def chromium_over_cdp(display: str | None = None) -> Iterator[str]:
             env["DISPLAY"] = display
         else:
             args.append("--headless")
+        # A session of its own: Chromium's helpers (zygote, crashpad) outlive the browser
+        # process for a moment and still write to the profile; they are stopped with it.
         proc = subprocess.Popen(
-            [*args, "about:blank"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [*args, "about:blank"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         endpoint = f"http://127.0.0.1:{port}"
         try:
@@ -144,6 +152,7 @@ def chromium_over_cdp(display: str | None = None) -> Iterator[str]:
             yield endpoint
         finally:
             stop(proc)
+            stop_group(proc.pid)
 
 
 SERVER_SCRIPT = """
@@ -191,3 +200,16 @@ def stop(proc: subprocess.Popen[Any]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def stop_group(group: int, wait_s: float = 5.0) -> None:
+    """Kill what is left of a process group and wait until none of it is alive."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(group, signal.SIGKILL)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
