@@ -146,14 +146,6 @@ def expiring(rows: Sequence[dict[str, Any]], days: float) -> list[dict[str, Any]
     ]
 
 
-def orphans(
-    keys: Sequence[ExchangeKey], records: Sequence[KeyRecord], tag: str
-) -> list[ExchangeKey]:
-    """Keys this tool made (its tag in the note) whose secret is held nowhere here."""
-    held = {r.access_key for r in records}
-    return [k for k in keys if has_tag(k.note, tag) and k.access_key not in held]
-
-
 def check_room(store: Store, count: int) -> None:
     """Before any browser: the store must be able to take `count` keys."""
     if count > MAX_KEYS:
