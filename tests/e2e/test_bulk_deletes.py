@@ -33,7 +33,7 @@ from tests.support.keys import (
 )
 from tests.support.site import Site
 
-pytestmark = [pytest.mark.e2e, pytest.mark.cost(75)]
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(110)]
 
 BROWSER = "Open the HTX website"  # the first step's title: a browser started
 NOT_A_TERMINAL = (
