@@ -68,6 +68,9 @@ class Settings:
     # Overrides of the site's texts and locators (flows/htx/overrides.py); None: site.toml
     # beside the accounts file, if there is one.
     site_file: Path | None = None
+    # Seconds a key must exist before `keys reconcile` may call it an orphan: a younger one
+    # may belong to a run that is about to store it.
+    min_age: float = 600.0
     # name of the .env file the values came from, for error messages
     source: str = field(default="", compare=False)
     # the named account these settings are for (None: the plain HTX_* settings)

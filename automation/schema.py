@@ -32,10 +32,13 @@ ENV_NAMES: dict[str, str] = {
     "note_tag": "HTX_KEYS_NOTE_TAG",
     "totp_period": "HTX_TOTP_PERIOD",
     "site_file": "HTX_KEYS_SITE_FILE",
+    "min_age": "HTX_KEYS_MIN_AGE",
 }
 SECRET_SETTINGS = frozenset({"password", "totp_secret", "imap_password"})
 IMAP_SECURITY = ("tls", "starttls", "plain")
 NOTE_TAG_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,32}")
+AGE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.I)
+AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # Identity settings an account's entries decide even against the generic environment.
 ACCOUNT_OWNED = frozenset({"email", "imap_user"})
 ACCOUNT_ENV = "HTX_KEYS_ACCOUNT"  # selects an account when --account is not given
@@ -48,10 +51,13 @@ def account_env_name(account: str, name: str) -> str:
 
 
 # Which settings an accounts file may hold (never a secret), and how they are kept there.
-# Not an account's property: totp_period is for a test sandbox, the site file is the tool's
-# (one site, whichever account); both are set in the environment.
+# Not an account's property: totp_period is for a test sandbox, the site file and the age a
+# key needs before `keys reconcile` judges it are the tool's (whichever account); all three
+# are set in the environment.
 FILE_SETTINGS = tuple(
-    name for name in ENV_NAMES if name not in SECRET_SETTINGS | {"totp_period", "site_file"}
+    name
+    for name in ENV_NAMES
+    if name not in SECRET_SETTINGS | {"totp_period", "site_file", "min_age"}
 )
 PATH_SETTINGS = ("imap_ca_file", "state_dir", "site_file")
 NUMBER_SETTINGS = ("imap_port", "mail_timeout")
@@ -100,6 +106,8 @@ def convert(name: str, raw: str, label: str | None = None) -> Any:
         return Path(raw).expanduser()
     if name in ("base_url", "api_url"):
         return raw.strip().rstrip("/")
+    if name == "min_age":
+        return parse_age(raw, env)
     if name == "note_tag":
         tag = raw.strip()
         if tag.lower() == "none":
@@ -110,3 +118,12 @@ def convert(name: str, raw: str, label: str | None = None) -> Any:
             )
         return tag
     return raw
+
+
+def parse_age(raw: str, label: str) -> float:
+    """Seconds from "10m", "90s", "1h", "2d" or a plain number of minutes; 0 turns the wait off."""
+    match = AGE_PATTERN.match(raw)
+    if not match:
+        raise ConfigError(f"{label} must be a duration like 10m, 90s or 1h, not {raw!r}")
+    number, unit = float(match.group(1)), (match.group(2) or "m").lower()
+    return number * AGE_UNITS[unit]

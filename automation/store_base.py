@@ -94,6 +94,12 @@ class Store(ABC):
     @abstractmethod
     def list(self) -> builtins.list[KeyRecord]: ...
 
+    def list_all(self) -> builtins.list[KeyRecord]:
+        """Every key, or a StoreError naming an entry that cannot be read. For decisions that
+        delete: list() may pass over what it cannot read, and a key whose entry is unreadable
+        must not look like a key that is not held."""
+        return self.list()
+
     @abstractmethod
     def delete(self, access_key: str) -> None: ...
 

@@ -315,6 +315,15 @@ class EnvFileStore(_FileStore):
         record = self._parse()
         return [] if record is None else [record]
 
+    def list_all(self) -> builtins.list[KeyRecord]:
+        """As list(), but a key block without its access key (the header or the secret left
+        behind) is an error, not "no key"."""
+        records = self.list()
+        text = self._read_text() or ""
+        if not records and (_HEADER in text or self._values(text).get(SECRET_VAR)):
+            raise StoreError(f"{self.path} holds a key block without {ACCESS_VAR}")
+        return records
+
     def delete(self, access_key: str) -> None:
         with self._locked() as target:
             self.load(access_key)

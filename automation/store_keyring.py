@@ -179,6 +179,21 @@ class KeyringStore(Store):
                 records.append(self.load(access_key))
         return records
 
+    def list_all(self) -> builtins.list[KeyRecord]:
+        """Every entry the index names, or StoreError for the first that cannot be read (the
+        keyring failed, or the entry is not a key record). An entry removed behind our back
+        is skipped: the keyring answered that it holds no such secret."""
+        records = []
+        for access_key in self._index():
+            try:
+                raw = self._call("read", keyring.get_password, access_key)
+            except StoreError as exc:
+                raise StoreError(f"Key {short(access_key)}: {exc.message}") from None
+            if raw is None:
+                continue
+            records.append(self.load(access_key))
+        return records
+
     def delete(self, access_key: str) -> None:
         with self._lock:
             self.load(access_key)
