@@ -715,3 +715,41 @@ def test_removing_a_table_keeps_the_comments_of_the_next_one(
     result = run("remove", "a", "--config", str(path), "--from-file")
     assert result.exit_code == 0, result.output
     assert path.read_text() == "\n# b is the backup\n[accounts.b]\n"
+
+
+def _set_email(path: str, name: str) -> None:
+    from automation.accounts_file import update_accounts
+
+    update_accounts(Path(path), name, {"email": f"{name}@example.com"})
+
+
+def test_accounts_set_at_the_same_time_all_land(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several `account set` at once: each reads, changes and writes the file in turn."""
+    import multiprocessing
+    import time
+
+    from automation import accounts_file
+
+    path = write(tmp_path, '[accounts.first]\nemail = "first@example.com"\n')
+    planned = accounts_file.plan_update
+
+    def slow_plan(*args: object, **kwargs: object) -> tuple[str, bool]:
+        result = planned(*args, **kwargs)  # type: ignore[arg-type]
+        time.sleep(0.05)  # the window in which another writer's change would be lost
+        return result
+
+    monkeypatch.setattr(accounts_file, "plan_update", slow_plan)
+    names = [f"bot-{n}" for n in range(6)]
+    ctx = multiprocessing.get_context("fork")
+    workers = [ctx.Process(target=_set_email, args=(str(path), name)) for name in names]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    found = read_accounts(path)
+    assert sorted(found) == sorted(["first", *names])
+    assert all(found[n].entries["email"] == f"{n}@example.com" for n in names)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
