@@ -753,3 +753,56 @@ def test_accounts_set_at_the_same_time_all_land(
     assert sorted(found) == sorted(["first", *names])
     assert all(found[n].entries["email"] == f"{n}@example.com" for n in names)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+TEAM = """\
+[accounts.alice]
+email = "alice@team.example"
+imap_host = "imap.team.example"
+imap_user = "team@team.example"
+
+[accounts.bob]
+email = "bob@team.example"
+imap_host = "IMAP.team.example"
+imap_user = "Team@team.example"
+
+[accounts.carol]
+email = "carol@team.example"
+
+[accounts.dave]
+email = "dave@team.example"
+imap_user = "team@team.example"
+
+[accounts.erin]
+email = "erin@team.example"
+imap_host = "imap.other.example"
+imap_user = "team@team.example"
+
+[accounts.nobody]
+imap_user = "team@team.example"
+"""
+
+
+def test_the_accounts_reading_the_same_mailbox(tmp_path: Path) -> None:
+    from automation.accounts import mailbox_sharers
+
+    path = write(tmp_path, TEAM)
+    # bob: the same host and user in other cases; dave: no host, so the environment's, ours;
+    # carol reads her own mailbox (her email), erin another server's, nobody has no address.
+    sharers = mailbox_sharers(path, "alice", "imap.team.example", "team@team.example")
+    assert sharers == ("bob@team.example", "dave@team.example")
+    assert mailbox_sharers(path, "carol", "imap.team.example", "carol@team.example") == ()
+
+
+def test_mail_settings_know_the_account_s_address_and_its_mailbox_sharers(
+    tmp_path: Path,
+) -> None:
+    from htx_keys.app.preflight import mail_settings
+
+    path = write(tmp_path, TEAM)
+    mail = mail_settings(load(path, account="bob"))
+    assert mail.account_address == "bob@team.example"
+    assert mail.other_addresses == ("alice@team.example", "dave@team.example")
+    # Without a named account nobody else is known; a phone number is no address.
+    alone = mail_settings(load(path, {"HTX_EMAIL": "+86 13812345678", "HTX_IMAP_USER": "u"}))
+    assert (alone.account_address, alone.other_addresses) == (None, ())
