@@ -20,7 +20,7 @@ from tests.support.keyring_env import (  # noqa: F401  (pytest fixtures)
     secret_tool_lookup,
 )
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(10)]
 
 ROOT = Path(__file__).resolve().parents[2]
 SAVERS = 8

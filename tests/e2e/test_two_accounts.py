@@ -18,7 +18,7 @@ from sandbox.mailer import build_verification_mail
 from tests.support.cli import Background, run_cli
 from tests.support.site import Site, SiteFactory, TeamFactory
 
-pytestmark = [pytest.mark.e2e, pytest.mark.cost(60)]
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(75)]
 
 
 def account_table(name: str, site: Site) -> str:
