@@ -41,7 +41,7 @@ def verify(
     from htx_keys.app.web_options import command_settings
 
     settings = command_settings(base_url, api_url, env_file, account, config_file, store=store_spec)
-    store = open_store(settings.store)
+    store = open_store(settings.store, settings.state_dir)
     rows, failed = verify_stored(settings, store, access_key, Reporter(quiet=quiet))
     echo(verify_report(rows, fmt))
     if failed:
