@@ -18,9 +18,10 @@ def echo(text: str) -> None:
     click.echo(_scrub(text))
 
 
-def echo_err(text: str) -> None:
-    """Lines for the person on stderr (what is about to happen), scrubbed."""
-    click.echo(_scrub(text), err=True)
+def echo_err(text: str, *, nl: bool = True) -> None:
+    """Lines for the person on stderr (what is about to happen, a notice; a question, with
+    nl=False), scrubbed."""
+    click.echo(_scrub(text), err=True, nl=nl)
 
 
 def print_error(message: str, hint: str | None = None) -> None:
@@ -28,11 +29,6 @@ def print_error(message: str, hint: str | None = None) -> None:
     click.echo(f"htx-keys: error: {_scrub(message)}", err=True)
     if hint:
         click.echo(f"htx-keys: hint: {_scrub(hint)}", err=True)
-
-
-def note(text: str, *, nl: bool = True) -> None:
-    """A line for the person on stderr (a notice; a question, with nl=False), scrubbed."""
-    click.echo(_scrub(text), err=True, nl=nl)
 
 
 def print_traceback(exc: BaseException) -> None:

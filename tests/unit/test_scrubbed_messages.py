@@ -98,7 +98,7 @@ def _scrubbed(text: ast.expr) -> bool:
 
 
 def test_no_message_bypasses_the_redactor() -> None:
-    """Commands print through console.echo / note / print_error; the use cases through the
+    """Commands print through console.echo / echo_err / print_error; the use cases through the
     Reporter. A direct print, click.echo or sys.stderr.write passes only with its text
     scrubbed in the same call."""
     console = ROOT / "htx_keys" / "cli" / "console.py"
