@@ -38,6 +38,7 @@ class RunOptions:
     # straight into artifacts_dir when given (`record --out DIR`).
     artifacts_root: Path | None = None
     artifacts_dir: Path | None = None
+    private_artifacts: bool = False  # artifacts_dir's files 0600, folders 0700 (a real account)
     artifacts: ArtifactModes = field(default_factory=ArtifactModes)
     chapter_ms: float = 1500.0  # how long each chapter card holds the video
     use_totp_state: bool = True  # remember used GA steps across runs (off for throwaway seeds)

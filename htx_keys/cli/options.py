@@ -16,6 +16,7 @@ from automation.modes import MODES, Mode
 from automation.schema import ENV_NAMES, SECRET_SETTINGS
 from flows.htx.limits import MAX_IPS
 from htx_keys.app.web_options import WebOptions
+from htx_keys.cli.console import echo_err
 
 if TYPE_CHECKING:
     from automation.config import Settings
@@ -350,7 +351,7 @@ def ask_person(question: str) -> str | None:
     if sys.stdin.isatty():
         answer = click.prompt(question, hide_input=True, err=True, default="", show_default=False)
         return str(answer) or None
-    click.echo(f"{question}: ", err=True, nl=False)
+    echo_err(f"{question}: ", nl=False)
     line = sys.stdin.readline()
     return line.strip() or None
 

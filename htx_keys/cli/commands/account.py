@@ -24,7 +24,7 @@ from automation.schema import (
     convert,
 )
 from flows.htx.limits import check_ips, check_permissions
-from htx_keys.cli.console import echo
+from htx_keys.cli.console import echo, echo_err
 from htx_keys.cli.options import config_option, ip_option, permission_option
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -101,7 +101,7 @@ def _ask_secrets(name: str) -> tuple[dict[str, str], dict[str, str]]:
                 message = "That is not a valid base32 Google Authenticator seed"
                 if attempt == SEED_ATTEMPTS:
                     raise ConfigError(f"{message} (asked {SEED_ATTEMPTS} times)") from None
-                click.echo(f"htx-keys: {message}; try again", err=True)
+                echo_err(f"htx-keys: {message}; try again")
         if value:
             entered[setting] = value
             outcome[setting] = "stored"
@@ -209,16 +209,15 @@ def list_accounts(config_file: Path | None, fmt: str) -> None:
         problem = problem or secrets.keyring_problem
         rows.append({"name": name, "email": found.entries.get("email"), "secrets": secrets.status})
     if problem:
-        click.echo(
+        echo_err(
             f"htx-keys: note: the OS keyring could not be read ({problem}); "
-            "secrets not in the environment show as unknown",
-            err=True,
+            "secrets not in the environment show as unknown"
         )
     if fmt == "json":
         echo(json.dumps(rows, indent=2))
         return
     if not rows:
-        click.echo(f"No accounts in {path}", err=True)
+        echo_err(f"No accounts in {path}")
         return
     table = [["NAME", "EMAIL", *(label.upper() for _setting, label in SECRETS)]]
     for row in rows:
