@@ -285,12 +285,15 @@ def merge_environ(environ: Mapping[str, str], from_file: Mapping[str, str]) -> d
     return merged
 
 
-def tool_environ(env_file: Path | None = None) -> dict[str, str]:
+def tool_environ(
+    env_file: Path | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """The variables as a command sees them, for the few that it reads without building
     settings (`account` reads HTX_KEYS_CONFIG and HTX_PASSWORD_<NAME> ...): the environment
     over the .env file (./.env, or `env_file`)."""
     path = env_file if env_file is not None else Path.cwd() / ".env"
-    return merge_environ(os.environ, read_env_file(path, explicit=env_file is not None))
+    environ = os.environ if environ is None else environ
+    return merge_environ(environ, read_env_file(path, explicit=env_file is not None))
 
 
 def flag_name(setting: str) -> str:
@@ -325,11 +328,7 @@ def browser_values(
 ) -> dict[str, Any]:
     """The browser settings from flags > environment > .env, checked as load_settings checks
     them (a plain ws:// to another machine too), for `with_values` on the replica's settings."""
-    if environ is None:
-        merged = tool_environ(env_file)
-    else:
-        path = env_file if env_file is not None else Path.cwd() / ".env"
-        merged = merge_environ(environ, read_env_file(path, explicit=env_file is not None))
+    merged = tool_environ(env_file, environ)
     values = {
         name: convert(name, merged[ENV_NAMES[name]])
         for name in BROWSER_SETTINGS

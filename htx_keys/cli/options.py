@@ -5,7 +5,6 @@ typed `WebOptions`. Also the hidden prompts: the only place the tool asks a pers
 from __future__ import annotations
 
 import functools
-import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -17,6 +16,7 @@ from automation.modes import MODES, Mode
 from automation.schema import ENV_NAMES, SECRET_SETTINGS
 from flows.htx.limits import MAX_IPS
 from htx_keys.app.web_options import WebOptions
+from htx_keys.cli.params import Seconds
 
 if TYPE_CHECKING:
     from automation.config import Settings
@@ -28,19 +28,6 @@ IP_HELP = (
     "Without one, a key that can trade or withdraw is deactivated after 90 days without use."
 )
 KEY_FORMATS = ("text", "json", "github", "env")
-
-
-class Seconds(click.FloatRange):
-    """A number of seconds in a range: click's FloatRange lets nan through every bound (and
-    inf through a lower one), and nan makes a wait endless."""
-
-    name = "seconds"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        number = click.FLOAT.convert(value, param, ctx)
-        if not math.isfinite(number):
-            self.fail(f"{value!r} is not a finite number of seconds.", param, ctx)
-        return super().convert(number, param, ctx)
 
 
 def insecure_option(func: F) -> F:

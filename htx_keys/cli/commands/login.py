@@ -10,7 +10,6 @@ import click
 from automation.errors import InputError
 from htx_keys.cli.console import echo
 from htx_keys.cli.options import (
-    Seconds,
     account_options,
     ask_person,
     quiet_option,
@@ -18,6 +17,7 @@ from htx_keys.cli.options import (
     session_option,
     site_options,
 )
+from htx_keys.cli.params import Seconds
 
 
 @click.command()

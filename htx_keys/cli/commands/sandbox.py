@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from htx_keys.cli.options import Seconds, totp_period_option
+from htx_keys.cli.options import totp_period_option
+from htx_keys.cli.params import Seconds
 
 
 @click.command()
