@@ -155,6 +155,12 @@ CASES: dict[str, Bad] = {
         USAGE,
         "Invalid value for '--captcha-timeout': 'nan' is not a finite number of seconds.",
     ),
+    "expiring-within-overflow": Bad(
+        ["keys", "list", "--expiring-within", "9" * 400 + "d"],
+        USAGE,
+        f"Invalid value for '--expiring-within': '{'9' * 400}d': too large; use a number of "
+        "days like 14d",
+    ),
     "imap-port-out-of-range": Bad(
         PROVISION,
         CONFIG,
