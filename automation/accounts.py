@@ -195,6 +195,22 @@ def resolve_account(
     return accounts[name], read_secrets(name, environ)
 
 
+def mailbox_sharers(path: Path, name: str, host: str, user: str) -> tuple[str, ...]:
+    """The emails of the file's other accounts that read the mailbox `user` at `host` (their
+    imap_user, else their email, and their imap_host, else ours, as the environment would
+    give both). A mail naming none of its recipients then cannot be told to be ours."""
+    found = []
+    for other, account in read_accounts(path).items():
+        email = account.entries.get("email")
+        if other == name or not isinstance(email, str):
+            continue
+        their_host = str(account.entries.get("imap_host") or host)
+        their_user = str(account.entries.get("imap_user") or email)
+        if (their_host.lower(), their_user.lower()) == (host.lower(), user.lower()):
+            found.append(email)
+    return tuple(found)
+
+
 def unknown_account(name: str, path: Path, accounts: Mapping[str, Account]) -> str:
     create = f"create it with `htx-keys account set {name}`"
     if not path.exists():

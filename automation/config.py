@@ -79,6 +79,9 @@ class Settings:
     ws_endpoint: str | None = field(default=None, repr=False)
     # Let http:// and ws:// go to hosts other than this machine (see __post_init__).
     allow_insecure_transport: bool = False
+    # Seconds a key must exist before `keys reconcile` may call it an orphan: a younger one
+    # may belong to a run that is about to store it.
+    min_age: float = 600.0
     # name of the .env file the values came from, for error messages
     source: str = field(default="", compare=False)
     # the named account these settings are for (None: the plain HTX_* settings)

@@ -11,6 +11,8 @@ from typing import BinaryIO
 
 def fsync_dir(directory: Path) -> None:
     """Make a rename in `directory` durable (a crash must not bring back the old file)."""
+    if os.name == "nt":
+        return  # Windows opens no directory as a file; its renames are journalled by NTFS
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -71,3 +71,28 @@ def safe_url(url: str) -> str:
         return ""
     netloc = parts.netloc.rpartition("@")[2]
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def canonical_site(url: str) -> str:
+    """How two site URLs are compared: scheme and host lower-cased, the default port dropped,
+    path, query and trailing slash ignored ("https://WWW.htx.com:443/en-us/" is
+    "https://www.htx.com"). "www." stays: www.htx.com and htx.com count as two sites.
+    Text that is no URL is compared as it is, stripped and lower-cased."""
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return text.rstrip("/").lower()
+    host = parts.hostname
+    if not parts.scheme or not host:
+        return text.rstrip("/").lower()
+    scheme = parts.scheme.lower()
+    if ":" in host:  # an IPv6 address keeps its brackets
+        host = f"[{host}]"
+    if port is not None and port != DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{port}"
+    return f"{scheme}://{host.rstrip('.')}"

@@ -38,10 +38,13 @@ ENV_NAMES: dict[str, str] = {
     "cdp_endpoint": "HTX_KEYS_CDP_ENDPOINT",
     "ws_endpoint": "HTX_KEYS_WS_ENDPOINT",
     "allow_insecure_transport": "HTX_KEYS_ALLOW_INSECURE_TRANSPORT",
+    "min_age": "HTX_KEYS_MIN_AGE",
 }
 SECRET_SETTINGS = frozenset({"password", "totp_secret", "imap_password"})
 IMAP_SECURITY = ("tls", "starttls", "plain")
 NOTE_TAG_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,32}")
+AGE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.I)
+AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 # Identity settings an account's entries decide even against the generic environment.
 ACCOUNT_OWNED = frozenset({"email", "imap_user"})
 ACCOUNT_ENV = "HTX_KEYS_ACCOUNT"  # selects an account when --account is not given
@@ -54,9 +57,10 @@ def account_env_name(account: str, name: str) -> str:
 
 
 # Settings of the tool and this machine, not of an account: totp_period is for a test
-# sandbox, the site file is the tool's (one site, whichever account), the saved session, the
-# remote browser and whether plain text may cross the network belong to where it runs. They
-# are set in the environment or .env (or by flags), never in the accounts file.
+# sandbox, the site file and the age a key needs before `keys reconcile` judges it are the
+# tool's (whichever account), the saved session, the remote browser and whether plain text
+# may cross the network belong to where it runs. They are set in the environment or .env (or
+# by flags), never in the accounts file.
 TOOL_SETTINGS = frozenset(
     {
         "totp_period",
@@ -65,6 +69,7 @@ TOOL_SETTINGS = frozenset(
         "cdp_endpoint",
         "ws_endpoint",
         "allow_insecure_transport",
+        "min_age",
     }
 )
 # Which settings an accounts file may hold (never a secret), and how they are kept there.
@@ -137,6 +142,8 @@ def convert(name: str, raw: str, label: str | None = None) -> Any:
         if word not in TRUE_WORDS + FALSE_WORDS:
             raise ConfigError(f"{env} must be 1 or 0 (true/false, yes/no, on/off), not {raw!r}")
         return word in TRUE_WORDS
+    if name == "min_age":
+        return parse_age(raw, env)
     if name == "note_tag":
         tag = raw.strip()
         if tag.lower() == "none":
@@ -165,3 +172,14 @@ def check_session(spec: str, label: str) -> str:
     if (kind in ("keyring", "none") and not arg) or (kind == "file" and arg.strip()):
         return spec.strip()
     raise ConfigError(f"{label} must be {SESSION_KINDS}, not {spec!r}")
+
+
+def parse_age(raw: str, label: str) -> float:
+    """Seconds from "10m", "90s", "1h", "2d" or a plain number of minutes; 0 turns the wait off."""
+    match = AGE_PATTERN.match(raw)
+    if not match:
+        raise ConfigError(f"{label} must be a duration like 10m, 90s or 1h, not {raw!r}")
+    number, unit = float(match.group(1)), (match.group(2) or "m").lower()
+    if not math.isfinite(number):  # 400 digits are "inf" to float()
+        raise ConfigError(f"{label} must be a duration like 10m, 90s or 1h, not that large")
+    return number * AGE_UNITS[unit]

@@ -17,7 +17,6 @@ from automation.redaction import REDACTOR
 DEFAULT_SERVICE = "htx-keys"
 INDEX_ENTRY = "index"  # keyring cannot enumerate entries, so the store keeps its own list
 PROBE_TIMEOUT = 10.0  # a locked keyring may wait forever for a password prompt nobody sees
-LOCK_TIMEOUT = 10.0
 
 
 def short(access_key: str) -> str:
@@ -93,6 +92,12 @@ class Store(ABC):
 
     @abstractmethod
     def list(self) -> builtins.list[KeyRecord]: ...
+
+    def list_all(self) -> builtins.list[KeyRecord]:
+        """Every key, or a StoreError naming an entry that cannot be read. For decisions that
+        delete: list() may pass over what it cannot read, and a key whose entry is unreadable
+        must not look like a key that is not held."""
+        return self.list()
 
     @abstractmethod
     def delete(self, access_key: str) -> None: ...

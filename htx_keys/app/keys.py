@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from automation.errors import InputError, NeedsAttention, NotFound, SiteError
+from automation.errors import InputError, NotFound, SiteError
 from automation.store import EnvFileStore, check_store, short
 from flows.htx.key_list import ExchangeKey
 from flows.htx.limits import check_note_text
+from htx_keys.app.deletes import DELETE, Consent, Planned, approve
 from htx_keys.app.lifecycle import (
     Listing,
     exchange_listing,
@@ -21,9 +22,8 @@ from htx_keys.app.lifecycle import (
     forget,
     held_records,
     joined,
-    orphans,
 )
-from htx_keys.app.output import Made
+from htx_keys.app.output import Made, deletion_table
 from htx_keys.app.rotation import rotate_key, web_rotation
 from htx_keys.app.subuser import pick_parent
 from htx_keys.app.subuser_lifecycle import (
@@ -71,11 +71,19 @@ def revoke(
     sub_uid: int | None,
     parent_key: str | None,
     say: Say,
+    consent: Consent | None = None,
 ) -> None:
-    """Delete keys on HTX (the website's Delete flow, or REST for a sub-user), then here."""
+    """Delete keys on HTX (the website's Delete flow, or REST for a sub-user), then here. With
+    `every` (--all) the keys are shown and confirmed first; a dry run only shows them."""
+    consent = consent or Consent()
     if sub_uid is not None:
         if not access_key:
             raise InputError("--sub-uid needs the ACCESS_KEY of the sub-user's key")
+        if consent.dry_run:
+            theirs = sub_user_listing(run.settings, run.store, sub_uid, parent_key)
+            found = find_keys(theirs.keys, access_key, None, run.tag)
+            say(_plan(found) if found else f"No key {access_key} of sub-user {sub_uid} on HTX")
+            return
         parent = pick_parent(run.store, run.settings.email or "", parent_key)
         local = revoke_sub_user_key(
             run.settings, run.store, parent, sub_uid, access_key, run.reporter
@@ -86,12 +94,19 @@ def revoke(
     if owner is not None:
         raise InputError(f"Key {access_key} belongs to sub-user {owner}: add --sub-uid {owner}")
     listing = exchange_listing(run.settings, run.store, run.reporter, "auto")
+    confirmed: set[str] | None = None  # with a list read before the browser: what was agreed
     if listing is not None:
         found = find_keys(listing.keys, access_key, note, run.tag)
         if not found:
-            _not_on_exchange(run, access_key, note, say)
+            _not_on_exchange(run, access_key, note, say, consent.dry_run)
             return
         _check_several(found, note, every)
+        if consent.dry_run:
+            say(_plan(found))
+            return
+        if every:
+            approve(consent, _plan(found), len(found))
+            confirmed = {k.access_key for k in found}
     prep = run.prepare()
     with web_session(prep, run.options, run.reporter) as session:
         found = find_keys(session.keys(), access_key, note, run.tag)
@@ -105,12 +120,26 @@ def revoke(
                 hint="run `htx-keys doctor` to check the page, then try again",
             )
         if not found:
-            _not_on_exchange(run, access_key, note, say)
+            _not_on_exchange(run, access_key, note, say, consent.dry_run)
             return
         _check_several(found, note, every)
+        if listing is None and consent.dry_run:
+            say(_plan(found))
+            return
+        if listing is None and every:
+            approve(consent, _plan(found), len(found))
+        for gone in sorted((confirmed or set()) - {k.access_key for k in found}):
+            say(f"API key {gone} is no longer on the API Management page: left alone")
         for key in found:
+            if confirmed is not None and key.access_key not in confirmed:
+                say(f"API key {key.access_key} was not among the keys confirmed: left alone")
+                continue
             session.delete(key.access_key)
             say(f"Revoked API key {key.access_key}; {forget(run.store, key.access_key)}")
+
+
+def _plan(keys: list[ExchangeKey]) -> str:
+    return deletion_table([Planned(k, DELETE).row() for k in keys])
 
 
 def _check_several(found: list[ExchangeKey], note: str | None, every: bool) -> None:
@@ -122,10 +151,15 @@ def _check_several(found: list[ExchangeKey], note: str | None, every: bool) -> N
         )
 
 
-def _not_on_exchange(run: WebRun, access_key: str | None, note: str | None, say: Say) -> None:
+def _not_on_exchange(
+    run: WebRun, access_key: str | None, note: str | None, say: Say, dry_run: bool = False
+) -> None:
     """Revoking what is already gone succeeds (CI cleanups run twice); a stale local copy
     goes. Nothing anywhere by that name is an error."""
     held = [r for r in held_records(run.store, run.settings) if r.access_key == access_key]
+    if access_key and held and dry_run:
+        say(f"API key {access_key} is not on HTX; its copy in {run.store.location} would go")
+        return
     if access_key and held:
         say(f"API key {access_key} is not on HTX; {forget(run.store, access_key)}")
         return
@@ -180,31 +214,3 @@ def one_key(
         names = ", ".join(k.access_key for k in found)
         raise InputError(f"{len(found)} keys have the note {note!r} ({names}): name one")
     return found[0]
-
-
-def reconcile(run: WebRun, do_revoke: bool) -> tuple[list[ExchangeKey], bool]:
-    """(the orphans, whether they were deleted): keys with the tool's tag whose secret is held
-    nowhere here; deleted through the website with `do_revoke`."""
-    if not run.tag:
-        raise InputError(
-            "HTX_KEYS_NOTE_TAG is 'none': without a tag the tool cannot tell its keys from "
-            "keys made by hand"
-        )
-    listing = None if do_revoke else exchange_listing(run.settings, run.store, run.reporter, "auto")
-    if listing is not None:
-        return orphans(listing.keys, held_records(run.store, run.settings), run.tag), False
-    prep = run.prepare()
-    with web_session(prep, run.options, run.reporter) as session:
-        found = orphans(session.keys(), held_records(run.store, run.settings), run.tag)
-        if not do_revoke or not found:
-            return found, False
-        for key in found:
-            session.delete(key.access_key)
-            run.reporter.info(f"orphan {key.access_key} ({key.note}) deleted")
-    return found, True
-
-
-def orphans_found(found: list[ExchangeKey]) -> NeedsAttention:
-    return NeedsAttention(
-        f"{len(found)} orphan key(s) on HTX: `htx-keys keys reconcile --revoke` deletes them"
-    )

@@ -15,19 +15,25 @@ from typing import Any
 
 from automation.config import Settings
 from automation.errors import ConfigError, HtxKeysError, InputError, Interrupted
+from automation.hosts import canonical_site
 from automation.runner import Reporter
 from automation.store import EnvFileStore, KeyRecord, Store, short
 from flows.htx.key_list import ExchangeKey, from_api
 from flows.htx.limits import MAX_KEYS, KeyRequest, has_tag, note_matches
 
 
-def held_records(store: Store, settings: Settings) -> list[KeyRecord]:
-    """The stored keys of this account on this site (a record without a site counts)."""
+def held_records(
+    store: Store, settings: Settings, records: Sequence[KeyRecord] | None = None
+) -> list[KeyRecord]:
+    """The stored keys of this account on this site (a record without a site counts); sites
+    compare by canonical host, so "https://www.htx.com/" is "https://www.htx.com". From
+    `records` when given (already read), else from the store."""
     email = (settings.email or "").lower()
+    site = canonical_site(settings.base_url)
     return [
         r
-        for r in store.list()
-        if r.account.lower() == email and (not r.site or r.site == settings.base_url)
+        for r in (store.list() if records is None else records)
+        if r.account.lower() == email and (not r.site or canonical_site(r.site) == site)
     ]
 
 
@@ -138,14 +144,6 @@ def expiring(rows: Sequence[dict[str, Any]], days: float) -> list[dict[str, Any]
         if r["on_exchange"]
         and (r["status"] == "expired" or (r["valid_days"] is not None and r["valid_days"] <= days))
     ]
-
-
-def orphans(
-    keys: Sequence[ExchangeKey], records: Sequence[KeyRecord], tag: str
-) -> list[ExchangeKey]:
-    """Keys this tool made (its tag in the note) whose secret is held nowhere here."""
-    held = {r.access_key for r in records}
-    return [k for k in keys if has_tag(k.note, tag) and k.access_key not in held]
 
 
 def check_room(store: Store, count: int) -> None:

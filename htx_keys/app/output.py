@@ -19,6 +19,7 @@ import json
 import os
 import shlex
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -263,6 +264,16 @@ def render_rows(rows: list[dict[str, Any]]) -> str:
     return REDACTOR.scrub(json.dumps(rows, indent=2))
 
 
+def _aligned(lines: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    return REDACTOR.scrub(
+        "\n".join(
+            "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+            for line in lines
+        )
+    )
+
+
 def key_table(rows: list[dict[str, Any]]) -> str:
     """`keys list` as text: one line a key, columns aligned."""
     if not rows:
@@ -282,28 +293,40 @@ def key_table(rows: list[dict[str, Any]]) -> str:
                 "held" if r["secret_held"] else "not held",
             )
         )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
-    return REDACTOR.scrub(
-        "\n".join(
-            "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
-            for line in lines
-        )
-    )
+    return _aligned(lines)
 
 
-def orphan_report(rows: list[dict[str, Any]], fmt: str, *, revoked: bool) -> str:
-    """`keys reconcile`: the orphans found (rows of ExchangeKey.to_dict()), or that none were."""
+def deletion_table(rows: list[dict[str, Any]]) -> str:
+    """What a bulk delete will do (rows of deletes.Planned.row()): shown before the question
+    and by --dry-run."""
+    if not rows:
+        return "Nothing to delete."
+    lines = [("ACCESS KEY", "NOTE", "CREATED", "ACTION")]
+    for r in rows:
+        action = "delete" if r["verdict"] == "delete" else f"leave alone: {r['verdict']}"
+        if r.get("why"):
+            action += f" ({r['why']})"
+        lines.append((r["access_key"], r["note"], r["created_at"] or "-", action))
+    return _aligned(lines)
+
+
+ORPHAN_WORDS = {"delete": "Orphan", "too new to judge": "Too new to judge"}
+
+
+def orphan_report(rows: list[dict[str, Any]], fmt: str) -> str:
+    """`keys reconcile`: the orphans and the keys too new to judge (rows of
+    deletes.Planned.row() with `revoked` and `left`), or that there are none."""
     if fmt == "json":
-        return render_rows([dict(row, revoked=revoked) for row in rows])
+        return render_rows(rows)
     if not rows:
         return "No orphans: every key this tool made on HTX is held here."
-    word = "Revoked orphan" if revoked else "Orphan"
-    return REDACTOR.scrub(
-        "\n".join(
-            f"{word} {row['access_key']}  {row['note']}  created {row['created_at']}"
-            for row in rows
-        )
-    )
+    lines = []
+    for row in rows:
+        word = "Revoked orphan" if row.get("revoked") else ORPHAN_WORDS[row["verdict"]]
+        line = f"{word} {row['access_key']}  {row['note']}  created {row['created_at'] or '-'}"
+        why = row.get("left") or row.get("why")
+        lines.append(f"{line}  ({why})" if why else line)
+    return REDACTOR.scrub("\n".join(lines))
 
 
 def verify_report(rows: list[dict[str, Any]], fmt: str) -> str:

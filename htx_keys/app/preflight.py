@@ -18,6 +18,7 @@ from automation.browser import BrowserChoice, choose_browser
 from automation.config import Settings
 from automation.errors import ConfigError
 from automation.mail_settings import MailSettings, check_settings, parse_senders
+from automation.mailparse import is_address
 from automation.modes import ArtifactModes
 from automation.otp import Totp, validate_secret
 from automation.runner import Reporter, StepHook
@@ -78,13 +79,21 @@ def mail_settings(settings: Settings) -> MailSettings:
         extra["senders"] = parse_senders(settings.mail_from)
     if settings.mail_code_pattern:
         extra["code_pattern"] = settings.mail_code_pattern
+    host, user = settings.imap_host or "", settings.imap_user or settings.email or ""
+    if settings.account and settings.accounts_file:
+        # Named accounts that read one mailbox must tell each other's mail apart.
+        from automation.accounts import mailbox_sharers
+
+        sharers = mailbox_sharers(Path(settings.accounts_file), settings.account, host, user)
+        extra["other_addresses"] = sharers
     return MailSettings(
-        host=settings.imap_host or "",
+        host=host,
         port=settings.imap_port,
-        user=settings.imap_user or settings.email or "",
+        user=user,
         password=settings.imap_password or "",
         security=settings.imap_security,  # type: ignore[arg-type]
         ca_file=settings.imap_ca_file,
+        account_address=settings.email if is_address(settings.email) else None,
         **extra,
     )
 

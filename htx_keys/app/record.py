@@ -102,7 +102,7 @@ def live_site(
     session = open_session_store(settings.session, settings.base_url, settings.email or "")
     settings = ask_secrets(settings, run_secret_names(session))
     options.session = None if isinstance(session, NoSession) else session
-    return settings, open_store(settings.store)
+    return settings, open_store(settings.store, settings.state_dir)
 
 
 def clear_outputs(out_dir: Path) -> None:

@@ -67,7 +67,7 @@ class WebRun:
             ask=ask,
             on_key=on_key,
         )
-        store = open_store(settings.store)
+        store = open_store(settings.store, settings.state_dir)
         return cls(settings, store, session, options, Reporter(quiet=quiet), ask_secrets)
 
     def ask_for(self, *names: str) -> None:

@@ -16,6 +16,11 @@ def echo(text: str) -> None:
     click.echo(_scrub(text))
 
 
+def echo_err(text: str) -> None:
+    """Lines for the person on stderr (what is about to happen), scrubbed."""
+    click.echo(_scrub(text), err=True)
+
+
 def print_error(message: str, hint: str | None = None) -> None:
     """`htx-keys: error: ...` (and a hint line) on stderr: the one form every failure takes."""
     click.echo(f"htx-keys: error: {_scrub(message)}", err=True)

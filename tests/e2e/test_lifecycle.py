@@ -31,7 +31,7 @@ from tests.support.keys import (
 )
 from tests.support.site import Site
 
-pytestmark = [pytest.mark.e2e, pytest.mark.cost(145)]
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(130)]
 
 
 def lifecycle_env(site: Site, tmp_path: Path, **extra: str) -> dict[str, str]:
@@ -206,28 +206,6 @@ def test_rotate_with_github_outputs(htx_site: Site, tmp_path: Path) -> None:
     ]
     assert set(stored(store)) == {new}
     assert "verified      skipped" in run.stdout  # bound to addresses other than this one
-
-
-def test_reconcile_finds_and_revokes_an_orphan(htx_site: Site, tmp_path: Path) -> None:
-    site, store = htx_site, tmp_path / "keys.json"
-    env = lifecycle_env(site, tmp_path)
-    held = seed_key(site, "held [htx-keys]", store)
-    orphan = seed_key(site, "crashed [htx-keys]")  # the tool died before storing it
-    by_hand = seed_key(site, "made by hand")  # not the tool's: never touched
-
-    found = run_cli(["keys", "reconcile", "--format", "json"], env, tmp_path)
-    assert found.returncode == 14, found.explain()
-    assert [k["access_key"] for k in json.loads(found.stdout)] == [orphan.access_key]
-    assert "keys reconcile --revoke" in found.stderr
-
-    fixed = run_cli(["keys", "reconcile", "--revoke"], env, tmp_path)
-    assert fixed.returncode == 0, fixed.explain()
-    assert f"Revoked orphan {orphan.access_key}" in fixed.stdout
-    assert set(on_exchange(site)) == {held.access_key, by_hand.access_key}
-    clean = run_cli(["keys", "reconcile"], env, tmp_path)
-    assert clean.returncode == 0, clean.explain()
-    assert clean.stdout.startswith("No orphans")
-    assert_no_secrets(site, [found, fixed, clean], orphan.secret_key)
 
 
 CHILD = """

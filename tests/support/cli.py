@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pty
 import subprocess
 import sys
 import threading
@@ -69,10 +70,12 @@ class Background:
     """`htx-keys` running in the background, its output read as it comes: for tests that
     stop it (SIGTERM) at a chosen moment."""
 
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+    def __init__(
+        self, args: list[str], env: dict[str, str], cwd: Path, stdin: int = subprocess.DEVNULL
+    ) -> None:
         self.args = args
         self.started = time.monotonic()
-        self.proc = start_cli(args, env, cwd, stdin=subprocess.DEVNULL)
+        self.proc = start_cli(args, env, cwd, stdin=stdin)
         self.out: list[str] = []
         self.err: list[str] = []
         assert self.proc.stdout is not None and self.proc.stderr is not None
@@ -114,6 +117,24 @@ class Background:
         return Run(
             self.args, code, "".join(self.out), "".join(self.err), time.monotonic() - self.started
         )
+
+
+def run_cli_on_terminal(
+    args: list[str], env: dict[str, str], cwd: Path, cue: str, answer: str,
+    timeout: float = 240,
+) -> Run:  # fmt: skip
+    """`htx-keys ARGS` with a terminal for stdin (stdout and stderr stay pipes): once a stderr
+    line contains `cue` (a prompt has no line end to wait for; the line before it does),
+    `answer` is typed, and the terminal holds it until the command reads it."""
+    master, slave = pty.openpty()
+    try:
+        proc = Background(args, env, cwd, stdin=slave)
+        os.close(slave)
+        proc.wait_for(cue, timeout=timeout)
+        os.write(master, f"{answer}\n".encode())
+        return proc.finish(timeout=timeout)
+    finally:
+        os.close(master)
 
 
 @dataclass

@@ -8,8 +8,10 @@ for the account, as Playwright storage state.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -116,3 +118,17 @@ def seed_sub_key(site: Site, sub_uid: int, note: str, store: Path | None = None)
 
 def sub_keys(site: Site, sub_uid: int) -> dict[str, ApiKey]:
     return {k.access_key: k for k in site.server.state.sub_keys.get(sub_uid, [])}
+
+
+def backdate(site: Site, access_key: str, minutes: float) -> None:
+    """Make a key on the replica (the account's or a sub-user's) older, as if HTX had made it
+    `minutes` earlier: keys younger than a few minutes are left alone by `keys reconcile`."""
+    state = site.server.state
+    with state.lock:
+        for keys in (*state._keys.values(), *state.sub_keys.values()):
+            for i, key in enumerate(keys):
+                if key.access_key == access_key:
+                    earlier = key.created_at - timedelta(minutes=minutes)
+                    keys[i] = dataclasses.replace(key, created_at=earlier)
+                    return
+    raise AssertionError(f"no key {access_key} on the replica")

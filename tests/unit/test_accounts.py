@@ -715,3 +715,94 @@ def test_removing_a_table_keeps_the_comments_of_the_next_one(
     result = run("remove", "a", "--config", str(path), "--from-file")
     assert result.exit_code == 0, result.output
     assert path.read_text() == "\n# b is the backup\n[accounts.b]\n"
+
+
+def _set_email(path: str, name: str) -> None:
+    from automation.accounts_file import update_accounts
+
+    update_accounts(Path(path), name, {"email": f"{name}@example.com"})
+
+
+def test_accounts_set_at_the_same_time_all_land(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several `account set` at once: each reads, changes and writes the file in turn."""
+    import multiprocessing
+    import time
+
+    from automation import accounts_file
+
+    path = write(tmp_path, '[accounts.first]\nemail = "first@example.com"\n')
+    planned = accounts_file.plan_update
+
+    def slow_plan(*args: object, **kwargs: object) -> tuple[str, bool]:
+        result = planned(*args, **kwargs)  # type: ignore[arg-type]
+        time.sleep(0.05)  # the window in which another writer's change would be lost
+        return result
+
+    monkeypatch.setattr(accounts_file, "plan_update", slow_plan)
+    names = [f"bot-{n}" for n in range(6)]
+    ctx = multiprocessing.get_context("fork")
+    workers = [ctx.Process(target=_set_email, args=(str(path), name)) for name in names]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    found = read_accounts(path)
+    assert sorted(found) == sorted(["first", *names])
+    assert all(found[n].entries["email"] == f"{n}@example.com" for n in names)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+TEAM = """\
+[accounts.alice]
+email = "alice@team.example"
+imap_host = "imap.team.example"
+imap_user = "team@team.example"
+
+[accounts.bob]
+email = "bob@team.example"
+imap_host = "IMAP.team.example"
+imap_user = "Team@team.example"
+
+[accounts.carol]
+email = "carol@team.example"
+
+[accounts.dave]
+email = "dave@team.example"
+imap_user = "team@team.example"
+
+[accounts.erin]
+email = "erin@team.example"
+imap_host = "imap.other.example"
+imap_user = "team@team.example"
+
+[accounts.nobody]
+imap_user = "team@team.example"
+"""
+
+
+def test_the_accounts_reading_the_same_mailbox(tmp_path: Path) -> None:
+    from automation.accounts import mailbox_sharers
+
+    path = write(tmp_path, TEAM)
+    # bob: the same host and user in other cases; dave: no host, so the environment's, ours;
+    # carol reads her own mailbox (her email), erin another server's, nobody has no address.
+    sharers = mailbox_sharers(path, "alice", "imap.team.example", "team@team.example")
+    assert sharers == ("bob@team.example", "dave@team.example")
+    assert mailbox_sharers(path, "carol", "imap.team.example", "carol@team.example") == ()
+
+
+def test_mail_settings_know_the_account_s_address_and_its_mailbox_sharers(
+    tmp_path: Path,
+) -> None:
+    from htx_keys.app.preflight import mail_settings
+
+    path = write(tmp_path, TEAM)
+    mail = mail_settings(load(path, account="bob"))
+    assert mail.account_address == "bob@team.example"
+    assert mail.other_addresses == ("alice@team.example", "dave@team.example")
+    # Without a named account nobody else is known; a phone number is no address.
+    alone = mail_settings(load(path, {"HTX_EMAIL": "+86 13812345678", "HTX_IMAP_USER": "u"}))
+    assert (alone.account_address, alone.other_addresses) == (None, ())

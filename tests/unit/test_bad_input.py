@@ -161,6 +161,17 @@ CASES: dict[str, Bad] = {
         f"Invalid value for '--expiring-within': '{'9' * 400}d': too large; use a number of "
         "days like 14d",
     ),
+    "min-age-overflow": Bad(
+        PROVISION,
+        CONFIG,
+        "HTX_KEYS_MIN_AGE must be a duration like 10m, 90s or 1h, not that large",
+        env={"HTX_KEYS_MIN_AGE": "9" * 400 + "m"},
+    ),
+    "min-age-flag-overflow": Bad(
+        ["keys", "reconcile", "--min-age", "9" * 400],
+        USAGE,
+        "Invalid value for '--min-age': must be a duration like 10m, 90s or 1h, not that large",
+    ),
     "imap-port-out-of-range": Bad(
         PROVISION,
         CONFIG,

@@ -1,5 +1,5 @@
 """Key lifecycle without a browser: the note tag, reading both spellings of the key list,
-joining it with the store, --count planning, orphans, CI outputs and durations."""
+joining it with the store, --count planning, CI outputs and durations."""
 
 from __future__ import annotations
 
@@ -27,7 +27,6 @@ from htx_keys.app.lifecycle import (
     expiring,
     find_keys,
     joined,
-    orphans,
     plan_count,
 )
 from htx_keys.app.output import KeyOutput, Made
@@ -126,11 +125,6 @@ def test_join_marks_held_secrets_and_keys_gone_from_htx() -> None:
     assert (by_key["b"]["secret_held"], by_key["b"]["tagged"]) == (False, False)
     gone = by_key["gone"]
     assert (gone["on_exchange"], gone["status"], gone["valid_days"]) == (False, "not on HTX", 90)
-
-
-def test_orphans_are_the_tools_keys_without_a_secret_here() -> None:
-    keys = [key("a", "bot [htx-keys]"), key("b", "crashed [htx-keys]"), key("c", "by hand")]
-    assert [k.access_key for k in orphans(keys, [record("a")], TAG)] == ["b"]
 
 
 def test_count_plan_creates_only_what_is_missing() -> None:

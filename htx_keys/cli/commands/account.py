@@ -161,7 +161,7 @@ def set_account(
     bound) and the IMAP password with hidden input; Enter keeps what the keyring holds.
     """
     from automation.accounts import ACCOUNTS_SERVICE, accounts_path, store_secret
-    from automation.accounts_file import plan_update, write_accounts
+    from automation.accounts_file import plan_update, update_accounts
     from automation.config import tool_environ
 
     name = _name(name)
@@ -178,10 +178,8 @@ def set_account(
         entered, outcome = _ask_secrets(name)
         for setting, value in entered.items():
             store_secret(name, setting, value)
-    # Planned again: the file may have changed while the prompts waited.
-    text, changed = plan_update(path, name, updates)
-    if changed:
-        write_accounts(path, text)
+    # Planned again, under the file's lock: it may have changed while the prompts waited.
+    changed = update_accounts(path, name, updates)
     lines = [f"Account '{name}': {path} {'updated' if changed else 'unchanged'}"]
     for setting, label in SECRETS:
         if setting in outcome:
@@ -248,7 +246,7 @@ def list_accounts(config_file: Path | None, fmt: str) -> None:
 def remove_account(name: str, config_file: Path | None, from_file: bool) -> None:
     """Delete account NAME's secrets from the keyring (and with --from-file, its table)."""
     from automation.accounts import accounts_path, delete_secret, read_accounts
-    from automation.accounts_file import plan_removal, write_accounts
+    from automation.accounts_file import plan_removal, remove_table
     from automation.config import tool_environ
 
     name = _name(name)
@@ -257,7 +255,7 @@ def remove_account(name: str, config_file: Path | None, from_file: bool) -> None
     _require_keyring(name, "removed")
     removed = [label for setting, label in SECRETS if delete_secret(name, setting)]
     if text is not None:
-        write_accounts(path, text)
+        remove_table(path, name)  # planned again under the file's lock
     if not removed and text is None:
         table = f" and {path} has no [accounts.{name}]" if from_file else ""
         raise ConfigError(

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import math
 import re
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from automation.errors import InputError
+from automation.errors import ConfigError, InputError
+from automation.schema import ENV_NAMES, parse_age
 from htx_keys.app.web_options import WebOptions
-from htx_keys.cli.console import echo
+from htx_keys.cli.console import echo, echo_err
 from htx_keys.cli.options import (
     check_parent_key,
     format_option,
@@ -21,6 +25,10 @@ from htx_keys.cli.options import (
     web_run,
 )
 
+if TYPE_CHECKING:
+    from htx_keys.app.deletes import Consent
+
+F = TypeVar("F", bound=Callable[..., Any])
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhw]?)\s*$", re.I)
 SOURCES = ("auto", "api", "web")
 
@@ -41,6 +49,57 @@ def check_duration(value: str | None) -> str | None:
     if value is not None:
         parse_days(value)
     return value
+
+
+def consent_options(goes_with: str) -> Callable[[F], F]:
+    """--yes and --dry-run of a command that deletes several keys."""
+
+    def decorate(func: F) -> F:
+        func = click.option(
+            "--dry-run",
+            is_flag=True,
+            help="Show what would be deleted, delete nothing, exit 0.",
+        )(func)
+        return click.option(
+            "--yes",
+            "-y",
+            is_flag=True,
+            help=f"With {goes_with}: delete without asking (needed when stdin is no terminal).",
+        )(func)
+
+    return decorate
+
+
+def make_consent(yes: bool, dry_run: bool, quiet: bool, *, needed: bool, what: str) -> Consent:
+    """Checked before anything starts: without a terminal to ask on, --yes is required."""
+    from htx_keys.app.deletes import Consent
+
+    if yes and not needed:
+        raise InputError(f"--yes goes with {what}")
+    if needed and not (yes or dry_run) and not sys.stdin.isatty():
+        raise InputError(
+            f"{what} asks before deleting and stdin is not a terminal: add --yes to delete "
+            "without asking, or --dry-run to see what would be deleted"
+        )
+
+    def show(table: str) -> None:
+        if not (quiet and yes):
+            echo_err(table)
+
+    def ask(question: str) -> bool:
+        return click.confirm(question, default=False, err=True)
+
+    return Consent(yes=yes, dry_run=dry_run, ask=ask, show=show)
+
+
+def check_age(value: str | None) -> float | None:
+    """--min-age in seconds, checked while parsing so the error names the option."""
+    if value is None:
+        return None
+    try:
+        return parse_age(value, "--min-age")
+    except ConfigError as exc:
+        raise click.BadParameter(exc.message.replace("--min-age must be", "must be")) from None
 
 
 @click.group()
@@ -101,7 +160,13 @@ def list_keys(
 @keys.command()
 @click.argument("access_key", required=False)
 @click.option("--note", metavar="NOTE", help="The key(s) with this note (the tool's tag added).")
-@click.option("--all", "every", is_flag=True, help="With --note: every key with the note.")
+@click.option(
+    "--all",
+    "every",
+    is_flag=True,
+    help="With --note: every key with the note, shown and confirmed before any is deleted.",
+)
+@consent_options("--all")
 @sub_uid_option(
     "The key belongs to this sub-user: delete it over REST, signed with a stored key of the "
     "parent (no browser)."
@@ -113,6 +178,8 @@ def revoke(
     access_key: str | None,
     note: str | None,
     every: bool,
+    yes: bool,
+    dry_run: bool,
     sub_uid: int | None,
     parent_key: str | None,
     quiet: bool,
@@ -122,13 +189,18 @@ def revoke(
 
     Uses the website's own Delete flow (confirmation, emailed code, GA code). A sub-user's
     key (--sub-uid) is deleted over REST instead. A key HTX no longer lists but that is
-    stored here only loses its local copy.
+    stored here only loses its local copy. With --all, the keys are listed and you are asked
+    before the first is deleted (--yes: do not ask; needed without a terminal).
     """
     from htx_keys.app import keys as use
 
     use.check_target(access_key, note)
     check_parent_key(sub_uid, parent_key)
-    use.revoke(web_run(web, quiet=quiet), access_key, note, every, sub_uid, parent_key, echo)
+    if every and not note:
+        raise InputError("--all goes with --note")
+    consent = make_consent(yes, dry_run, quiet, needed=every, what="--all")
+    run = web_run(web, quiet=quiet)
+    use.revoke(run, access_key, note, every, sub_uid, parent_key, echo, consent)
 
 
 @keys.command()
@@ -169,21 +241,54 @@ def rotate(
 
 @keys.command()
 @click.option("--revoke", "do_revoke", is_flag=True, help="Delete the orphans on HTX.")
+@consent_options("--revoke")
+@click.option(
+    "--min-age",
+    metavar="DURATION",
+    callback=lambda _ctx, _param, value: check_age(value),
+    help="Leave keys younger than this alone, as too new to judge: a run may be about to "
+    f"store them (10m, 90s, 1h; 0: no wait) [env {ENV_NAMES['min_age']}; default 10m].",
+)
+@sub_uid_option(
+    "Reconcile this sub-user's keys instead (over REST, signed by the parent; no browser)."
+)
+@parent_key_option
 @format_option(show_default=False, help="How to print the orphans (never a secret).")
 @quiet_option
 @web_options()
-def reconcile(do_revoke: bool, fmt: str, quiet: bool, web: WebOptions) -> None:
+def reconcile(
+    do_revoke: bool,
+    yes: bool,
+    dry_run: bool,
+    min_age: float | None,
+    sub_uid: int | None,
+    parent_key: str | None,
+    fmt: str,
+    quiet: bool,
+    web: WebOptions,
+) -> None:
     """Find orphans: keys this tool made (its tag in the note) whose secret is held nowhere here.
 
     A key is an orphan when the tool stopped between Create and storing the pair, or its
-    local copy was lost. "Held" means in the store this command uses (--store): keys kept in
-    another store count as orphans here, so list first. Without --revoke they are listed and the
-    exit status is 14 when there are any; with --revoke each is deleted through the website.
+    local copy was lost. "Held" means in the store this command uses (--store), for any
+    account or site: keys kept in another store count as orphans here, so list first. Keys
+    younger than --min-age are left alone. An entry of the store that cannot be read stops
+    the run. Without --revoke the orphans are listed and the exit status is 14 when there are
+    any; with --revoke they are listed, confirmed (--yes: do not ask; needed without a
+    terminal) and deleted through the website (over REST for --sub-uid). --dry-run shows what
+    --revoke would delete.
     """
-    from htx_keys.app import keys as use
-    from htx_keys.app.output import orphan_report
+    from htx_keys.app.output import deletion_table, orphan_report, render_rows
+    from htx_keys.app.reconcile import ReconcileOptions
+    from htx_keys.app.reconcile import reconcile as use
 
-    found, revoked = use.reconcile(web_run(web, quiet=quiet), do_revoke)
-    echo(orphan_report([k.to_dict() for k in found], fmt, revoked=revoked))
-    if found and not revoked:
-        raise use.orphans_found(found)
+    check_parent_key(sub_uid, parent_key)
+    consent = make_consent(yes, dry_run, quiet, needed=do_revoke, what="--revoke")
+    opts = ReconcileOptions(do_revoke, consent, min_age, sub_uid, parent_key)
+    result = use(web_run(web, quiet=quiet), opts)
+    if dry_run:
+        rows = [p.row() for p in result.planned]
+        echo(render_rows(rows) if fmt == "json" else deletion_table(rows))
+        return
+    echo(orphan_report(result.rows(), fmt))
+    result.check()

@@ -45,7 +45,7 @@ def verify(
         base_url, api_url, env_file, account, config_file,
         store=store_spec, allow_insecure_transport=allow_insecure_transport,
     )  # fmt: skip
-    store = open_store(settings.store)
+    store = open_store(settings.store, settings.state_dir)
     rows, failed = verify_stored(settings, store, access_key, Reporter(quiet=quiet))
     echo(verify_report(rows, fmt))
     if failed:
