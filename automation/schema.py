@@ -4,11 +4,13 @@ raw value is read. automation.config (flags > environment > .env) and automation
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 from typing import Any
 
 from automation.errors import ConfigError
+from automation.hosts import safe_url, url_problem
 
 # The environment name of each setting. HTX_* are the account's; HTX_KEYS_* are the tool's.
 ENV_NAMES: dict[str, str] = {
@@ -32,6 +34,10 @@ ENV_NAMES: dict[str, str] = {
     "note_tag": "HTX_KEYS_NOTE_TAG",
     "totp_period": "HTX_TOTP_PERIOD",
     "site_file": "HTX_KEYS_SITE_FILE",
+    "session": "HTX_KEYS_SESSION",
+    "cdp_endpoint": "HTX_KEYS_CDP_ENDPOINT",
+    "ws_endpoint": "HTX_KEYS_WS_ENDPOINT",
+    "allow_insecure_transport": "HTX_KEYS_ALLOW_INSECURE_TRANSPORT",
     "min_age": "HTX_KEYS_MIN_AGE",
 }
 SECRET_SETTINGS = frozenset({"password", "totp_secret", "imap_password"})
@@ -50,17 +56,37 @@ def account_env_name(account: str, name: str) -> str:
     return f"{ENV_NAMES[name]}_{account.upper().replace('-', '_')}"
 
 
-# Which settings an accounts file may hold (never a secret), and how they are kept there.
-# Not an account's property: totp_period is for a test sandbox, the site file and the age a
-# key needs before `keys reconcile` judges it are the tool's (whichever account); all three
-# are set in the environment.
-FILE_SETTINGS = tuple(
-    name
-    for name in ENV_NAMES
-    if name not in SECRET_SETTINGS | {"totp_period", "site_file", "min_age"}
+# Settings of the tool and this machine, not of an account: totp_period is for a test
+# sandbox, the site file and the age a key needs before `keys reconcile` judges it are the
+# tool's (whichever account), the saved session, the remote browser and whether plain text
+# may cross the network belong to where it runs. They are set in the environment or .env (or
+# by flags), never in the accounts file.
+TOOL_SETTINGS = frozenset(
+    {
+        "totp_period",
+        "site_file",
+        "session",
+        "cdp_endpoint",
+        "ws_endpoint",
+        "allow_insecure_transport",
+        "min_age",
+    }
 )
+# Which settings an accounts file may hold (never a secret), and how they are kept there.
+FILE_SETTINGS = tuple(name for name in ENV_NAMES if name not in SECRET_SETTINGS | TOOL_SETTINGS)
 PATH_SETTINGS = ("imap_ca_file", "state_dir", "site_file")
 NUMBER_SETTINGS = ("imap_port", "mail_timeout")
+# The URL settings and the schemes each takes; the site's are bases that paths are added to.
+URL_SCHEMES: dict[str, tuple[str, ...]] = {
+    "base_url": ("http", "https"),
+    "api_url": ("http", "https"),
+    "cdp_endpoint": ("http", "https", "ws", "wss"),
+    "ws_endpoint": ("ws", "wss"),
+}
+SITE_URLS = ("base_url", "api_url")
+SESSION_KINDS = "keyring, file:PATH or none"
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
 # An account's secrets, asked for and listed in this order; the labels are how a person
 # names them.
 SECRETS: tuple[tuple[str, str], ...] = (
@@ -86,6 +112,8 @@ def convert(name: str, raw: str, label: str | None = None) -> Any:
             seconds = float(raw)
         except ValueError:
             raise ConfigError(f"{env} must be a number of seconds, not {raw!r}") from None
+        if not math.isfinite(seconds):  # nan would make every wait endless
+            raise ConfigError(f"{env} must be a finite number of seconds, not {raw.strip()!r}")
         if seconds <= 0:
             raise ConfigError(f"{env} must be more than 0 seconds")
         return seconds
@@ -104,8 +132,16 @@ def convert(name: str, raw: str, label: str | None = None) -> Any:
         return mode
     if name in PATH_SETTINGS:
         return Path(raw).expanduser()
-    if name in ("base_url", "api_url"):
-        return raw.strip().rstrip("/")
+    if name in URL_SCHEMES:
+        url = check_url(name, raw.strip(), env)
+        return url.rstrip("/") if name in SITE_URLS else url
+    if name == "session":
+        return check_session(raw, env)
+    if name == "allow_insecure_transport":
+        word = raw.strip().lower()
+        if word not in TRUE_WORDS + FALSE_WORDS:
+            raise ConfigError(f"{env} must be 1 or 0 (true/false, yes/no, on/off), not {raw!r}")
+        return word in TRUE_WORDS
     if name == "min_age":
         return parse_age(raw, env)
     if name == "note_tag":
@@ -120,10 +156,30 @@ def convert(name: str, raw: str, label: str | None = None) -> Any:
     return raw
 
 
+def check_url(name: str, url: str, label: str) -> str:
+    """The URL when its scheme, host and port fit the setting; a ConfigError naming it if not
+    (without any user name, password or query the URL may carry: they can be secrets)."""
+    problem = url_problem(url, URL_SCHEMES[name], site=name in SITE_URLS)
+    if problem is None:
+        return url
+    shown = safe_url(url)
+    raise ConfigError(f"{label} {shown!r} {problem}" if shown else f"{label} {problem}")
+
+
+def check_session(spec: str, label: str) -> str:
+    """keyring | file:PATH | none, as automation.session opens them."""
+    kind, _, arg = spec.strip().partition(":")
+    if (kind in ("keyring", "none") and not arg) or (kind == "file" and arg.strip()):
+        return spec.strip()
+    raise ConfigError(f"{label} must be {SESSION_KINDS}, not {spec!r}")
+
+
 def parse_age(raw: str, label: str) -> float:
     """Seconds from "10m", "90s", "1h", "2d" or a plain number of minutes; 0 turns the wait off."""
     match = AGE_PATTERN.match(raw)
     if not match:
         raise ConfigError(f"{label} must be a duration like 10m, 90s or 1h, not {raw!r}")
     number, unit = float(match.group(1)), (match.group(2) or "m").lower()
+    if not math.isfinite(number):  # 400 digits are "inf" to float()
+        raise ConfigError(f"{label} must be a duration like 10m, 90s or 1h, not that large")
     return number * AGE_UNITS[unit]

@@ -44,8 +44,6 @@ class RunOptions:
     use_totp_state: bool = True  # remember used GA steps across runs (off for throwaway seeds)
     verify: bool = True  # check the new key with signed REST calls once it is stored
     hooks: Sequence[StepHook[Any]] = ()
-    cdp_endpoint: str | None = None
-    ws_endpoint: str | None = None
     session: SessionStore | None = None  # where a saved login is read (and renewed)
     ask: Callable[[str], str | None] | None = None  # a hidden prompt for the person
     captcha_timeout_s: float = 180.0
@@ -116,7 +114,7 @@ def prepare(
     mail = mail_settings(settings)
     check_settings(mail)
     browser = choose_browser(
-        settings.browser, cdp_endpoint=options.cdp_endpoint, ws_endpoint=options.ws_endpoint
+        settings.browser, cdp_endpoint=settings.cdp_endpoint, ws_endpoint=settings.ws_endpoint
     )
     if options.headed and not browser.remote and not has_display():
         raise ConfigError(
@@ -130,12 +128,12 @@ def prepare(
 
 def site_file_path(settings: Settings) -> tuple[Path, bool]:
     """(the site file, whether it was named): HTX_KEYS_SITE_FILE, else site.toml beside the
-    accounts file (~/.config/htx-keys/site.toml)."""
+    accounts file (--config, HTX_KEYS_CONFIG, else ~/.config/htx-keys/accounts.toml)."""
     from automation.accounts import accounts_path
 
     if settings.site_file is not None:
         return settings.site_file, True
-    accounts = Path(settings.accounts_file) if settings.accounts_file else None
+    accounts = Path(settings.accounts_file) if settings.accounts_file else settings.config_file
     return accounts_path(accounts, os.environ).parent / SITE_FILE_NAME, False
 
 

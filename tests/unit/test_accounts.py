@@ -266,20 +266,20 @@ def test_default_path_follows_xdg_config_home_then_htx_keys_config(tmp_path: Pat
 def test_precedence_flags_environment_account_env_file_defaults(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        '[accounts.main]\nbase_url = "http://account"\napi_url = "http://account-api"\n'
+        '[accounts.main]\nbase_url = "https://account"\napi_url = "https://account-api"\n'
         'imap_host = "account-host"\nmail_from = "account@htx.com"\n',
     )
     env_file = tmp_path / "test.env"
     env_file.write_text(
-        "HTX_BASE_URL=http://dotenv\nHTX_API_URL=http://dotenv-api\nHTX_IMAP_HOST=dotenv-host\n"
+        "HTX_BASE_URL=https://dotenv\nHTX_API_URL=https://dotenv-api\nHTX_IMAP_HOST=dotenv-host\n"
         "HTX_MAIL_FROM=dotenv@htx.com\nHTX_IMAP_PORT=1993\n"
     )
-    environ = {"HTX_BASE_URL": "http://env", "HTX_API_URL": "http://env-api"}
+    environ = {"HTX_BASE_URL": "https://env", "HTX_API_URL": "https://env-api"}
     settings = load_settings(
-        {"base_url": "http://flag"}, env_file, environ, account="main", config_file=path
+        {"base_url": "https://flag"}, env_file, environ, account="main", config_file=path
     )
-    assert settings.base_url == "http://flag"  # flag
-    assert settings.api_url == "http://env-api"  # environment over the account
+    assert settings.base_url == "https://flag"  # flag
+    assert settings.api_url == "https://env-api"  # environment over the account
     assert settings.imap_host == "account-host"  # the account over .env
     assert settings.mail_from == "account@htx.com"
     assert settings.imap_port == 1993  # .env where the account says nothing

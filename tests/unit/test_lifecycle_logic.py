@@ -81,7 +81,7 @@ def test_note_tag_setting(raw: str, tag: str, tmp_path: Path) -> None:
 
 def test_bad_note_tag_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="HTX_KEYS_NOTE_TAG must be 1-32 letters"):
-        load_settings({"note_tag": "a b]"}, None, {})
+        load_settings(None, None, {"HTX_KEYS_NOTE_TAG": "a b]"})
 
 
 def test_table_row_and_api_entry_read_alike() -> None:

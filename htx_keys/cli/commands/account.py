@@ -162,9 +162,10 @@ def set_account(
     """
     from automation.accounts import ACCOUNTS_SERVICE, accounts_path, store_secret
     from automation.accounts_file import plan_update, update_accounts
+    from automation.config import tool_environ
 
     name = _name(name)
-    path = accounts_path(config_file, os.environ)
+    path = accounts_path(config_file, tool_environ())
     updates = _file_values(settings)
     if permissions:
         updates["permissions"] = list(check_permissions(permissions, allow_withdraw=True))
@@ -200,12 +201,14 @@ def set_account(
 def list_accounts(config_file: Path | None, fmt: str) -> None:
     """List the accounts: name, email and which secrets are held (environment or keyring)."""
     from automation.accounts import accounts_path, read_accounts, read_secrets
+    from automation.config import tool_environ
 
-    path = accounts_path(config_file, os.environ)
+    environ = tool_environ()
+    path = accounts_path(config_file, environ)
     rows: list[dict[str, Any]] = []
     problem = ""
     for name, found in read_accounts(path).items():
-        secrets = read_secrets(name, os.environ)
+        secrets = read_secrets(name, environ)
         problem = problem or secrets.keyring_problem
         rows.append({"name": name, "email": found.entries.get("email"), "secrets": secrets.status})
     if problem:
@@ -243,9 +246,10 @@ def remove_account(name: str, config_file: Path | None, from_file: bool) -> None
     """Delete account NAME's secrets from the keyring (and with --from-file, its table)."""
     from automation.accounts import accounts_path, delete_secret, read_accounts
     from automation.accounts_file import plan_removal, remove_table
+    from automation.config import tool_environ
 
     name = _name(name)
-    path = accounts_path(config_file, os.environ)
+    path = accounts_path(config_file, tool_environ())
     text = plan_removal(path, name) if from_file else None
     _require_keyring(name, "removed")
     removed = [label for setting, label in SECRETS if delete_secret(name, setting)]
