@@ -22,6 +22,7 @@ from dotenv import dotenv_values
 
 from automation.errors import ConfigError, InputError
 from automation.hosts import in_the_clear, is_loopback_url, safe_url
+from automation.platform_dirs import native_dir
 from automation.redaction import REDACTOR
 from automation.schema import (
     ACCOUNT_ENV,
@@ -39,6 +40,11 @@ TOTP_PERIOD = 30
 
 
 def default_state_dir() -> Path:
+    """$XDG_STATE_HOME/htx-keys (~/.local/state/htx-keys); on macOS and Windows without
+    XDG_STATE_HOME the platform's folder (automation.platform_dirs)."""
+    native = native_dir("state", os.environ)
+    if native is not None:
+        return native
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "htx-keys"
 
