@@ -79,6 +79,8 @@ class Settings:
     site_file: Path | None = None
     # Where the saved login is kept (automation.session): keyring, file:PATH or none.
     session: str = "keyring"
+    # A Playwright channel (chrome, msedge, chromium...) instead of a path: automation.browser.
+    browser_channel: str | None = None
     # A browser elsewhere: a Chromium's DevTools endpoint or a Playwright server. Hidden from
     # repr: services put access tokens in these URLs.
     cdp_endpoint: str | None = field(default=None, repr=False)
@@ -327,7 +329,13 @@ def flag_values(flags: Mapping[str, Any] | None) -> dict[str, Any]:
 
 # What a run on the built-in replica (`demo`, `record` without --base-url) takes from the
 # environment: how to reach a browser. Its made-up account brings everything else.
-BROWSER_SETTINGS = ("browser", "cdp_endpoint", "ws_endpoint", "allow_insecure_transport")
+BROWSER_SETTINGS = (
+    "browser",
+    "browser_channel",
+    "cdp_endpoint",
+    "ws_endpoint",
+    "allow_insecure_transport",
+)
 
 
 def browser_values(

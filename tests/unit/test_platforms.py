@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import ast
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import platformdirs.windows
 import pytest
 
+from automation import browser
 from automation.accounts import accounts_path
-from automation.config import Settings, default_state_dir
+from automation.config import Settings, default_state_dir, load_settings
+from automation.errors import ConfigError, InputError
 from htx_keys.app.demo import demo_data_dir
 from htx_keys.app.preflight import site_file_path
 from tests.unit.test_layout import ROOT, product_modules
@@ -177,3 +180,101 @@ def test_the_portability_check_can_fail(tmp_path: Path) -> None:
     )
     found = unguarded_posix(bad)
     assert [f.partition(": ")[2] for f in found] == ["fcntl", "os.killpg", "signal.SIGKILL"]
+
+
+# --- the browser, found as each platform installs it -----------------------------------------
+
+
+def executable(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")
+    path.chmod(0o755)
+    return path
+
+
+class FakePlaywright:
+    """sync_playwright() whose Chromium is where Playwright says it is on a Mac."""
+
+    def __init__(self, path: Path) -> None:
+        self.chromium = type("Chromium", (), {"executable_path": str(path)})()
+
+    def __call__(self) -> FakePlaywright:
+        return self
+
+    def __enter__(self) -> FakePlaywright:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+@pytest.fixture
+def no_cached_chromium() -> Iterator[None]:
+    browser.playwright_chromium.cache_clear()
+    yield
+    browser.playwright_chromium.cache_clear()
+
+
+def test_playwrights_own_chromium_is_asked_of_playwright(
+    home: Path, monkeypatch: pytest.MonkeyPatch, no_cached_chromium: None
+) -> None:
+    as_platform(monkeypatch, "darwin", home)
+    monkeypatch.delenv("PLAYWRIGHT_BROWSERS_PATH", raising=False)
+    mac_build = executable(
+        home / "Library/Caches/ms-playwright/chromium-1255/chrome-mac-arm64/Chromium.app"
+        "/Contents/MacOS/Chromium"
+    )
+    monkeypatch.setattr("playwright.sync_api.sync_playwright", FakePlaywright(mac_build))
+    assert browser.playwright_chromium() == str(mac_build)
+    assert browser.choose_browser() == browser.BrowserChoice(None, "Playwright's Chromium")
+
+
+def test_not_installed_falls_back_to_the_platforms_chrome_or_edge(
+    home: Path, monkeypatch: pytest.MonkeyPatch, no_cached_chromium: None
+) -> None:
+    missing = home / "nowhere" / "chrome"
+    monkeypatch.setattr("playwright.sync_api.sync_playwright", FakePlaywright(missing))
+    as_platform(monkeypatch, "darwin", home)
+    edge = executable(home / "Applications/Microsoft Edge.app/Contents/MacOS/Microsoft Edge")
+    assert browser.choose_browser().executable == str(edge)
+    as_platform(monkeypatch, "win32", home)
+    monkeypatch.setattr(
+        os.path, "isfile", lambda p: str(p).endswith("Edge\\Application\\msedge.exe")
+    )
+    monkeypatch.setattr(os, "access", lambda p, mode: os.path.isfile(p))  # as on Windows
+    monkeypatch.setenv("PROGRAMFILES(X86)", "C:\\Program Files (x86)")
+    monkeypatch.delenv("PROGRAMFILES", raising=False)
+    monkeypatch.delenv("LOCALAPPDATA", raising=False)
+    choice = browser.choose_browser()
+    assert choice.executable == "C:\\Program Files (x86)\\Microsoft\\Edge\\Application\\msedge.exe"
+    monkeypatch.setattr(os.path, "isfile", lambda p: False)
+    with pytest.raises(ConfigError, match="--browser-channel chrome or msedge"):
+        browser.choose_browser()
+
+
+def test_system_browser_places_per_platform(home: Path) -> None:
+    env = {"PROGRAMFILES": "C:\\PF", "LOCALAPPDATA": "C:\\Users\\al\\AppData\\Local"}
+    assert browser.system_browsers("win32", env, home)[:2] == [
+        "C:\\PF\\Google\\Chrome\\Application\\chrome.exe",
+        "C:\\Users\\al\\AppData\\Local\\Google\\Chrome\\Application\\chrome.exe",
+    ]
+    mac = browser.system_browsers("darwin", {}, home)
+    assert mac[0] == "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome"
+    assert str(home / "Applications/Chromium.app/Contents/MacOS/Chromium") in mac
+    assert browser.system_browsers("linux", {}, home)[0] == "/usr/lib/chromium/chromium"
+
+
+def test_a_channel_is_playwrights_and_checked_before_anything_starts() -> None:
+    choice = browser.choose_browser(channel="msedge")
+    assert (choice.executable, choice.channel, choice.remote) == (None, "msedge", False)
+    with pytest.raises(InputError, match=r"^Give --browser-channel or --browser, not both$"):
+        browser.choose_browser("/bin/sh", channel="chrome")
+    with pytest.raises(InputError, match=r"^Give --browser-channel or --cdp-endpoint"):
+        browser.choose_browser(channel="chrome", cdp_endpoint="http://127.0.0.1:9222")
+    assert load_settings({}, None, {"HTX_KEYS_BROWSER_CHANNEL": " Chrome "}).browser_channel == (
+        "chrome"
+    )
+    with pytest.raises(ConfigError, match=r"^HTX_KEYS_BROWSER_CHANNEL must be one of chromium, "):
+        load_settings({}, None, {"HTX_KEYS_BROWSER_CHANNEL": "firefox"})
+    with pytest.raises(InputError, match=r"^--browser-channel must be one of chromium, "):
+        load_settings({"browser_channel": "safari"}, None, {})
