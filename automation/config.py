@@ -22,6 +22,7 @@ from dotenv import dotenv_values
 
 from automation.errors import ConfigError, InputError
 from automation.hosts import in_the_clear, is_loopback_url, safe_url
+from automation.platform_dirs import native_dir
 from automation.redaction import REDACTOR
 from automation.schema import (
     ACCOUNT_ENV,
@@ -39,6 +40,11 @@ TOTP_PERIOD = 30
 
 
 def default_state_dir() -> Path:
+    """$XDG_STATE_HOME/htx-keys (~/.local/state/htx-keys); on macOS and Windows without
+    XDG_STATE_HOME the platform's folder (automation.platform_dirs)."""
+    native = native_dir("state", os.environ)
+    if native is not None:
+        return native
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "htx-keys"
 
@@ -73,6 +79,8 @@ class Settings:
     site_file: Path | None = None
     # Where the saved login is kept (automation.session): keyring, file:PATH or none.
     session: str = "keyring"
+    # A Playwright channel (chrome, msedge, chromium...) instead of a path: automation.browser.
+    browser_channel: str | None = None
     # A browser elsewhere: a Chromium's DevTools endpoint or a Playwright server. Hidden from
     # repr: services put access tokens in these URLs.
     cdp_endpoint: str | None = field(default=None, repr=False)
@@ -321,7 +329,13 @@ def flag_values(flags: Mapping[str, Any] | None) -> dict[str, Any]:
 
 # What a run on the built-in replica (`demo`, `record` without --base-url) takes from the
 # environment: how to reach a browser. Its made-up account brings everything else.
-BROWSER_SETTINGS = ("browser", "cdp_endpoint", "ws_endpoint", "allow_insecure_transport")
+BROWSER_SETTINGS = (
+    "browser",
+    "browser_channel",
+    "cdp_endpoint",
+    "ws_endpoint",
+    "allow_insecure_transport",
+)
 
 
 def browser_values(

@@ -30,6 +30,7 @@ ENV_NAMES: dict[str, str] = {
     "mail_code_pattern": "HTX_MAIL_CODE_PATTERN",
     "store": "HTX_KEYS_STORE",
     "browser": "HTX_KEYS_BROWSER",
+    "browser_channel": "HTX_KEYS_BROWSER_CHANNEL",
     "state_dir": "HTX_KEYS_STATE_DIR",
     "note_tag": "HTX_KEYS_NOTE_TAG",
     "totp_period": "HTX_TOTP_PERIOD",
@@ -65,6 +66,7 @@ TOOL_SETTINGS = frozenset(
     {
         "totp_period",
         "site_file",
+        "browser_channel",
         "session",
         "cdp_endpoint",
         "ws_endpoint",
@@ -137,6 +139,13 @@ def convert(name: str, raw: str, label: str | None = None) -> Any:
         return url.rstrip("/") if name in SITE_URLS else url
     if name == "session":
         return check_session(raw, env)
+    if name == "browser_channel":
+        from automation.browser import CHANNELS
+
+        channel = raw.strip().lower()
+        if channel not in CHANNELS:
+            raise ConfigError(f"{env} must be one of {', '.join(CHANNELS)}; not {raw!r}")
+        return channel
     if name == "allow_insecure_transport":
         word = raw.strip().lower()
         if word not in TRUE_WORDS + FALSE_WORDS:

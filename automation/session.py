@@ -2,7 +2,8 @@
 
 A signed-in session spares the login (and its GA code, and any captcha or new-device check)
 on later runs. It is as good as a password while it lasts, so it goes to the OS keyring by
-default or to a 0600 file when asked, and its tokens (session cookies, localStorage values
+default (split over several entries when long: automation.keyring_chunks) or to a 0600 file
+when asked, and its tokens (session cookies, localStorage values
 that look like tokens) enter the redactor when it is loaded and when it is saved.
 """
 
@@ -150,11 +151,12 @@ class KeyringSession(SessionStore):
         return self._loaded[0]
 
     def _read(self) -> dict[str, Any] | None:
-        import keyring
         from keyring.errors import KeyringError
 
+        from automation.keyring_chunks import read_long
+
         try:
-            text = keyring.get_password(SESSION_SERVICE, self.entry)
+            text = read_long(SESSION_SERVICE, self.entry)
         except KeyringError:
             return None  # no keyring: simply no saved session
         if not text:
@@ -167,9 +169,9 @@ class KeyringSession(SessionStore):
         return state if isinstance(state, dict) else None
 
     def save(self, state: dict[str, Any]) -> None:
-        import keyring
         from keyring.errors import KeyringError
 
+        from automation.keyring_chunks import write_long
         from automation.store import keyring_usable
 
         usable, reason = keyring_usable(SESSION_SERVICE)
@@ -180,17 +182,18 @@ class KeyringSession(SessionStore):
             )
         register_state(state)
         try:
-            keyring.set_password(SESSION_SERVICE, self.entry, json.dumps(state))
+            write_long(SESSION_SERVICE, self.entry, json.dumps(state))
         except KeyringError as exc:
             raise StoreError(f"Cannot save the session in the OS keyring: {exc}") from None
         self._loaded = (state,)
 
     def delete(self) -> None:
-        import keyring
         from keyring.errors import KeyringError, PasswordDeleteError
 
+        from automation.keyring_chunks import delete_long
+
         with contextlib.suppress(PasswordDeleteError, KeyringError):
-            keyring.delete_password(SESSION_SERVICE, self.entry)
+            delete_long(SESSION_SERVICE, self.entry)
         self._loaded = (None,)
 
 

@@ -1,4 +1,7 @@
-"""The OS keyring store: one entry per key, plus an index entry (keyring cannot list)."""
+"""The OS keyring store: one entry per key, plus an index entry (keyring cannot list).
+
+Both may outgrow what one entry holds on Windows: they go through automation.keyring_chunks.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from keyring.backend import KeyringBackend
 
 from automation.config import default_state_dir
 from automation.errors import StoreError
+from automation.keyring_chunks import delete_long, is_part_name, read_long, write_long
 from automation.locks import file_lock
 from automation.redaction import REDACTOR
 from automation.store_base import (
@@ -131,7 +135,7 @@ class KeyringStore(Store):
             ) from exc
 
     def _index(self) -> builtins.list[str]:
-        raw = self._call("read the index", keyring.get_password, INDEX_ENTRY)
+        raw = self._call("read the index", read_long, INDEX_ENTRY)
         if raw is None:
             return []
         try:
@@ -146,7 +150,7 @@ class KeyringStore(Store):
         return keys
 
     def _write_index(self, keys: builtins.list[str]) -> None:
-        self._call("update the index", keyring.set_password, INDEX_ENTRY, json.dumps(keys))
+        self._call("update the index", write_long, INDEX_ENTRY, json.dumps(keys))
 
     def _locked(self) -> contextlib.AbstractContextManager[None]:
         return file_lock(self.lock_file, timeout=KEYRING_LOCK_TIMEOUT, error=StoreError)
@@ -163,18 +167,18 @@ class KeyringStore(Store):
 
     def save(self, record: KeyRecord) -> str:
         REDACTOR.add(record.secret_key, label="secret key")
-        if record.access_key == INDEX_ENTRY:
-            raise StoreError(f"An access key cannot be named '{INDEX_ENTRY}'")
+        if record.access_key == INDEX_ENTRY or is_part_name(record.access_key):
+            raise StoreError(f"An access key cannot be named '{record.access_key}'")
         with self._locked():
             keys = self._index()
-            existing = self._call("read", keyring.get_password, record.access_key)
+            existing = self._call("read", read_long, record.access_key)
             if record.access_key in keys or existing is not None:
                 raise StoreError(
                     f"{self.location} already holds key {short(record.access_key)}; "
                     "not overwriting it"
                 )
             payload = json.dumps(record.to_dict())
-            self._call("save the key", keyring.set_password, record.access_key, payload)
+            self._call("save the key", write_long, record.access_key, payload)
             # If the index update fails the entry stays: a stored secret is worth more than a
             # tidy index, and load() still finds it by access key.
             self._write_index([*keys, record.access_key])
@@ -188,8 +192,8 @@ class KeyringStore(Store):
         return self._verify(record)
 
     def load(self, access_key: str) -> KeyRecord:
-        raw = self._call("read", keyring.get_password, access_key)
-        if raw is None or access_key == INDEX_ENTRY:
+        raw = self._call("read", read_long, access_key)
+        if raw is None or access_key == INDEX_ENTRY or is_part_name(access_key):
             raise StoreError(f"No key {short(access_key)} in {self.location}")
         try:
             record = KeyRecord.from_dict(json.loads(raw))
@@ -213,7 +217,7 @@ class KeyringStore(Store):
         records = []
         for access_key in self._index():
             try:
-                raw = self._call("read", keyring.get_password, access_key)
+                raw = self._call("read", read_long, access_key)
             except StoreError as exc:
                 raise StoreError(f"Key {short(access_key)}: {exc.message}") from None
             if raw is None:
@@ -224,7 +228,7 @@ class KeyringStore(Store):
     def delete(self, access_key: str) -> None:
         with self._locked():
             self.load(access_key)
-            self._call("delete the key", keyring.delete_password, access_key)
+            self._call("delete the key", delete_long, access_key)
             keys = self._index()
             if access_key in keys:
                 self._write_index([k for k in keys if k != access_key])

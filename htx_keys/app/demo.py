@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from automation.config import TOTP_PERIOD, browser_values
+from automation.platform_dirs import native_dir
 from automation.runner import Reporter
 from automation.store import Store, keyring_usable, open_store
 from flows.htx.limits import check_request
@@ -21,6 +22,10 @@ DEMO_SERVICE = "htx-keys-demo"  # keeps made-up sandbox keys apart from real one
 
 
 def demo_data_dir() -> Path:
+    """$XDG_DATA_HOME/htx-keys (~/.local/share/htx-keys), or the platform's data folder."""
+    native = native_dir("data", os.environ)
+    if native is not None:
+        return native
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "htx-keys"
 

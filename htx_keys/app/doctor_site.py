@@ -333,7 +333,10 @@ def check_site(
 ) -> list[Check]:
     try:
         choice = choose_browser(
-            settings.browser, cdp_endpoint=settings.cdp_endpoint, ws_endpoint=settings.ws_endpoint
+            settings.browser,
+            cdp_endpoint=settings.cdp_endpoint,
+            ws_endpoint=settings.ws_endpoint,
+            channel=settings.browser_channel,
         )
         if headed and not choice.remote and not has_display():
             raise ConfigError("--headed needs a display: run it on a desktop or under xvfb-run")

@@ -114,7 +114,10 @@ def prepare(
     mail = mail_settings(settings)
     check_settings(mail)
     browser = choose_browser(
-        settings.browser, cdp_endpoint=settings.cdp_endpoint, ws_endpoint=settings.ws_endpoint
+        settings.browser,
+        cdp_endpoint=settings.cdp_endpoint,
+        ws_endpoint=settings.ws_endpoint,
+        channel=settings.browser_channel,
     )
     if options.headed and not browser.remote and not has_display():
         raise ConfigError(

@@ -21,6 +21,7 @@ class WebOptions:
     session_spec: str | None = None  # None: HTX_KEYS_SESSION, else keyring
     headed: bool = False
     browser_path: str | None = None
+    browser_channel: str | None = None
     cdp_endpoint: str | None = None
     ws_endpoint: str | None = None
     timeout: float = 30.0
@@ -50,9 +51,10 @@ class WebOptions:
 
     def browser_flags(self) -> dict[str, Any]:
         """How to reach a browser, as settings from the flags (None: not given): --browser,
-        --cdp-endpoint, --ws-endpoint and --allow-insecure-transport."""
+        --browser-channel, --cdp-endpoint, --ws-endpoint and --allow-insecure-transport."""
         return {
             "browser": self.browser_path,
+            "browser_channel": self.browser_channel,
             "cdp_endpoint": self.cdp_endpoint,
             "ws_endpoint": self.ws_endpoint,
             "allow_insecure_transport": self.allow_insecure_transport or None,

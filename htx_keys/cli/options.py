@@ -166,8 +166,8 @@ def browser_options(func: F) -> F:
 
 
 def remote_browser_options(func: F) -> F:
-    """--cdp-endpoint and --ws-endpoint. No click envvar: the settings read HTX_KEYS_*_ENDPOINT
-    from the environment or the .env file (click would see the environment only)."""
+    """--browser-channel, --cdp-endpoint and --ws-endpoint. No click envvar: the settings read
+    HTX_KEYS_* from the environment or the .env file (click would see the environment only)."""
     func = click.option(
         "--ws-endpoint",
         metavar="URL",
@@ -180,6 +180,13 @@ def remote_browser_options(func: F) -> F:
         help="Use a running Chromium through its DevTools endpoint "
         "(e.g. http://127.0.0.1:9222) instead of a local browser: https:// or wss://, or "
         f"http:// or ws:// on this machine [env {ENV_NAMES['cdp_endpoint']}].",
+    )(func)
+    func = click.option(
+        "--browser-channel",
+        metavar="CHANNEL",
+        help="Use the Chrome or Edge installed on this machine, found where it installs itself "
+        "on each platform: chrome, msedge, chromium (Playwright's own full build) or a -beta, "
+        f"-dev, -canary of Chrome or Edge [env {ENV_NAMES['browser_channel']}].",
     )(func)
     return func
 

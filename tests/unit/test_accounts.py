@@ -240,7 +240,10 @@ def test_bad_account_name(tmp_path: Path) -> None:
     assert str(err.value) == "Account name '../main' may hold only letters, digits, '_' and '-'"
 
 
-def test_default_path_follows_xdg_config_home_then_htx_keys_config(tmp_path: Path) -> None:
+def test_default_path_follows_xdg_config_home_then_htx_keys_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.platform", "linux")  # macOS and Windows: tests/unit/test_platforms.py
     xdg = tmp_path / "xdg"
     assert accounts_path(None, {"XDG_CONFIG_HOME": str(xdg)}) == (
         xdg / "htx-keys" / "accounts.toml"

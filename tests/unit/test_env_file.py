@@ -66,6 +66,7 @@ class Case:
 CASES: dict[str, Case] = {
     "HTX_KEYS_STORE": Case("json:{tmp}/walk-keys.json", lambda s: s.prep.settings.store),
     "HTX_KEYS_BROWSER": Case("/bin/sh", lambda s: s.prep.browser.description),
+    "HTX_KEYS_BROWSER_CHANNEL": Case("msedge", lambda s: s.prep.browser.description),
     "HTX_KEYS_STATE_DIR": Case("{tmp}/walk-state", lambda s: s.prep.settings.state_dir),
     "HTX_KEYS_NOTE_TAG": Case("walk", lambda s: s.note),
     "HTX_KEYS_MIN_AGE": Case("5m", lambda s: s.prep.settings.min_age),

@@ -23,6 +23,7 @@ def demo(
     totp_period: int,
     headed: bool,
     browser_path: str | None,
+    browser_channel: str | None,
     cdp_endpoint: str | None,
     ws_endpoint: str | None,
     allow_insecure_transport: bool | None,
@@ -39,6 +40,7 @@ def demo(
 
     browser = {
         "browser": browser_path,
+        "browser_channel": browser_channel,
         "cdp_endpoint": cdp_endpoint,
         "ws_endpoint": ws_endpoint,
         "allow_insecure_transport": allow_insecure_transport,

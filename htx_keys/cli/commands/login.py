@@ -46,6 +46,7 @@ def login(
     quiet: bool,
     session_spec: str | None,
     browser_path: str | None,
+    browser_channel: str | None,
     cdp_endpoint: str | None,
     ws_endpoint: str | None,
     base_url: str | None,
@@ -71,7 +72,8 @@ def login(
 
     settings = command_settings(
         base_url, api_url, env_file, account, config_file,
-        browser=browser_path, cdp_endpoint=cdp_endpoint, ws_endpoint=ws_endpoint,
+        browser=browser_path, browser_channel=browser_channel,
+        cdp_endpoint=cdp_endpoint, ws_endpoint=ws_endpoint,
         allow_insecure_transport=allow_insecure_transport, session=session_spec,
     )  # fmt: skip
     settings = prompt_missing_secrets(settings, ("password", "totp_secret", "imap_password"))
