@@ -95,13 +95,46 @@ class BrowserChoice:
         return bool(self.cdp_endpoint or self.ws_endpoint)
 
 
+def _registry_folders() -> list[Path]:
+    """Where Playwright keeps the browsers it installs, on each platform."""
+    configured = os.environ.get("PLAYWRIGHT_BROWSERS_PATH", "")
+    if configured and configured != "0":
+        return [Path(configured)]
+    home = Path.home()
+    folders = [
+        Path(os.environ.get("XDG_CACHE_HOME") or home / ".cache") / "ms-playwright",
+        home / "Library" / "Caches" / "ms-playwright",
+    ]
+    if os.environ.get("LOCALAPPDATA"):
+        folders.append(Path(os.environ["LOCALAPPDATA"]) / "ms-playwright")
+    return folders
+
+
+def _may_have_playwright_chromium() -> bool:
+    """False only when no folder Playwright installs browsers into holds a Chromium: asking
+    Playwright starts its driver, a second or two of work that a machine without its browsers
+    (one that uses a system Chromium, as CI images often do) would pay on every run."""
+    if os.environ.get("PLAYWRIGHT_BROWSERS_PATH") == "0":
+        return True  # kept inside the playwright package: only Playwright knows where
+    for folder in _registry_folders():
+        try:
+            if any(entry.name.startswith("chromium") for entry in folder.iterdir()):
+                return True
+        except OSError:
+            continue
+    return False
+
+
 @functools.cache
 def playwright_chromium() -> str | None:
     """The path of Playwright's own Chromium when it has been installed, else None.
 
     Asked of Playwright, which knows its folder on each platform (~/.cache/ms-playwright,
     ~/Library/Caches/ms-playwright, %LOCALAPPDATA%\\ms-playwright, PLAYWRIGHT_BROWSERS_PATH)
-    and the build its version needs; once per process."""
+    and the build its version needs; once per process, and only when one of those folders
+    holds a Chromium at all."""
+    if not _may_have_playwright_chromium():
+        return None
     try:
         from playwright.sync_api import sync_playwright
 

@@ -229,6 +229,28 @@ def test_playwrights_own_chromium_is_asked_of_playwright(
     assert browser.choose_browser() == browser.BrowserChoice(None, "Playwright's Chromium")
 
 
+class RefusingPlaywright:
+    def __call__(self) -> None:
+        raise AssertionError("Playwright's driver was started to look for a Chromium")
+
+
+def test_playwright_is_not_started_where_none_of_its_folders_holds_a_chromium(
+    home: Path, monkeypatch: pytest.MonkeyPatch, no_cached_chromium: None
+) -> None:
+    as_platform(monkeypatch, "linux", home)
+    monkeypatch.delenv("PLAYWRIGHT_BROWSERS_PATH", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / ".cache"))
+    (home / ".cache" / "ms-playwright" / "ffmpeg-1011").mkdir(parents=True)
+    monkeypatch.setattr("playwright.sync_api.sync_playwright", RefusingPlaywright())
+    assert browser.playwright_chromium() is None
+    # A folder of its own (PLAYWRIGHT_BROWSERS_PATH) that holds one: Playwright is asked.
+    build = executable(home / "browsers" / "chromium-1255" / "chrome-linux" / "chrome")
+    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(home / "browsers"))
+    monkeypatch.setattr("playwright.sync_api.sync_playwright", FakePlaywright(build))
+    browser.playwright_chromium.cache_clear()
+    assert browser.playwright_chromium() == str(build)
+
+
 def test_not_installed_falls_back_to_the_platforms_chrome_or_edge(
     home: Path, monkeypatch: pytest.MonkeyPatch, no_cached_chromium: None
 ) -> None:
