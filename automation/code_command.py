@@ -114,6 +114,7 @@ class CommandCodes:
         self._sent_at: float | None = None
         self._attempt = 0
         self._handed_out: set[str] = set()  # codes returned since the mark: never twice
+        self._repeated = False  # this wait has seen the command print a code already tried
 
     @property
     def what(self) -> str:
@@ -132,22 +133,31 @@ class CommandCodes:
             raise RuntimeError("CommandCodes.mark() must be called before pressing Send")
         self._attempt += 1
         deadline = time.monotonic() + timeout
-        told = False
+        self._repeated = False
         while True:
             code = self._run(deadline, timeout)
             if code not in self._handed_out:
                 self._handed_out.add(code)
                 return code
+            repeated, self._repeated = self._repeated, True
             if time.monotonic() + self._poll >= deadline:
-                raise CodeCommandError(
-                    f"The code command ({self.command.name}) printed only {self.what}s HTX "
-                    f"already refused, for {timeout:g} s",
-                    hint="it should print the newest code sent after HTX_CODE_SENT_AT",
-                )
-            if not told:
-                told = True
+                raise self._timed_out(timeout)
+            if not repeated:
                 self._report(f"the code command printed a {self.what} already tried; asking again")
             time.sleep(self._poll)
+
+    def _timed_out(self, timeout: float) -> CodeCommandError:
+        name = self.command.name
+        if self._repeated:
+            return CodeCommandError(
+                f"The code command ({name}) printed only {self.what}s HTX already refused, "
+                f"for {timeout:g} s",
+                hint="it should print the newest code sent after HTX_CODE_SENT_AT",
+            )
+        return CodeCommandError(
+            f"The code command ({name}) gave no {self.what} within {timeout:g} s",
+            hint="it is told the time it has in HTX_CODE_TIMEOUT; HTX_MAIL_TIMEOUT sets it",
+        )
 
     # -- internals -----------------------------------------------------------------------------
 
@@ -216,11 +226,7 @@ class CommandCodes:
             left = deadline - time.monotonic()
             if left <= 0:
                 _stop(proc)
-                raise CodeCommandError(
-                    f"The code command ({self.command.name}) gave no {self.what} within "
-                    f"{timeout:g} s",
-                    hint="it is told the time it has in HTX_CODE_TIMEOUT; HTX_MAIL_TIMEOUT sets it",
-                )
+                raise self._timed_out(timeout)
             try:
                 return proc.communicate(timeout=min(PROGRESS_EVERY, left))
             except subprocess.TimeoutExpired:
