@@ -162,7 +162,7 @@ def test_the_debug_traceback_is_scrubbed(
     def refused(*args: object, **kwargs: object) -> None:
         raise RuntimeError(f"the server said: bad password {password}")
 
-    monkeypatch.setattr(htx_keys.app.provisioning, "Inbox", refused)
+    monkeypatch.setattr(htx_keys.app.code_sources, "Inbox", refused)
     monkeypatch.setenv("HTX_KEYS_DEBUG", "1")
     run = provision("--note", "ok")
     assert run.exit_code == ExitStatus.ERROR, run.output
