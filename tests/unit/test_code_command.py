@@ -323,7 +323,9 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "HTX_PASSWORD": "password-1234",
         "HTX_TOTP_SECRET": SEED,
         "HTX_KEYS_STORE": "json:keys.json",
+        "HTX_KEYS_SESSION": "none",
         "HTX_KEYS_STATE_DIR": str(tmp_path / "state"),
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -371,3 +373,22 @@ def test_provision_refuses_a_bad_code_command_before_anything_starts(
     assert r.exit_code == status, r.output
     assert r.error.startswith(message), r.output
     assert r.stderr.count("\n") == 1, r.output
+
+
+def test_the_accounts_file_and_dotenv_name_their_own_bad_code_command(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    (tmp_path / ".env").write_text("HTX_KEYS_CODE_COMMAND=fetch 'x\n")
+    r = invoke(["provision", "--note", "n"])
+    assert (r.exit_code, r.error) == (
+        ExitStatus.CONFIG,
+        "HTX_KEYS_CODE_COMMAND cannot be split into words: No closing quotation",
+    ), r.output
+    (tmp_path / ".env").unlink()
+    config = tmp_path / "accounts.toml"
+    config.write_text('[accounts.main]\nemail = "a@example.test"\ncode_command = "a \'b"\n')
+    r = invoke(["provision", "--note", "n", "--account", "main", "--config", str(config)])
+    assert (r.exit_code, r.error) == (
+        ExitStatus.CONFIG,
+        f"{config}: account 'main': code_command cannot be split into words: No closing quotation",
+    ), r.output
