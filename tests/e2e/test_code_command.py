@@ -19,7 +19,7 @@ from tests.support import code_script
 from tests.support.cli import run_cli
 from tests.support.site import Site, SiteFactory
 
-pytestmark = [pytest.mark.e2e, pytest.mark.cost(60)]
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(90)]
 
 SMS_ACCOUNT = {"auth_factors": ("email", "sms", "ga"), "phone": "+86 13800005678"}
 COMMAND_NAME = os.path.basename(sys.executable)
@@ -89,6 +89,18 @@ def test_the_code_command_gives_the_email_and_sms_codes_of_a_headless_run(
     assert len(sent_codes) == 2
     assert not [code for code in sent_codes if code in run.stdout + run.stderr]
     assert [k.note for k in site.server.state.keys_for(email)] == ["codes by command [htx-keys]"]
+
+    # The doctor is green without a mailbox, and shows the command.
+    env["HTX_KEYS_STORE"] = f"json:{tmp_path / 'keys.json'}"
+    run = run_cli(["doctor", "--format", "json", "--quiet", "--session", "none"], env, tmp_path)
+    assert run.returncode == 0, run.explain()
+    rows = {row["check"]: row for row in json.loads(run.stdout)}
+    assert rows["mail settings"]["result"] == rows["mailbox"]["result"] == "skip"
+    assert rows["mailbox"]["detail"] == "not used: email codes come from the code command"
+    assert (rows["code command"]["result"], rows["code command"]["detail"]) == (
+        "pass",
+        f"{code_command()} (email and SMS codes; runs {sys.executable})",
+    )
 
 
 def test_the_mailbox_reads_email_codes_and_the_command_sms_codes(
