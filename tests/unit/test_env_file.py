@@ -93,6 +93,7 @@ CASES: dict[str, Case] = {
         lambda s: s.prep.settings.base_url,
         env={"HTX_BASE_URL": "http://htx.example.test", "HTX_API_URL": "https://api.test"},
     ),
+    "HTX_KEYS_CODE_COMMAND": Case("/bin/sh -c 'echo 123456'", lambda s: s.prep.code_command),
 }
 
 
