@@ -246,7 +246,8 @@ def _last_line(text: str) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not lines:
         return ""
-    line = REDACTOR.scrub(" ".join(lines[-1].split()))
+    # A 6-digit number there can only be a code (one it did not print on stdout): masked too.
+    line = CODE.sub(REDACTOR.MASK, REDACTOR.scrub(" ".join(lines[-1].split())))
     return (line[: MAX_SHOWN - 1] + "…") if len(line) > MAX_SHOWN else line
 
 

@@ -149,7 +149,7 @@ def test_its_stderr_is_shown_scrubbed_and_short(tmp_path: Path) -> None:
     command = python(
         tmp_path,
         "import sys\n"
-        "print('first line\\n\\n  token gateway-token-8d7f6e   refused  ' + 'x' * 300, "
+        "print('first line\\n\\n  token gateway-token-8d7f6e   refused 654321 ' + 'x' * 300, "
         "file=sys.stderr)\nsys.exit(1)",
     )
     runner = codes(command)
@@ -157,7 +157,7 @@ def test_its_stderr_is_shown_scrubbed_and_short(tmp_path: Path) -> None:
     with pytest.raises(CodeCommandError) as err:
         runner.wait_for_code(timeout=30)
     shown = err.value.message.split("exited with status 1: ", 1)[1]
-    assert shown.startswith(f"token {REDACTOR.MASK} refused xxx")
+    assert shown.startswith(f"token {REDACTOR.MASK} refused {REDACTOR.MASK} xxx")
     assert shown.endswith("…") and len(shown) == 160
     assert "\n" not in err.value.message
 
