@@ -32,7 +32,7 @@ from typing import Literal, Protocol
 
 from automation.errors import CodeCommandError, ConfigError, HtxKeysError
 from automation.redaction import REDACTOR
-from automation.schema import check_command_line, without_secrets
+from automation.schema import check_command_line, split_command_line, without_secrets
 
 Kind = Literal["email", "sms"]
 KIND_NAMES: dict[Kind, str] = {"email": "email", "sms": "SMS"}
@@ -72,7 +72,7 @@ def find_code_command(
     """Split the command line and find its program (on PATH, or a path to an executable);
     `error` (a ConfigError, or an InputError for a flag) names `label` when it cannot."""
     try:
-        argv = shlex.split(check_command_line(text, label))
+        argv = split_command_line(check_command_line(text, label))
     except ConfigError as exc:
         raise error(exc.message) from None
     program = argv[0]

@@ -5,6 +5,7 @@ raw value is read. automation.config (flags > environment > .env) and automation
 from __future__ import annotations
 
 import math
+import os
 import re
 import shlex
 from collections.abc import Mapping
@@ -199,11 +200,20 @@ def parse_age(raw: str, label: str) -> float:
     return number * AGE_UNITS[unit]
 
 
+def split_command_line(raw: str, *, windows: bool | None = None) -> list[str]:
+    """The words of a command line, split the way a shell would (shlex, POSIX rules). On
+    Windows backslashes stay (they separate a path's folders) and quotes only group words."""
+    if not (os.name == "nt" if windows is None else windows):
+        return shlex.split(raw)
+    words = shlex.split(raw, posix=False)
+    return [w[1:-1] if len(w) > 1 and w[0] == w[-1] and w[0] in "\"'" else w for w in words]
+
+
 def check_command_line(raw: str, label: str) -> str:
-    """A command line as written, once it splits into words the way a shell would (shlex):
-    the code command is run without a shell."""
+    """A command line as written, once it splits into words (split_command_line): the code
+    command is run without a shell."""
     try:
-        words = shlex.split(raw)
+        words = split_command_line(raw)
     except ValueError as exc:
         raise ConfigError(f"{label} cannot be split into words: {exc}") from None
     if not words:

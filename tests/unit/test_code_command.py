@@ -20,7 +20,7 @@ from automation.code_command import CodeCommand, CommandCodes, find_code_command
 from automation.config import Settings, load_settings
 from automation.errors import CodeCommandError, ConfigError, ExitStatus, InputError
 from automation.redaction import REDACTOR
-from automation.schema import without_secrets
+from automation.schema import split_command_line, without_secrets
 from htx_keys.app.checks import check_code_command, check_settings_rows
 from htx_keys.app.preflight import needed_settings, prepare
 from htx_keys.app.web_run import run_secret_names
@@ -125,7 +125,11 @@ def test_mark_comes_first(tmp_path: Path) -> None:
             "import sys\nprint('gateway said no', file=sys.stderr)\nsys.exit(3)",
             "exited with status 3: gateway said no",
         ),
-        ("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", "was ended by signal 9"),
+        pytest.param(
+            "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)",
+            "was ended by signal 9",
+            marks=pytest.mark.skipif(os.name != "posix", reason="POSIX signals"),
+        ),
         ("print('no code yet')", "printed no 6-digit email code"),
         ("import sys\nprint('not yet', file=sys.stderr)", "printed no 6-digit email code: not yet"),
         ("print('1234567 or 12345')", "printed no 6-digit email code"),
@@ -162,6 +166,7 @@ def test_its_stderr_is_shown_scrubbed_and_short(tmp_path: Path) -> None:
     assert "\n" not in err.value.message
 
 
+@pytest.mark.skipif(os.name != "posix", reason="its own process session: POSIX only")
 def test_a_command_that_takes_too_long_is_stopped_with_what_it_started(tmp_path: Path) -> None:
     pid_file = tmp_path / "child.pid"
     command = python(
@@ -199,17 +204,32 @@ def _alive(pid: int) -> bool:
 
 # --- the command line --------------------------------------------------------------------------
 def test_the_command_line_is_split_like_a_shell_line_and_its_program_found(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    found = find_code_command("python3 -c 'print(123456)'", "X")
-    assert found.argv[1:] == ("-c", "print(123456)")
-    assert Path(found.argv[0]).is_absolute() and found.name.startswith("python3")
-    script = tmp_path / "my codes"
-    script.write_text("#!/bin/sh\necho 123456\n")
-    with pytest.raises(ConfigError, match=r"^X: .*my codes is not an executable file$"):
-        find_code_command(shlex.quote(str(script)), "X")
-    script.chmod(0o700)
-    assert find_code_command(shlex.quote(str(script)), "X").argv == (str(script),)
+    found = find_code_command(f"{shlex.quote(sys.executable)} -c 'print(123456)'", "X")
+    assert found.argv == (sys.executable, "-c", "print(123456)")
+    here = Path(sys.executable).parent
+    monkeypatch.setenv("PATH", f"{here}{os.pathsep}{os.environ.get('PATH', '')}")
+    found = find_code_command(f"{Path(sys.executable).name} --kind", "X")  # found on PATH
+    assert Path(found.argv[0]).parent == here and found.argv[1:] == ("--kind",)
+    if os.name == "posix":
+        script = tmp_path / "my codes"
+        script.write_text("#!/bin/sh\necho 123456\n")
+        with pytest.raises(ConfigError, match=r"^X: .*my codes is not an executable file$"):
+            find_code_command(shlex.quote(str(script)), "X")
+        script.chmod(0o700)
+        assert find_code_command(shlex.quote(str(script)), "X").argv == (str(script),)
+
+
+def test_on_windows_backslashes_stay_and_quotes_group() -> None:
+    line = r'"C:\Program Files\codes\fetch.exe" --to \\gw\sms' + " 'two words'"
+    assert split_command_line(line, windows=True) == [
+        r"C:\Program Files\codes\fetch.exe",
+        "--to",
+        r"\\gw\sms",
+        "two words",
+    ]
+    assert split_command_line(r"fetch --to a\ b", windows=False) == ["fetch", "--to", "a b"]
 
 
 @pytest.mark.parametrize(

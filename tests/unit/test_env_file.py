@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,7 +95,9 @@ CASES: dict[str, Case] = {
         lambda s: s.prep.settings.base_url,
         env={"HTX_BASE_URL": "http://htx.example.test", "HTX_API_URL": "https://api.test"},
     ),
-    "HTX_KEYS_CODE_COMMAND": Case("/bin/sh -c 'echo 123456'", lambda s: s.prep.code_command),
+    "HTX_KEYS_CODE_COMMAND": Case(
+        f"{shlex.quote(sys.executable)} -c 'print(123456)'", lambda s: s.prep.code_command
+    ),
 }
 
 
