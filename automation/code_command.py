@@ -1,8 +1,8 @@
 """Verification codes from a command of the user's: an API, a forwarding service, an SMS gateway.
 
-`HTX_KEYS_CODE_COMMAND` is a command line, split the way a shell would (shlex) and run without
-a shell, each time a step needs an emailed or SMS code. What is wanted goes in its
-environment, never in its arguments (argv is visible to every user in `ps`):
+`HTX_KEYS_CODE_COMMAND` is a command line, split the way a shell would (schema.py
+split_command_line) and run without a shell, each time a step needs an emailed or SMS code.
+What is wanted goes in its environment, never in its arguments (argv is visible in `ps`):
 
     HTX_CODE_KIND      email or sms
     HTX_CODE_SENT_AT   when Send was pressed: ISO 8601 UTC, whole seconds rounded down
@@ -11,8 +11,8 @@ environment, never in its arguments (argv is visible to every user in `ps`):
     HTX_CODE_TIMEOUT   whole seconds it has before the tool gives up (the mail timeout)
 
 It prints the code on stdout and exits 0. Its environment is the tool's without the account's
-secrets (HTX_PASSWORD, HTX_TOTP_SECRET, HTX_IMAP_PASSWORD and their per-account forms): it is
-given what it needs to find a code, not the account. Its stderr is kept for the error message.
+secrets and saved session (schema.py without_secrets): it is given what it needs to find a
+code, not the account. Its stderr is kept for the error message.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import contextlib
 import datetime as dt
 import os
 import re
-import shlex
 import shutil
 import signal
 import subprocess
@@ -60,10 +59,6 @@ class CodeCommand:
     def name(self) -> str:
         """How messages name it: the program's file name (its arguments may be private)."""
         return os.path.basename(self.argv[0])
-
-    @property
-    def text(self) -> str:
-        return shlex.join(self.argv)
 
 
 def find_code_command(
