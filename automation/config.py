@@ -65,6 +65,8 @@ class Settings:
     mail_from: str | None = None
     mail_timeout: float = 120.0
     mail_code_pattern: str | None = None
+    # A command that prints an emailed or SMS code (automation/code_command.py), as written.
+    code_command: str | None = None
     store: str = "keyring"
     browser: str | None = None
     state_dir: Path = field(default_factory=default_state_dir)

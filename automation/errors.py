@@ -27,6 +27,7 @@ class ExitStatus(IntEnum):
     DOCTOR = 13  # `htx-keys doctor` found a check that fails
     ATTENTION = 14  # keys need a person: expiring soon (`keys list --expiring-within`), orphans
     NOT_FOUND = 15  # no such key, on HTX or here
+    CODE_COMMAND = 16  # the code command failed, timed out or printed no code
     INTERRUPTED = 130  # Ctrl-C / SIGTERM
 
 
@@ -122,6 +123,12 @@ class NeedsAttention(HtxKeysError):
     """A check for scheduled runs found keys a person should look at."""
 
     exit_status = ExitStatus.ATTENTION
+
+
+class CodeCommandError(HtxKeysError):
+    """The code command (HTX_KEYS_CODE_COMMAND) failed, timed out or printed no code."""
+
+    exit_status = ExitStatus.CODE_COMMAND
 
 
 class ExitWith(HtxKeysError):

@@ -5,7 +5,10 @@ raw value is read. automation.config (flags > environment > .env) and automation
 from __future__ import annotations
 
 import math
+import os
 import re
+import shlex
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,7 @@ ENV_NAMES: dict[str, str] = {
     "mail_from": "HTX_MAIL_FROM",
     "mail_timeout": "HTX_MAIL_TIMEOUT",
     "mail_code_pattern": "HTX_MAIL_CODE_PATTERN",
+    "code_command": "HTX_KEYS_CODE_COMMAND",
     "store": "HTX_KEYS_STORE",
     "browser": "HTX_KEYS_BROWSER",
     "browser_channel": "HTX_KEYS_BROWSER_CHANNEL",
@@ -153,6 +157,8 @@ def convert(name: str, raw: str, label: str | None = None) -> Any:
         return word in TRUE_WORDS
     if name == "min_age":
         return parse_age(raw, env)
+    if name == "code_command":
+        return check_command_line(raw, env)
     if name == "note_tag":
         tag = raw.strip()
         if tag.lower() == "none":
@@ -192,3 +198,37 @@ def parse_age(raw: str, label: str) -> float:
     if not math.isfinite(number):  # 400 digits are "inf" to float()
         raise ConfigError(f"{label} must be a duration like 10m, 90s or 1h, not that large")
     return number * AGE_UNITS[unit]
+
+
+def split_command_line(raw: str, *, windows: bool | None = None) -> list[str]:
+    """The words of a command line, split the way a shell would (shlex, POSIX rules). On
+    Windows backslashes stay (they separate a path's folders) and quotes only group words."""
+    if not (os.name == "nt" if windows is None else windows):
+        return shlex.split(raw)
+    words = shlex.split(raw, posix=False)
+    return [w[1:-1] if len(w) > 1 and w[0] == w[-1] and w[0] in "\"'" else w for w in words]
+
+
+def check_command_line(raw: str, label: str) -> str:
+    """A command line as written, once it splits into words (split_command_line): the code
+    command is run without a shell."""
+    try:
+        words = split_command_line(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{label} cannot be split into words: {exc}") from None
+    if not words:
+        raise ConfigError(f"{label} is empty")
+    return raw.strip()
+
+
+def without_secrets(environ: Mapping[str, str]) -> dict[str, str]:
+    """An environment for a program the tool runs (`exec`'s command, the code command):
+    without the account's secrets (HTX_PASSWORD, HTX_TOTP_SECRET, HTX_IMAP_PASSWORD) and
+    where its saved login is (HTX_KEYS_SESSION: a session is as good as a password while it
+    lasts), in their generic and per-account forms."""
+    names = {ENV_NAMES[name] for name in (*SECRET_SETTINGS, "session")}
+    return {
+        key: value
+        for key, value in environ.items()
+        if not any(key == name or key.startswith(f"{name}_") for name in names)
+    }

@@ -23,7 +23,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from sandbox import login_routes, texts
+from sandbox import login_routes, outbox, texts
 from sandbox.accounts import Account, mask_phone
 from sandbox.codes import RESEND_AFTER_S
 from sandbox.config import SandboxConfig
@@ -97,6 +97,7 @@ def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Star
         Route("/en-us/overview/", overview_page),
         Route(APIKEY, apikey_page),
         Route("/-/health", lambda _r: PlainTextResponse("ok")),
+        *outbox.routes(),  # the SMS outbox, for programs on this machine
         *login_routes.routes(),
         Route("/-/x/web/apikey/list", api(list_keys), methods=["GET"]),
         Route("/-/x/web/apikey/precheck", api(precheck), methods=["POST"]),

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 from sandbox.accounts import Account
 from sandbox.codes import (
@@ -200,6 +200,14 @@ def _new_key_part() -> str:
     )
 
 
+class SentSms(NamedTuple):
+    """One SMS "sent": to whom, the code, and when (epoch seconds, the state's clock)."""
+
+    phone: str
+    code: str
+    sent_at: float
+
+
 class SandboxState(LoginState):
     def __init__(
         self,
@@ -214,8 +222,9 @@ class SandboxState(LoginState):
         # (sandbox/subusers.py changes them under `lock`).
         self.sub_keys: dict[int, list[ApiKey]] = {}
         self.outbox: list[tuple[str, EmailMessage]] = []
-        # Every SMS "sent": (phone, code), oldest first; there is no real SMS gateway.
-        self.sms_outbox: list[tuple[str, str]] = []
+        # Every SMS "sent", oldest first; there is no real SMS gateway (sandbox/outbox.py
+        # shows them to programs on this machine, as a gateway's API would).
+        self.sms_outbox: list[SentSms] = []
 
     # -- email and SMS codes -----------------------------------------------------------------
 
@@ -243,7 +252,7 @@ class SandboxState(LoginState):
             raise Refused(SMS_NOT_ENABLED, field="smsCode")
         with self._lock:
             code = self._sms_codes.issue(account.email, purpose)
-            self.sms_outbox.append((account.phone, code))
+            self.sms_outbox.append(SentSms(account.phone, code, self._clock()))
             return code
 
     def sms_resend_in(self, account: Account, purpose: str) -> int:

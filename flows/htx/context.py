@@ -8,7 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page
 
-from automation.mail import Inbox
+from automation.code_command import CodeSource
 from automation.otp import Totp
 from automation.runner import Reporter
 from automation.store import KeyRecord, Store
@@ -22,7 +22,7 @@ class SiteContext:
     email: str
     password: str = field(repr=False)
     totp: Totp
-    inbox: Inbox
+    inbox: CodeSource  # email codes: the IMAP mailbox, or the code command
     reporter: Reporter
     mail_timeout: float = 120.0
     timeout_ms: float = 30_000
@@ -30,6 +30,8 @@ class SiteContext:
     # codes are handed to them; without one, those stop the run with their own exit status.
     interactive: bool = False
     ask: Callable[[str], str | None] | None = None  # a hidden prompt at the terminal
+    # SMS codes from the code command: the SMS step then needs no person.
+    sms: CodeSource | None = None
     captcha_timeout_s: float = 180.0
     saved_session: bool = False  # the browser started with a saved login
     logged_in: bool = False

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from playwright.sync_api import Locator, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from automation.code_command import CommandCodes
 from automation.errors import CaptchaRequired, LoginError, RejectedError
 from automation.runner import Flow, Step
 from flows.htx.context import SiteContext
@@ -146,8 +147,14 @@ def read_email_code(ctx: SiteContext) -> str:
     code = ctx.inbox.wait_for_code(timeout=ctx.mail_timeout)
     sent_at = ctx.extra.get("sent_at")
     if isinstance(sent_at, float):
-        ctx.reporter.info(f"verification email read {time.monotonic() - sent_at:.1f} s after Send")
+        got = "email code from the code command" if from_command(ctx) else "verification email read"
+        ctx.reporter.info(f"{got} {time.monotonic() - sent_at:.1f} s after Send")
     return code
+
+
+def from_command(ctx: SiteContext) -> bool:
+    """Whether email codes come from the code command rather than the mailbox."""
+    return isinstance(ctx.inbox, CommandCodes)
 
 
 def confirm_new_device(ctx: SiteContext) -> None:

@@ -7,6 +7,7 @@ or for the dialog's error.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,11 +22,15 @@ from flows.htx.login import (
     EMAIL_CODE_ATTEMPTS,
     EMAIL_REJECTED,
     EMAIL_RETRY,
+    from_command,
     press_send,
     read_email_code,
     with_fresh_ga_codes,
 )
 from flows.htx.pages import ApiManagementPage, Header, SecurityDialog
+
+# An SMS code the site did not take; with the code command, the next one is asked for.
+SMS_REJECTED = ("Incorrect SMS verification code", "SMS verification code has expired")
 
 
 def open_api_management(ctx: SiteContext) -> None:
@@ -39,15 +44,21 @@ def open_api_management(ctx: SiteContext) -> None:
 def send_codes(ctx: SiteContext) -> None:
     dialog = SecurityDialog(ctx.page)
     press_send(ctx, dialog.send_button, dialog.countdown_button, dialog.alert)
-    ctx.reporter.info("code sent; waiting for the verification email")
+    source = "the code command" if from_command(ctx) else "the verification email"
+    ctx.reporter.info(f"code sent; waiting for {source}")
     ctx.extra["sms"] = False
     if dialog.sms_code_box.count() and dialog.sms_code_box.is_visible():
-        # Older accounts also confirm by SMS: a phone only a person holds.
-        if not (ctx.interactive and ctx.ask):
+        # Older accounts also confirm by SMS: a phone a person holds, or a gateway the code
+        # command reads.
+        if ctx.sms is None and not (ctx.interactive and ctx.ask):
             raise HumanNeeded(
                 "HTX asks for an SMS code as well, which only a person can read",
-                hint="run again with --headed at a terminal: you will be asked for the code",
+                hint="run again with --headed at a terminal to type the code, or set "
+                "HTX_KEYS_CODE_COMMAND to a command that prints it",
             )
+        if ctx.sms is not None:
+            ctx.sms.mark()
+            ctx.extra["sms_sent_at"] = time.monotonic()
         press(dialog.send_sms_button, "the Send SMS code button", ctx.timeout_ms)
         ctx.extra["sms"] = True
 
@@ -62,7 +73,7 @@ def confirm_codes(ctx: SiteContext, outcome: Callable[[], str | None], unsure: s
     dialog.email_code_box.fill(read_email_code(ctx))
     if ctx.extra.get("sms"):
         fill_sms_code(ctx, dialog)
-    email_codes = 1
+    email_codes = sms_codes = 1
 
     def attempt() -> str | None:
         dialog.ga_box.fill(ctx.totp.next_code())  # waits for a step not used before
@@ -86,10 +97,24 @@ def confirm_codes(ctx: SiteContext, outcome: Callable[[], str | None], unsure: s
             ctx.reporter.info(EMAIL_RETRY)
             dialog.email_code_box.fill(read_email_code(ctx))
             continue
+        refused_sms = any(text in error for text in SMS_REJECTED)
+        if ctx.sms is not None and refused_sms and sms_codes < EMAIL_CODE_ATTEMPTS:
+            sms_codes += 1
+            ctx.reporter.info("HTX refused the SMS code; asking the code command for another")
+            fill_sms_code(ctx, dialog)
+            continue
         raise RejectedError(f"HTX refused the verification: {error}")
 
 
 def fill_sms_code(ctx: SiteContext, dialog: SecurityDialog) -> None:
+    if ctx.sms is not None:
+        dialog.sms_code_box.fill(ctx.sms.wait_for_code(timeout=ctx.mail_timeout))
+        sent_at = ctx.extra.get("sms_sent_at")
+        after = (
+            f" {time.monotonic() - sent_at:.1f} s after Send" if isinstance(sent_at, float) else ""
+        )
+        ctx.reporter.info(f"SMS code from the code command{after}")
+        return
     assert ctx.ask is not None
     code = ctx.ask("SMS verification code HTX sent to your phone")
     if not code or not code.strip():

@@ -18,7 +18,8 @@ from automation.otp import validate_secret
 from automation.redaction import REDACTOR
 from automation.schema import ENV_NAMES
 from automation.store import KeyringStore, check_store, keyring_usable, open_store
-from htx_keys.app.preflight import NEEDED, mail_settings
+from htx_keys.app.code_sources import code_command_of, imap_in_use
+from htx_keys.app.preflight import mail_settings, needed_settings
 
 DOCTOR_FAILED = ExitStatus.DOCTOR  # 13: a check failed
 MAX_CLOCK_SKEW_S = 5.0
@@ -29,6 +30,7 @@ CAPTCHA_TIMEOUT_S = 180.0  # a person solving a captcha in a --headed run
 PAGES_FILE = "flows/htx/locators.py"
 NEEDS_LOGIN = "needs a login"
 Result = Literal["pass", "FAIL", "skip"]
+CODES_FROM_COMMAND = "not used: email codes come from the code command"
 
 
 @dataclass
@@ -49,7 +51,7 @@ def check_settings_rows(
 ) -> tuple[list[Check], MailSettings | None]:
     """Rows for the required settings, the TOTP seed and the mail settings; the latter if sane."""
     rows: list[Check] = []
-    needed = (*NEEDED, *(() if saved_session else ("password",)))
+    needed = needed_settings(settings, saved_session=saved_session)
     try:
         settings.require(*needed)
         source = f" (with {settings.source})" if settings.source else ""
@@ -64,6 +66,9 @@ def check_settings_rows(
             rows.append(Check("TOTP seed", "pass", f"a base32 seed of {bits} bits"))
         except ConfigError as exc:
             rows.append(Check("TOTP seed", "FAIL", exc.message, exc.hint or ""))
+    if not imap_in_use(settings):
+        rows.append(Check("mail settings", "skip", CODES_FROM_COMMAND))
+        return rows, None
     missing = [ENV_NAMES[n] for n in ("imap_host", "imap_password") if not getattr(settings, n)]
     if missing:
         rows.append(Check("mail settings", "skip", f"{' and '.join(missing)} not set"))
@@ -141,3 +146,19 @@ def check_store_rows(spec: str) -> list[Check]:
     except HtxKeysError as exc:
         rows.append(Check("store file", "FAIL", exc.message, exc.hint or "choose another --store"))
     return rows
+
+
+def check_code_command(settings: Settings) -> Check:
+    """The code command as written, the program it runs and which codes it gives; it is not
+    run (it would wait for a code nobody sent)."""
+    env = ENV_NAMES["code_command"]
+    try:
+        command = code_command_of(settings)
+    except ConfigError as exc:
+        fix = f"set {env} to a program on PATH or the path of an executable"
+        return Check("code command", "FAIL", exc.message, fix)
+    if command is None:
+        return Check("code command", "skip", f"{env} is not set: SMS codes need a person")
+    kinds = "SMS codes" if imap_in_use(settings) else "email and SMS codes"
+    detail = f"{settings.code_command} ({kinds}; runs {command.argv[0]})"
+    return Check("code command", "pass", detail)

@@ -22,13 +22,16 @@ from automation.redaction import REDACTOR
 from automation.runner import Reporter
 from automation.session import SessionStore, open_session_store
 from htx_keys.app.checks import (
+    CODES_FROM_COMMAND,
     DOCTOR_FAILED,
     Check,
     check_clock,
+    check_code_command,
     check_mailbox,
     check_settings_rows,
     check_store_rows,
 )
+from htx_keys.app.code_sources import imap_in_use
 from htx_keys.app.doctor_site import check_site
 from htx_keys.app.preflight import new_totp, use_site_file
 from htx_keys.app.web_options import WebOptions
@@ -50,8 +53,12 @@ def run_doctor(
     rows, mail = check_settings_rows(settings, saved_session=saved is not None)
     reporter.info(f"checking the clock against {settings.base_url}")
     rows.append(check_clock(settings.base_url))
-    reporter.info("opening the mailbox")
-    rows.append(check_mailbox(mail))
+    if imap_in_use(settings):
+        reporter.info("opening the mailbox")
+        rows.append(check_mailbox(mail))
+    else:
+        rows.append(Check("mailbox", "skip", CODES_FROM_COMMAND))
+    rows.append(check_code_command(settings))
     reporter.info(f"checking the store ({settings.store})")
     rows.extend(check_store_rows(settings.store))
     rows.append(check_site_file(settings))
@@ -104,7 +111,7 @@ def doctor_checks(web: WebOptions, *, quiet: bool, ask_secrets: SecretPrompt) ->
     try:
         settings = web.settings()
         session = open_session_store(settings.session, settings.base_url, settings.email or "")
-        settings = ask_secrets(settings, run_secret_names(session))
+        settings = ask_secrets(settings, run_secret_names(session, settings))
     except ConfigError as exc:  # a malformed value: nothing else can be checked
         return [Check("settings", "FAIL", exc.message, exc.hint or "see .env.example")]
     return run_doctor(

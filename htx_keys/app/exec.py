@@ -25,7 +25,7 @@ from dataclasses import replace
 from typing import Any
 
 from automation.errors import HtxKeysError, InputError, NotFound, VerifyError
-from automation.schema import ENV_NAMES, SECRET_SETTINGS
+from automation.schema import without_secrets
 from automation.store import KeyRecord, check_store, short
 from flows.htx.limits import KeyRequest
 from htx_keys.app.lifecycle import forget, not_revoked
@@ -151,20 +151,10 @@ def find_program(name: str) -> str:
     return found
 
 
-# Besides the account's secrets: where the saved login is (a session is as good as a
-# password while it lasts), in its generic and per-account forms.
-WITHHELD = ("HTX_KEYS_SESSION",)
-
-
 def child_environment(record: KeyRecord) -> dict[str, str]:
     """This environment without the account's secrets and saved session (the command gets a
     key, not the account), plus the key."""
-    withheld = {*(ENV_NAMES[name] for name in SECRET_SETTINGS), *WITHHELD}
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not any(name == w or name.startswith(f"{w}_") for w in withheld)
-    }
+    env = without_secrets(os.environ)
     env.update(HTX_ACCESS_KEY=record.access_key, HTX_SECRET_KEY=record.secret_key)
     return env
 

@@ -1,8 +1,8 @@
 """Everything that can fail before a browser starts, checked first, in well under a second.
 
-Order matters: the settings, the TOTP seed, the mail settings, the store and which Chromium
-are checked here; the mailbox is opened next (app/provisioning.py: a wrong IMAP password fails
-there, before anything is made), and only then does a browser start.
+Order matters: the settings, the TOTP seed, the mail settings, the code command, the store
+and which Chromium are checked here; the mailbox is opened next (app/provisioning.py: a wrong
+IMAP password fails there, before anything is made), and only then does a browser start.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from automation.browser import BrowserChoice, choose_browser
+from automation.code_command import CodeCommand
 from automation.config import Settings
 from automation.errors import ConfigError
 from automation.mail_settings import MailSettings, check_settings, parse_senders
@@ -26,6 +27,7 @@ from automation.session import SessionStore
 from automation.store import KeyRecord, Store, check_store
 from flows.htx.limits import KeyRequest
 from flows.htx.overrides import SITE_FILE_NAME, Overrides, apply_overrides, load_overrides
+from htx_keys.app.code_sources import code_command_of, imap_in_use, without_unused
 
 NEEDED = ("email", "totp_secret", "imap_host", "imap_password")  # + password without a session
 
@@ -56,9 +58,10 @@ class Prepared:
     request: KeyRequest | None  # None: sign in only
     store: Store | None
     browser: BrowserChoice
-    mail: MailSettings
+    mail: MailSettings | None  # None: email codes come from the code command
     totp_secret: str = field(repr=False)
     saved_state: dict[str, Any] | None = field(default=None, repr=False)
+    code_command: CodeCommand | None = None
 
 
 def new_totp(secret: str, state_dir: Path | None, reporter: Reporter, period: int) -> Totp:
@@ -72,6 +75,13 @@ def new_totp(secret: str, state_dir: Path | None, reporter: Reporter, period: in
             s, "a fresh Google Authenticator code (each code works once)"
         ),
     )
+
+
+def needed_settings(settings: Settings, *, saved_session: bool) -> tuple[str, ...]:
+    """The settings a browser run needs: the password only without a saved session, the
+    mailbox's only when email codes are read from it (app/code_sources.py)."""
+    needed = (*NEEDED, *(() if saved_session else ("password",)))
+    return without_unused(settings, needed)
 
 
 def mail_settings(settings: Settings) -> MailSettings:
@@ -108,11 +118,13 @@ def prepare(
     """Everything that can fail before a browser starts, in well under a second."""
     options = options or RunOptions()
     saved = options.session.load() if options.session else None
-    settings.require(*NEEDED, *(() if saved else ("password",)))
+    settings.require(*needed_settings(settings, saved_session=saved is not None))
     use_site_file(settings)
     secret = validate_secret(settings.totp_secret or "")
-    mail = mail_settings(settings)
-    check_settings(mail)
+    mail = mail_settings(settings) if imap_in_use(settings) else None
+    if mail is not None:
+        check_settings(mail)
+    command = code_command_of(settings)
     browser = choose_browser(
         settings.browser,
         cdp_endpoint=settings.cdp_endpoint,
@@ -126,7 +138,7 @@ def prepare(
         )
     if store is not None:
         check_store(store)
-    return Prepared(settings, request, store, browser, mail, secret, saved)
+    return Prepared(settings, request, store, browser, mail, secret, saved, command)
 
 
 def site_file_path(settings: Settings) -> tuple[Path, bool]:

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from automation.browser import BrowserOptions, open_page
+from automation.code_command import CodeSource
 from automation.errors import HtxKeysError
-from automation.mail import Inbox
 from automation.otp import Totp
 from automation.recording import new_run_dir
 from automation.runner import Flow, Reporter, RunResult, run_flow
@@ -25,6 +25,7 @@ from flows.htx.limits import KeyRequest
 from flows.htx.login import LOGIN
 from flows.htx.provision import PROVISION
 from flows.htx.verify import Verification, verify_key
+from htx_keys.app.code_sources import code_sources, describe
 from htx_keys.app.output import Made
 from htx_keys.app.preflight import Prepared, RunOptions, new_totp, prepare
 from htx_keys.app.recording import Recording, new_recording
@@ -48,19 +49,18 @@ class ProvisionResult:
 def site_context(
     prep: Prepared, options: RunOptions, reporter: Reporter, flow: Flow[Any]
 ) -> Iterator[tuple[SiteContext, Recording]]:
-    """The mailbox (opened first: a wrong IMAP password fails before anything is made), the
-    browser with the saved session if there is one, and a context for the flow; the run's
-    pictures, trace and video, kept as the modes say and scrubbed."""
+    """The mailbox (opened first: a wrong IMAP password fails before anything is made) or the
+    code command, the browser with the saved session if there is one, and a context for the
+    flow; the run's pictures, trace and video, kept as the modes say and scrubbed."""
     settings = prep.settings
     state_dir = settings.state_dir
     ledger = state_dir if options.use_totp_state else None
     totp = new_totp(prep.totp_secret, ledger, reporter, settings.totp_period)
     session = "; with the saved session" if prep.saved_state else ""
     reporter.info(
-        f"mailbox of {prep.mail.user} on {prep.mail.host}:{prep.mail.effective_port}; "
-        f"browser: {prep.browser.description}{session}"
+        f"{describe(prep.mail, prep.code_command)}; browser: {prep.browser.description}{session}"
     )
-    with Inbox(prep.mail, on_progress=reporter.info) as inbox:
+    with code_sources(settings, prep.mail, prep.code_command, reporter) as (inbox, sms):
         if options.artifacts_dir is not None:
             directory, own = options.artifacts_dir, False
         else:
@@ -88,7 +88,7 @@ def site_context(
             with open_page(browser) as page:
                 rec.start(page, settings.email or "", flow.title)
                 try:
-                    yield _flow_context(prep, options, reporter, page, totp, inbox), rec
+                    yield _flow_context(prep, options, reporter, page, totp, inbox, sms), rec
                     failed = False
                 finally:
                     rec.artifacts.stop(failed, page.context)
@@ -114,7 +114,8 @@ def _flow_context(
     reporter: Reporter,
     page: Any,
     totp: Totp,
-    inbox: Inbox,
+    inbox: CodeSource,
+    sms: CodeSource | None,
 ) -> SiteContext:
     settings = prep.settings
     common = dict(
@@ -124,6 +125,7 @@ def _flow_context(
         password=settings.password or "",
         totp=totp,
         inbox=inbox,
+        sms=sms,
         reporter=reporter,
         mail_timeout=settings.mail_timeout,
         timeout_ms=options.timeout_ms,
@@ -178,7 +180,7 @@ def check_new_key(
 
 def provision_one(run: WebRun, request: KeyRequest) -> Made:
     """`provision`: ask for what is missing, check everything, then make one key."""
-    run.ask_for(*run_secret_names(run.session))
+    run.ask_for(*run_secret_names(run.session, run.settings))
     prep = prepare(run.settings, request, run.store, run.options)
     result = provision(prep, run.options, run.reporter)
     reporter = run.reporter

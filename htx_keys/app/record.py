@@ -104,7 +104,7 @@ def live_site(
     """Settings, saved session and store for a real site, as `provision` builds them."""
     settings = web.settings()
     session = open_session_store(settings.session, settings.base_url, settings.email or "")
-    settings = ask_secrets(settings, run_secret_names(session))
+    settings = ask_secrets(settings, run_secret_names(session, settings))
     options.session = None if isinstance(session, NoSession) else session
     # Pictures, video and trace of a real account: its screens, its key list, its login.
     options.private_artifacts = True

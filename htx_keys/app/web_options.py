@@ -36,6 +36,7 @@ class WebOptions:
     account: str | None = None
     config_file: Path | None = None
     allow_insecure_transport: bool = False
+    code_command: str | None = None
 
     def settings(self) -> Settings:
         return command_settings(
@@ -47,6 +48,7 @@ class WebOptions:
             **self.browser_flags(),
             store=self.store_spec,
             session=self.session_spec,
+            code_command=self.code_command,
         )
 
     def browser_flags(self) -> dict[str, Any]:

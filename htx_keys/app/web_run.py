@@ -11,6 +11,7 @@ from automation.config import Settings
 from automation.runner import Reporter
 from automation.session import SessionStore, open_session_store
 from automation.store import KeyRecord, Store, open_store
+from htx_keys.app.code_sources import without_unused
 from htx_keys.app.preflight import Prepared, RunOptions, prepare
 from htx_keys.app.web_options import WebOptions
 
@@ -24,10 +25,14 @@ def no_prompt(settings: Settings, names: tuple[str, ...]) -> Settings:
     return settings
 
 
-def run_secret_names(session: SessionStore | None) -> tuple[str, ...]:
-    """The secrets a browser run needs: the password only when no saved session signs in."""
+def run_secret_names(
+    session: SessionStore | None, settings: Settings | None = None
+) -> tuple[str, ...]:
+    """The secrets a browser run needs: the password only when no saved session signs in,
+    the IMAP password only when the mailbox is read (not with the code command alone)."""
     saved = session is not None and session.load() is not None
-    return ("totp_secret", "imap_password") + (() if saved else ("password",))
+    names = ("totp_secret", "imap_password") + (() if saved else ("password",))
+    return names if settings is None else without_unused(settings, names)
 
 
 @dataclass
@@ -77,7 +82,7 @@ class WebRun:
     def prepare(self, *, creating: bool = False) -> Prepared:
         """Ask for missing secrets on a terminal, then every check that needs no browser; the
         store must be able to take a key only when one is to be created."""
-        self.ask_for(*run_secret_names(self.session))
+        self.ask_for(*run_secret_names(self.session, self.settings))
         return prepare(self.settings, None, self.store if creating else None, self.options)
 
     @property

@@ -16,6 +16,7 @@ from automation.modes import MODES, Mode
 from automation.schema import ENV_NAMES, SECRET_SETTINGS
 from flows.htx.limits import MAX_IPS
 from htx_keys.app.web_options import WebOptions
+from htx_keys.cli.code_option import code_command_option
 from htx_keys.cli.console import echo_err
 from htx_keys.cli.params import Seconds
 
@@ -335,6 +336,7 @@ def web_options(
             site_options,
             browser_options,
             session_option,
+            code_command_option,
         ]
         if artifacts is not None:
             trace, video, screenshot = artifacts

@@ -66,7 +66,8 @@ def test_doctor_is_green_then_names_a_renamed_label(
     rows = rows_of(result)
     assert {t.name for t in TARGETS} <= set(rows)
     not_passed = {name: r["result"] for name, r in rows.items() if r["result"] != "pass"}
-    assert not_passed == {"site file": "skip"}  # none beside the accounts file
+    # no site file beside the accounts file, and no code command
+    assert not_passed == {"site file": "skip", "code command": "skip"}
     assert rows["login"]["detail"] == f"logged in as {site.account.email}"
     assert rows["keyring"]["detail"] == (
         f"stores and returns a secret: keyring (service {keyring_service})"
@@ -95,7 +96,8 @@ def test_doctor_is_green_then_names_a_renamed_label(
     # puts it there and makes a key with it).
     assert ip["fix"].startswith("HTX shows 'IP whitelist': put this line under [texts] in ")
     assert 'site.toml: T_IPS = "IP whitelist"' in ip["fix"], ip["fix"]
-    others = {name: r["result"] for name, r in rows.items() if name not in (IP_ROW, "site file")}
+    skipped = (IP_ROW, "site file", "code command")
+    others = {name: r["result"] for name, r in rows.items() if name not in skipped}
     assert set(others.values()) == {"pass"}, others
     assert_nothing_made(site, existing)
     # The second run logged in with a code of a later step (each code works once).
@@ -125,8 +127,9 @@ def test_doctor_text_table_for_a_refused_login(
     assert any(line.startswith("keyring ") and " skip " in line for line in lines)
     assert any(line.startswith("store file ") and " pass " in line for line in lines)
     assert any(line.startswith("site file ") and " skip " in line for line in lines)
-    # the targets that need a login, the keyring, and the site file (none here)
-    assert lines[-1] == f"10 passed, 1 failed, {len(skipped) + 2} skipped"
+    assert any(line.startswith("code command ") and " skip " in line for line in lines)
+    # the targets that need a login, the keyring, the site file and the code command (none)
+    assert lines[-1] == f"10 passed, 1 failed, {len(skipped) + 3} skipped"
     assert_no_secrets(site, result.output)
     assert not keys.exists()
     assert_nothing_made(site)

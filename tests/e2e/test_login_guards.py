@@ -154,7 +154,7 @@ def test_a_person_types_the_sms_code_at_the_terminal(
                 assert proc.poll() is None, proc.communicate()[1]
                 assert time.monotonic() < deadline, "no SMS code was ever sent"
                 time.sleep(0.2)
-            _, code = site.server.state.sms_outbox[-1]
+            code = site.server.state.sms_outbox[-1].code
             assert proc.stdin is not None
             proc.stdin.write(code + "\n")
             proc.stdin.flush()

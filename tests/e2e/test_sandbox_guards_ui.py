@@ -55,7 +55,8 @@ def newest_sms(srv: SandboxServer, count_before: int) -> tuple[str, str]:
     deadline = time.monotonic() + 15
     while len(srv.state.sms_outbox) <= count_before and time.monotonic() < deadline:
         time.sleep(0.1)
-    return srv.state.sms_outbox[-1]
+    phone, code, _sent_at = srv.state.sms_outbox[-1]
+    return phone, code
 
 
 def returning_visitor(page: Page, srv: SandboxServer) -> None:

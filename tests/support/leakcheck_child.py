@@ -61,7 +61,7 @@ def state_snapshot(state: Any) -> dict[str, Any]:
         # while it lasts (design.md, Secrets). Sessions already ended are gone from it.
         sessions = list(getattr(state, "_sessions", {}))
         mails = list(state.outbox)
-        sms = [code for _phone, code in state.sms_outbox]
+        sms = [text.code for text in state.sms_outbox]
     return {
         # The GA codes the leak check computes must be of the step this sandbox ran with.
         "totp_step_s": state.totp_step_s,

@@ -153,9 +153,9 @@ def one_account(body: str) -> str:
         (
             one_account('colour = "blue"'),
             "{path}: account 'main': unknown key 'colour' (known keys: api_url, base_url, "
-            "browser, email, imap_ca_file, imap_host, imap_port, imap_security, imap_user, "
-            "ip_addresses, mail_code_pattern, mail_from, mail_timeout, note_tag, permissions, "
-            "state_dir, store)",
+            "browser, code_command, email, imap_ca_file, imap_host, imap_port, imap_security, "
+            "imap_user, ip_addresses, mail_code_pattern, mail_from, mail_timeout, note_tag, "
+            "permissions, state_dir, store)",
         ),
         (
             one_account('imap_port = "imap"'),

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+import htx_keys.app.code_sources
 import htx_keys.app.provisioning
 from automation.errors import ExitStatus
 from tests.support.cli import Invoked, invoke
@@ -30,6 +31,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         "HTX_MAIL_FROM",
         "HTX_KEYS_BROWSER",
         "HTX_TOTP_PERIOD",
+        "HTX_KEYS_CODE_COMMAND",
     ]
     for name in [*GOOD_ENV, *others]:
         monkeypatch.delenv(name, raising=False)
@@ -41,7 +43,8 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         raise AssertionError("a browser was started for bad input")
 
     monkeypatch.setattr(htx_keys.app.provisioning, "open_page", no_browser)
-    monkeypatch.setattr(htx_keys.app.provisioning, "Inbox", no_browser)
+    monkeypatch.setattr(htx_keys.app.code_sources, "Inbox", no_browser)
+    monkeypatch.setattr(htx_keys.app.code_sources, "CommandCodes", no_browser)
     return GOOD_ENV
 
 
@@ -159,7 +162,7 @@ def test_the_debug_traceback_is_scrubbed(
     def refused(*args: object, **kwargs: object) -> None:
         raise RuntimeError(f"the server said: bad password {password}")
 
-    monkeypatch.setattr(htx_keys.app.provisioning, "Inbox", refused)
+    monkeypatch.setattr(htx_keys.app.code_sources, "Inbox", refused)
     monkeypatch.setenv("HTX_KEYS_DEBUG", "1")
     run = provision("--note", "ok")
     assert run.exit_code == ExitStatus.ERROR, run.output

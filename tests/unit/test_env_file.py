@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +94,9 @@ CASES: dict[str, Case] = {
         "1",
         lambda s: s.prep.settings.base_url,
         env={"HTX_BASE_URL": "http://htx.example.test", "HTX_API_URL": "https://api.test"},
+    ),
+    "HTX_KEYS_CODE_COMMAND": Case(
+        f"{shlex.quote(sys.executable)} -c 'print(123456)'", lambda s: s.prep.code_command
     ),
 }
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from automation.errors import InputError
+from htx_keys.cli.code_option import code_command_option
 from htx_keys.cli.console import echo
 from htx_keys.cli.options import (
     account_options,
@@ -38,6 +39,7 @@ from htx_keys.cli.params import Seconds
     help="Chromium/Chrome to use [env HTX_KEYS_BROWSER].",
 )
 @remote_browser_options
+@code_command_option
 @site_options
 @account_options
 def login(
@@ -49,6 +51,7 @@ def login(
     browser_channel: str | None,
     cdp_endpoint: str | None,
     ws_endpoint: str | None,
+    code_command: str | None,
     base_url: str | None,
     api_url: str | None,
     env_file: Path | None,
@@ -65,6 +68,7 @@ def login(
     """
     from automation.runner import Reporter
     from automation.session import NoSession, open_session_store
+    from htx_keys.app.code_sources import without_unused
     from htx_keys.app.preflight import RunOptions, prepare
     from htx_keys.app.provisioning import sign_in
     from htx_keys.app.web_options import command_settings
@@ -75,8 +79,10 @@ def login(
         browser=browser_path, browser_channel=browser_channel,
         cdp_endpoint=cdp_endpoint, ws_endpoint=ws_endpoint,
         allow_insecure_transport=allow_insecure_transport, session=session_spec,
+        code_command=code_command,
     )  # fmt: skip
-    settings = prompt_missing_secrets(settings, ("password", "totp_secret", "imap_password"))
+    names = without_unused(settings, ("password", "totp_secret", "imap_password"))
+    settings = prompt_missing_secrets(settings, names)
     settings.require("email")
     session = open_session_store(settings.session, settings.base_url, settings.email or "")
     if isinstance(session, NoSession):
