@@ -5,10 +5,13 @@ raw value is read. automation.config (flags > environment > .env) and automation
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from automation.errors import ConfigError
+from automation.hosts import is_loopback_host
 
 # The environment name of each setting. HTX_* are the account's; HTX_KEYS_* are the tool's.
 ENV_NAMES: dict[str, str] = {
@@ -23,6 +26,17 @@ ENV_NAMES: dict[str, str] = {
     "imap_password": "HTX_IMAP_PASSWORD",
     "imap_security": "HTX_IMAP_SECURITY",
     "imap_ca_file": "HTX_IMAP_CA_FILE",
+    "imap_auth": "HTX_IMAP_AUTH",
+    "imap_oauth_provider": "HTX_IMAP_OAUTH_PROVIDER",
+    "imap_oauth_client_id": "HTX_IMAP_OAUTH_CLIENT_ID",
+    "imap_oauth_client_secret": "HTX_IMAP_OAUTH_CLIENT_SECRET",
+    "imap_oauth_refresh_token": "HTX_IMAP_OAUTH_REFRESH_TOKEN",
+    "imap_oauth_token_command": "HTX_IMAP_OAUTH_TOKEN_COMMAND",
+    "imap_oauth_tenant": "HTX_IMAP_OAUTH_TENANT",
+    "imap_oauth_scope": "HTX_IMAP_OAUTH_SCOPE",
+    "imap_oauth_token_url": "HTX_IMAP_OAUTH_TOKEN_URL",
+    "imap_oauth_auth_url": "HTX_IMAP_OAUTH_AUTH_URL",
+    "imap_oauth_device_url": "HTX_IMAP_OAUTH_DEVICE_URL",
     "mail_from": "HTX_MAIL_FROM",
     "mail_timeout": "HTX_MAIL_TIMEOUT",
     "mail_code_pattern": "HTX_MAIL_CODE_PATTERN",
@@ -34,8 +48,18 @@ ENV_NAMES: dict[str, str] = {
     "site_file": "HTX_KEYS_SITE_FILE",
     "min_age": "HTX_KEYS_MIN_AGE",
 }
-SECRET_SETTINGS = frozenset({"password", "totp_secret", "imap_password"})
+# The OAuth2 client secret and refresh token are secrets too, but not asked for by
+# `htx-keys account set` (SECRETS): `htx-keys mail login` keeps the refresh token in the
+# keyring itself, and only Google's clients have a secret.
+SECRET_SETTINGS = frozenset(
+    {"password", "totp_secret", "imap_password", "imap_oauth_client_secret",
+     "imap_oauth_refresh_token"}
+)  # fmt: skip
 IMAP_SECURITY = ("tls", "starttls", "plain")
+IMAP_AUTH = ("password", "xoauth2", "oauthbearer")
+OAUTH_PROVIDERS = ("google", "microsoft")
+OAUTH_URLS = ("imap_oauth_token_url", "imap_oauth_auth_url", "imap_oauth_device_url")
+TENANT_PATTERN = re.compile(r"[A-Za-z0-9.-]{1,100}")
 NOTE_TAG_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,32}")
 AGE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.I)
 AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -104,6 +128,21 @@ def convert(name: str, raw: str, label: str | None = None) -> Any:
         return mode
     if name in PATH_SETTINGS:
         return Path(raw).expanduser()
+    if name in ("imap_auth", "imap_oauth_provider"):
+        choices = IMAP_AUTH if name == "imap_auth" else OAUTH_PROVIDERS
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ConfigError(f"{env} must be one of {', '.join(choices)}; not {raw!r}")
+        return value
+    if name in OAUTH_URLS:
+        return oauth_url(raw, env)
+    if name == "imap_oauth_tenant":
+        if not TENANT_PATTERN.fullmatch(raw.strip()):
+            raise ConfigError(f"{env} must be a tenant name or id (common, consumers, ...)")
+        return raw.strip()
+    if name == "imap_oauth_token_command":
+        token_command_argv(raw, env)  # a quoting mistake is found here, before anything runs
+        return raw.strip()
     if name in ("base_url", "api_url"):
         return raw.strip().rstrip("/")
     if name == "min_age":
@@ -118,6 +157,29 @@ def convert(name: str, raw: str, label: str | None = None) -> Any:
             )
         return tag
     return raw
+
+
+def oauth_url(raw: str, label: str) -> str:
+    """An OAuth2 endpoint: https, or http only to this machine (a token must not cross a
+    network in clear; the tests' endpoints are on loopback)."""
+    url = raw.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{label} must be an https:// URL, not {raw!r}")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ConfigError(f"{label} must use https (http only to this machine), not {raw!r}")
+    return url
+
+
+def token_command_argv(raw: str, label: str) -> list[str]:
+    """The token command as the argv it runs (no shell): split as a POSIX shell would."""
+    try:
+        argv = shlex.split(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{label} cannot be split into a command: {exc}") from None
+    if not argv:
+        raise ConfigError(f"{label} is empty")
+    return argv
 
 
 def parse_age(raw: str, label: str) -> float:

@@ -29,6 +29,13 @@ from flows.htx.overrides import SITE_FILE_NAME, Overrides, apply_overrides, load
 NEEDED = ("email", "totp_secret", "imap_host", "imap_password")  # + password without a session
 
 
+def needed_settings(settings: Settings, *, saved_session: bool) -> tuple[str, ...]:
+    """NEEDED, less the IMAP password for an OAuth2 login, plus the password without a
+    saved session."""
+    mail = NEEDED if settings.imap_auth == "password" else NEEDED[:-1]
+    return (*mail, *(() if saved_session else ("password",)))
+
+
 @dataclass
 class RunOptions:
     headed: bool = False  # a person sees the browser: captchas and SMS codes go to them
@@ -80,6 +87,10 @@ def mail_settings(settings: Settings) -> MailSettings:
         extra["senders"] = parse_senders(settings.mail_from)
     if settings.mail_code_pattern:
         extra["code_pattern"] = settings.mail_code_pattern
+    if settings.imap_auth != "password":
+        from automation.mail_tokens import token_source
+
+        extra.update(auth=settings.imap_auth, token_source=token_source(settings))
     return MailSettings(
         host=settings.imap_host or "",
         port=settings.imap_port,
@@ -100,7 +111,7 @@ def prepare(
     """Everything that can fail before a browser starts, in well under a second."""
     options = options or RunOptions()
     saved = options.session.load() if options.session else None
-    settings.require(*NEEDED, *(() if saved else ("password",)))
+    settings.require(*needed_settings(settings, saved_session=saved is not None))
     use_site_file(settings)
     secret = validate_secret(settings.totp_secret or "")
     mail = mail_settings(settings)
