@@ -218,7 +218,9 @@ def loopback_login(
     if not client.auth_url:
         raise MailError(f"{client.provider.title} has no authorization endpoint configured")
     server = _Redirect()
-    worker = threading.Thread(target=server.serve_forever, name="oauth-redirect", daemon=True)
+    worker = threading.Thread(
+        target=server.serve_forever, args=(0.1,), name="oauth-redirect", daemon=True
+    )
     worker.start()
     verifier = generate_token(64)  # RFC 7636: 43 to 128 characters
     REDACTOR.add(verifier, label="PKCE code verifier")
