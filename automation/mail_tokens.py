@@ -59,7 +59,7 @@ def token_source(settings: Settings) -> TokenSource | None:
             fix=f"run `{login_command(settings, provider)} --show-refresh-token` and put the "
             f"new refresh token in {variable}",
         )
-    from automation.oauth_keyring import load_login, location
+    from automation.oauth_keyring import MAIL_SERVICE, load_login
 
     saved, problem = load_login(provider, user)
     if saved is None:
@@ -82,7 +82,7 @@ def token_source(settings: Settings) -> TokenSource | None:
         client,
         saved.refresh_token,
         user=user,
-        kept_in=f"in {location(provider, user)}",
+        kept_in=f"in the OS keyring, service {MAIL_SERVICE}",
         fix=f"run `{login_command(settings, provider)}` to sign in again",
         on_rotate=lambda token: _keep(saved.with_refresh_token(token)),
     )
