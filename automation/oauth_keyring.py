@@ -78,8 +78,11 @@ def _in_thread(work: Callable[[], T]) -> T:
 def load_login(provider: str, user: str) -> tuple[SavedLogin | None, str]:
     """(the saved sign-in or None, why the keyring could not be read: "" when it could)."""
     import keyring
+    import keyring.backends.fail
 
     try:
+        if isinstance(keyring.get_keyring(), keyring.backends.fail.Keyring):
+            return None, "keyring found no backend"
         text = _in_thread(lambda: keyring.get_password(MAIL_SERVICE, entry_name(provider, user)))
     except Exception as exc:
         return None, one_line(exc)

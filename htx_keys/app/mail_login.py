@@ -39,7 +39,11 @@ class SignedIn:
 
     def summary(self) -> str:
         title = PROVIDERS[self.provider].title
-        kept = f"the refresh token is in {self.stored_in}" if self.stored_in else "not stored"
+        kept = (
+            f"the refresh token is in {self.stored_in}"
+            if self.stored_in
+            else "the refresh token is on the last line (not stored)"
+        )
         lines = [f"Signed in to {title} as {self.user}: {kept}", self.checked, *self.notes]
         return "\n".join(lines)
 
@@ -179,7 +183,9 @@ def mail_logout(settings: Settings, provider: str | None) -> str:
     name = chosen_provider(settings, provider)
     user = mailbox_user(settings)
     if not user:
-        raise ConfigError(f"Whose mailbox? Set {settings.env_name('imap_user')}")
+        raise ConfigError(
+            f"Whose mailbox? Set {settings.env_name('imap_user')} (or {settings.env_name('email')})"
+        )
     if not delete_login(name, user):
         raise ConfigError(f"Nothing to forget: {location(name, user)} holds no sign-in")
     return (

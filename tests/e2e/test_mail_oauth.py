@@ -202,16 +202,22 @@ def signed_in(box: Box, secret_service: KeyringBackend) -> Iterator[Box]:  # noq
             keyring.delete_password(MAIL_SERVICE, f"{provider}:{box.user}")
 
 
-def test_mail_login_by_device_code_keeps_the_sign_in_for_later_runs(signed_in: Box) -> None:
-    box, provider = signed_in, signed_in.provider
+def approve_when_asked(box: Box) -> None:
+    """The person: reads the code on the terminal and types it in a browser."""
+    provider = box.provider
     provider.device_requested.clear()
 
-    def person() -> None:  # reads the code on the terminal and types it in a browser
+    def person() -> None:
         if provider.device_requested.wait(30):
             (grant,) = [g for g in provider.devices.values() if g.client_id == CLIENT]
             provider.approve(grant.user_code, box.user)
 
     threading.Thread(target=person, daemon=True).start()
+
+
+def test_mail_login_by_device_code_keeps_the_sign_in_for_later_runs(signed_in: Box) -> None:
+    box, provider = signed_in, signed_in.provider
+    approve_when_asked(box)
     env = box.env(HTX_IMAP_AUTH="password")  # not switched yet: the login says how
     result = invoke(["mail", "login", "--provider", "microsoft"], env)
     assert result.exit_code == 0, result.output
@@ -265,3 +271,18 @@ def test_mail_login_by_loopback_redirect_as_a_user_runs_it(signed_in: Box, tmp_p
     (asked,) = [a for a in provider.counts.authorize if a["client_id"] == "google-client"]
     assert asked["code_challenge_method"] == "S256" and asked["login_hint"] == box.user
     assert "google-secret" not in result.stdout + result.stderr
+
+
+def test_mail_login_can_print_the_refresh_token_for_ci_instead(box: Box) -> None:
+    approve_when_asked(box)
+    result = invoke(["mail", "login", "--show-refresh-token"], box.env())
+    assert result.exit_code == 0, result.output
+    *summary, token = result.stdout.splitlines()
+    assert summary[0] == (
+        f"Signed in to Microsoft as {box.user}: the refresh token is on the last line (not stored)"
+    )
+    assert box.provider.refresh[token].user == box.user  # printed whole, as asked
+    assert keyring.get_password(MAIL_SERVICE, f"microsoft:{box.user}") is None
+    later = mail_settings(box.settings(HTX_IMAP_OAUTH_REFRESH_TOKEN=token))
+    with Inbox(later):
+        pass

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from automation.config import Settings
+from automation.config import Settings, load_settings
 from automation.errors import ConfigError, MailError
 from automation.mail_tokens import token_source
 from automation.oauth_client import PROVIDERS, OAuthClient, client_from_settings
@@ -339,3 +339,28 @@ def test_loopback_sign_in_declined(provider: Provider) -> None:
     provider.decline = True
     with pytest.raises(MailError, match=r"^The sign-in was declined in the browser$"):
         loopback_login(client(provider, "google"), lambda url: None, follow, timeout=10)
+
+
+def test_an_account_takes_its_own_oauth_settings_and_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("automation.accounts._keyring_read", lambda name, settings: ({}, ""))
+    monkeypatch.chdir(tmp_path)  # no stray ./.env
+    config = tmp_path / "accounts.toml"
+    config.write_text(
+        '[accounts.main]\nemail = "me@outlook.test"\nimap_host = "outlook.office365.com"\n'
+        'imap_auth = "xoauth2"\nimap_oauth_client_id = "cid"\n'
+    )
+    environ = {
+        "HTX_IMAP_OAUTH_REFRESH_TOKEN": "rt-generic-is-ignored",
+        "HTX_IMAP_OAUTH_REFRESH_TOKEN_MAIN": "rt-main",
+    }
+    settings = load_settings(environ=environ, account="main", config_file=config)
+    assert (settings.imap_auth, settings.imap_oauth_client_id) == ("xoauth2", "cid")
+    assert settings.imap_oauth_refresh_token == "rt-main"
+    tokens = token_source(settings)
+    assert isinstance(tokens, RefreshTokenSource)
+    assert tokens.fix == (
+        "run `htx-keys mail login --provider microsoft --account main --show-refresh-token` "
+        "and put the new refresh token in HTX_IMAP_OAUTH_REFRESH_TOKEN_MAIN"
+    )

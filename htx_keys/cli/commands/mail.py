@@ -80,9 +80,11 @@ def login(
     this machine; it comes back to the tool on 127.0.0.1. Then the IMAP login is checked
     when HTX_IMAP_HOST is set. See README "Mail with OAuth2" for registering the app.
     """
+    import os
     import webbrowser
 
     from htx_keys.app.mail_login import chosen_provider, mail_login
+    from htx_keys.app.preflight import has_display
     from htx_keys.app.web_options import command_settings
     from htx_keys.cli.options import prompt_missing_secrets
 
@@ -94,7 +96,11 @@ def login(
         provider=provider,
         timeout=timeout,
         tell=echo_err,
-        open_browser=(lambda url: False) if no_browser else webbrowser.open,
+        # Without a display, webbrowser would start a text browser in this terminal, where
+        # Google's sign-in cannot work: then the address is only printed ($BROWSER wins).
+        open_browser=webbrowser.open
+        if not no_browser and (os.environ.get("BROWSER") or has_display())
+        else (lambda url: False),
         keep=not show_refresh_token,
     )
     echo(done.summary())
