@@ -3,7 +3,8 @@
 The file holds no secret, ever: it is meant to be copied between machines and read by
 editors, so a password found in it is an error, not a value. An account's secrets come from
 its own variables (HTX_PASSWORD_<NAME>, ...) or the keyring (service "htx-keys-accounts",
-username "<NAME>/<setting>"), and enter the redactor as they are read.
+username "<NAME>/<setting>", a long one split by automation.keyring_chunks), and enter the
+redactor as they are read.
 
 The file is edited in place (only the account's own lines change, comments elsewhere stay)
 and every edit is parsed back and compared before it replaces the file.
@@ -27,6 +28,8 @@ import keyring.backends.null
 import keyring.errors
 
 from automation.errors import ConfigError, StoreError
+from automation.keyring_chunks import delete_long, read_long, write_long
+from automation.platform_dirs import native_dir
 from automation.redaction import REDACTOR
 from automation.schema import (
     CONFIG_ENV,
@@ -82,7 +85,8 @@ def check_name(name: str) -> str:
 
 
 def accounts_path(config_file: Path | None, environ: Mapping[str, str]) -> Path:
-    """--config, else HTX_KEYS_CONFIG, else $XDG_CONFIG_HOME/htx-keys/accounts.toml.
+    """--config, else HTX_KEYS_CONFIG, else $XDG_CONFIG_HOME/htx-keys/accounts.toml (on macOS
+    and Windows without XDG_CONFIG_HOME: the platform's folder, automation.platform_dirs).
 
     Absolute, so messages name the file unambiguously and paths in it resolve against it.
     """
@@ -90,6 +94,9 @@ def accounts_path(config_file: Path | None, environ: Mapping[str, str]) -> Path:
         return Path(os.path.abspath(Path(config_file).expanduser()))
     if environ.get(CONFIG_ENV):
         return Path(os.path.abspath(Path(environ[CONFIG_ENV]).expanduser()))
+    native = native_dir("config", environ)
+    if native is not None:
+        return native / "accounts.toml"
     base = environ.get("XDG_CONFIG_HOME", "")
     # The XDG spec says a relative value is invalid and must be ignored.
     root = Path(base) if os.path.isabs(base) else Path.home() / ".config"
@@ -203,6 +210,22 @@ def resolve_account(
     return accounts[name], read_secrets(name, environ)
 
 
+def mailbox_sharers(path: Path, name: str, host: str, user: str) -> tuple[str, ...]:
+    """The emails of the file's other accounts that read the mailbox `user` at `host` (their
+    imap_user, else their email, and their imap_host, else ours, as the environment would
+    give both). A mail naming none of its recipients then cannot be told to be ours."""
+    found = []
+    for other, account in read_accounts(path).items():
+        email = account.entries.get("email")
+        if other == name or not isinstance(email, str):
+            continue
+        their_host = str(account.entries.get("imap_host") or host)
+        their_user = str(account.entries.get("imap_user") or email)
+        if (their_host.lower(), their_user.lower()) == (host.lower(), user.lower()):
+            found.append(email)
+    return tuple(found)
+
+
 def unknown_account(name: str, path: Path, accounts: Mapping[str, Account]) -> str:
     create = f"create it with `htx-keys account set {name}`"
     if not path.exists():
@@ -244,7 +267,7 @@ def _keyring_read(name: str, settings: list[str]) -> tuple[dict[str, str], str]:
         try:
             for setting in settings:
                 username = keyring_username(name, setting)
-                found[setting] = keyring.get_password(ACCOUNTS_SERVICE, username)
+                found[setting] = read_long(ACCOUNTS_SERVICE, username)
         except Exception as exc:
             errors.append(one_line(exc))
 
@@ -291,7 +314,7 @@ def _call(action: str, fn: Callable[..., Any], name: str, setting: str, *value: 
 
 def stored_secret(name: str, setting: str) -> str | None:
     """What the keyring holds now (for "Enter keeps the stored value")."""
-    value: str | None = _call("read", keyring.get_password, name, setting)
+    value: str | None = _call("read", read_long, name, setting)
     REDACTOR.add(value, label=account_env_name(name, setting))
     return value
 
@@ -299,7 +322,7 @@ def stored_secret(name: str, setting: str) -> str | None:
 def store_secret(name: str, setting: str, value: str) -> None:
     """Save and read back: a secret that did not arrive must not be reported as stored."""
     REDACTOR.add(value, label=account_env_name(name, setting))
-    _call("store", keyring.set_password, name, setting, value)
+    _call("store", write_long, name, setting, value)
     if stored_secret(name, setting) != value:
         username = keyring_username(name, setting)
         raise StoreError(f"Keyring ({ACCOUNTS_SERVICE}) returned something else for {username}")
@@ -310,5 +333,5 @@ def delete_secret(name: str, setting: str) -> bool:
     if stored_secret(name, setting) is None:
         return False
     with contextlib.suppress(keyring.errors.PasswordDeleteError):  # gone in between
-        _call("delete", keyring.delete_password, name, setting)
+        _call("delete", delete_long, name, setting)
     return True

@@ -3,6 +3,7 @@ stay, and every edit is parsed back and compared before it replaces the file."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -14,6 +15,7 @@ from typing import Any
 from automation.accounts import parse_accounts, read_document
 from automation.errors import ConfigError
 from automation.files import atomic_write
+from automation.locks import file_lock
 from automation.store_base import one_line
 
 
@@ -140,13 +142,48 @@ def plan_removal(path: Path, name: str) -> str | None:
 
 
 def write_accounts(path: Path, text: str) -> None:
-    """Write the file 0600 (it names mailboxes and hosts); a directory made here is 0700."""
+    """Write the file 0600 (it names mailboxes and hosts); a directory made here is 0700.
+
+    Only inside `accounts_lock(path)`, with `text` planned inside it too."""
+    target = _make_parent(path)
+    try:
+        atomic_write(target, text.encode("utf-8"), mode=0o600)
+    except OSError as exc:
+        raise ConfigError(f"Cannot write {path}: {one_line(exc)}") from None
+
+
+def accounts_lock(path: Path) -> contextlib.AbstractContextManager[None]:
+    """Serialise edits of the accounts file (two `account set` at once must both land)."""
+    target = _make_parent(path)
+    return file_lock(target.with_name(target.name + ".lock"), error=ConfigError)
+
+
+def update_accounts(path: Path, name: str, updates: Mapping[str, Any]) -> bool:
+    """Plan and write [accounts.NAME]'s changes under the file's lock; whether it changed."""
+    with accounts_lock(path):
+        text, changed = plan_update(path, name, updates)
+        if changed:
+            write_accounts(path, text)
+    return changed
+
+
+def remove_table(path: Path, name: str) -> bool:
+    """Remove [accounts.NAME] under the file's lock; False when it has none (any more)."""
+    with accounts_lock(path):
+        text = plan_removal(path, name)
+        if text is not None:
+            write_accounts(path, text)
+    return text is not None
+
+
+def _make_parent(path: Path) -> Path:
+    """The file's real path, its missing directories made 0700."""
     target = Path(os.path.realpath(path))  # a symlinked file stays a symlink
     missing = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         for directory in missing:
             os.chmod(directory, 0o700)  # only those made here: never a shared one like /tmp
-        atomic_write(target, text.encode("utf-8"), mode=0o600)
     except OSError as exc:
         raise ConfigError(f"Cannot write {path}: {one_line(exc)}") from None
+    return target

@@ -3,7 +3,8 @@
 `--trace/--video/--screenshot on|off|retain-on-failure` mean what they mean in
 pytest-playwright: recorded and kept, not recorded, or recorded and kept only when the run
 fails. A kept trace is scrubbed with REDACTOR.scrub_zip before anyone can open it, because
-Playwright records filled values, page text and network bodies as they are.
+Playwright records filled values, page text and network bodies as they are: Playwright writes
+it into a private temporary folder, and only the scrubbed archive is moved into place.
 
 The video is Playwright's screencast (>= 1.59): a chapter card per step and the element of each
 action highlighted. Without it (an older Playwright), the context's record_video_dir is used,
@@ -15,18 +16,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 from automation.browser import VIEWPORT
 from automation.errors import ConfigError
+from automation.files import atomic_write
 from automation.modes import ArtifactModes, kept
 from automation.redaction import REDACTOR, Redactor
 from automation.runner import Step
+from automation.session import register_state
 
 VideoMethod = Literal["screencast", "record_video_dir"]
 
@@ -91,7 +95,7 @@ class RunArtifacts:
         return self._tracing
 
     def start(self, page: Any, title: str) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700 if self.private else 0o777)
         if self.video_method == "screencast":
             from playwright.sync_api import Error as PlaywrightError
 
@@ -148,19 +152,13 @@ class RunArtifacts:
             path = self.directory / "trace.zip"
             try:
                 if kept(self.modes.trace, failed):
-                    tracing.stop(path=str(path))
-                    REDACTOR.scrub_zip(path)
-                    personal = Redactor()
-                    for text in self.private_texts:
-                        personal.add(text, label="personal")
-                    personal.scrub_zip(path)
-                    self._own(path)
+                    self._save_trace(tracing, path)
                     self.trace = path
                 else:
                     tracing.stop()
             except Exception as exc:
                 self.notes.append(f"the trace could not be saved: {_first_line(exc)}")
-                path.unlink(missing_ok=True)
+                path.unlink(missing_ok=True)  # a part copied: scrubbed, but no use to anyone
         if self._screencast_page is not None:
             page, self._screencast_page = self._screencast_page, None
             path = self.directory / "video.webm"
@@ -169,6 +167,28 @@ class RunArtifacts:
             except Exception as exc:
                 self.notes.append(f"the video could not be saved: {_first_line(exc)}")
             self._keep_video(path, failed)
+
+    def _save_trace(self, tracing: Any, path: Path) -> None:
+        """Playwright writes the trace as recorded, secrets and all: into a folder only this
+        user can open (0700, made by tempfile), where it is scrubbed; only the scrubbed file
+        is moved into place, and the folder goes whatever happens."""
+        with tempfile.TemporaryDirectory(prefix="htx-keys-trace-") as private:
+            raw = Path(private) / "trace.zip"
+            tracing.stop(path=str(raw))
+            REDACTOR.scrub_zip(raw)
+            personal = Redactor()
+            for text in self.private_texts:
+                personal.add(text, label="personal")
+            personal.scrub_zip(raw)
+            if not self.private:  # documentation: the umask's mode, like the guide's files
+                shutil.copyfile(raw, path)
+                return
+
+            def copy(out: BinaryIO) -> None:
+                with raw.open("rb") as scrubbed:
+                    shutil.copyfileobj(scrubbed, out)
+
+            atomic_write(path, copy)  # 0600 from the first byte
 
     def finish(self, failed: bool) -> None:
         """After the context closed: record_video_dir's file is complete only then."""
@@ -207,16 +227,13 @@ class RunArtifacts:
 
 def register_session(context: Any) -> None:
     """The session the site gave this run is a secret too: its cookie is in every request the
-    trace recorded. Tokens are long or HttpOnly; short flags ("en-us", "1") are left alone, or
-    scrubbing would mangle every URL they appear in."""
+    trace recorded, a token kept in localStorage in the calls that send it. The same rule as
+    for a saved session (automation/session.py)."""
     try:
-        cookies = context.cookies()
+        state = context.storage_state()
     except Exception:
         return
-    for cookie in cookies:
-        value = str(cookie.get("value", ""))
-        if len(value) >= 16 or cookie.get("httpOnly"):
-            REDACTOR.add(value, label="session cookie")
+    register_state(state)
 
 
 class VideoChapters:

@@ -1,16 +1,21 @@
 """The only place that finds, launches and closes a browser and makes its contexts.
 
-Which Chromium: an explicit path when given, Playwright's own build when `playwright install
-chromium` has fetched it, else a system Chromium or Chrome. Which is used is decided before
+Which Chromium: an explicit path when given, a Playwright channel when asked (`chrome`,
+`msedge`, `chromium`: Playwright finds that browser where its platform installs it), else
+Playwright's own build when `playwright install chromium` has fetched it (Playwright itself
+says where: its folders differ per platform and PLAYWRIGHT_BROWSERS_PATH), else a system
+Chromium, Chrome or Edge at the usual places of this platform. Which is used is decided before
 anything starts, so a missing browser is a one-line error and not a stack trace.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,14 +24,51 @@ from urllib.parse import urlsplit
 
 from automation.errors import ConfigError, InputError
 
-SYSTEM_CHROMIUMS = (
+# Playwright's channels of Chromium-based browsers (BrowserType.launch(channel=...)).
+CHANNELS = (
+    "chromium",
+    "chrome",
+    "chrome-beta",
+    "chrome-dev",
+    "chrome-canary",
+    "msedge",
+    "msedge-beta",
+    "msedge-dev",
+    "msedge-canary",
+)
+LINUX_BROWSERS = (
     "/usr/lib/chromium/chromium",  # Debian: the binary itself (the /usr/bin wrapper is a script)
     "/usr/bin/chromium",
     "/usr/bin/chromium-browser",
     "/usr/bin/google-chrome",
     "/usr/bin/google-chrome-stable",
-    "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome",
+    "/opt/google/chrome/chrome",
+    "/usr/bin/microsoft-edge",
+    "/opt/microsoft/msedge/msedge",
 )
+MAC_BROWSERS = (
+    "Google Chrome.app/Contents/MacOS/Google Chrome",
+    "Chromium.app/Contents/MacOS/Chromium",
+    "Microsoft Edge.app/Contents/MacOS/Microsoft Edge",
+)
+WINDOWS_BROWSERS = (  # under %PROGRAMFILES%, %PROGRAMFILES(X86)% or %LOCALAPPDATA%
+    "Google\\Chrome\\Application\\chrome.exe",
+    "Microsoft\\Edge\\Application\\msedge.exe",
+    "Chromium\\Application\\chrome.exe",
+)
+
+
+def system_browsers(platform: str, environ: Mapping[str, str], home: Path) -> list[str]:
+    """Where Chromium, Chrome and Edge install themselves on `platform`, in order of choice."""
+    if platform == "darwin":
+        apps = (Path("/Applications"), home / "Applications")
+        return [str(root / app) for root in apps for app in MAC_BROWSERS]
+    if platform == "win32":
+        roots = [environ.get(n) for n in ("PROGRAMFILES", "PROGRAMFILES(X86)", "LOCALAPPDATA")]
+        return [f"{root}\\{exe}" for exe in WINDOWS_BROWSERS for root in roots if root]
+    return list(LINUX_BROWSERS)
+
+
 # Without the networking flags Chromium keeps trying to reach Google's services, which a
 # closed network refuses many times over; none of them matter to a scripted session.
 LAUNCH_ARGS = [
@@ -45,6 +87,7 @@ class BrowserChoice:
     executable: str | None  # None: Playwright's own build (or a remote browser)
     description: str
     cdp_endpoint: str | None = None  # an existing Chromium's DevTools endpoint
+    channel: str | None = None  # a Playwright channel: chrome, msedge, chromium...
     ws_endpoint: str | None = None  # a Playwright server (`playwright run-server`, Browserless)
 
     @property
@@ -52,24 +95,73 @@ class BrowserChoice:
         return bool(self.cdp_endpoint or self.ws_endpoint)
 
 
+def _registry_folders() -> list[Path]:
+    """Where Playwright keeps the browsers it installs, on each platform."""
+    configured = os.environ.get("PLAYWRIGHT_BROWSERS_PATH", "")
+    if configured and configured != "0":
+        return [Path(configured)]
+    home = Path.home()
+    folders = [
+        Path(os.environ.get("XDG_CACHE_HOME") or home / ".cache") / "ms-playwright",
+        home / "Library" / "Caches" / "ms-playwright",
+    ]
+    if os.environ.get("LOCALAPPDATA"):
+        folders.append(Path(os.environ["LOCALAPPDATA"]) / "ms-playwright")
+    return folders
+
+
+def _may_have_playwright_chromium() -> bool:
+    """False only when no folder Playwright installs browsers into holds a Chromium: asking
+    Playwright starts its driver, a second or two of work that a machine without its browsers
+    (one that uses a system Chromium, as CI images often do) would pay on every run."""
+    if os.environ.get("PLAYWRIGHT_BROWSERS_PATH") == "0":
+        return True  # kept inside the playwright package: only Playwright knows where
+    for folder in _registry_folders():
+        try:
+            if any(entry.name.startswith("chromium") for entry in folder.iterdir()):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+@functools.cache
 def playwright_chromium() -> str | None:
-    """The path of Playwright's own Chromium when it has been installed, else None."""
-    root = Path(os.environ.get("PLAYWRIGHT_BROWSERS_PATH") or Path.home() / ".cache/ms-playwright")
-    if not root.is_dir():
+    """The path of Playwright's own Chromium when it has been installed, else None.
+
+    Asked of Playwright, which knows its folder on each platform (~/.cache/ms-playwright,
+    ~/Library/Caches/ms-playwright, %LOCALAPPDATA%\\ms-playwright, PLAYWRIGHT_BROWSERS_PATH)
+    and the build its version needs; once per process, and only when one of those folders
+    holds a Chromium at all."""
+    if not _may_have_playwright_chromium():
         return None
-    for pattern in ("chromium-*/chrome-linux*/chrome", "chromium-*/chrome-mac*/**/Chromium"):
-        for candidate in sorted(root.glob(pattern), reverse=True):
-            if os.access(candidate, os.X_OK):
-                return str(candidate)
-    return None
+    try:
+        from playwright.sync_api import sync_playwright
+
+        with sync_playwright() as p:
+            path = p.chromium.executable_path
+    except Exception:  # no driver, or inside an asyncio loop: fall back to a system browser
+        return None
+    return path if path and os.path.isfile(path) else None
 
 
 def choose_browser(
-    explicit: str | None = None, *, cdp_endpoint: str | None = None, ws_endpoint: str | None = None
+    explicit: str | None = None,
+    *,
+    cdp_endpoint: str | None = None,
+    ws_endpoint: str | None = None,
+    channel: str | None = None,
 ) -> BrowserChoice:
     """Which browser a run uses, decided before anything starts."""
     if cdp_endpoint and ws_endpoint:
         raise InputError("Give --cdp-endpoint or --ws-endpoint, not both")
+    if channel and (explicit or cdp_endpoint or ws_endpoint):
+        other = "--browser" if explicit else "--cdp-endpoint" if cdp_endpoint else "--ws-endpoint"
+        raise InputError(f"Give --browser-channel or {other}, not both")
+    if channel:
+        if channel not in CHANNELS:
+            raise InputError(f"--browser-channel must be one of {', '.join(CHANNELS)}: {channel}")
+        return BrowserChoice(None, f"Playwright channel {channel}", channel=channel)
     if cdp_endpoint:
         if not cdp_endpoint.startswith(("http://", "https://", "ws://", "wss://")):
             raise InputError(
@@ -91,12 +183,12 @@ def choose_browser(
         return BrowserChoice(path, f"browser {path}")
     if playwright_chromium():
         return BrowserChoice(None, "Playwright's Chromium")
-    for path in SYSTEM_CHROMIUMS:
+    for path in system_browsers(sys.platform, os.environ, Path.home()):
         if os.path.isfile(path) and os.access(path, os.X_OK):
-            return BrowserChoice(path, f"system Chromium {path}")
+            return BrowserChoice(path, f"system browser {path}")
     raise ConfigError(
-        "No Chromium found: run `playwright install chromium`, install Chromium or Chrome, "
-        "or set HTX_KEYS_BROWSER to a browser's path"
+        "No Chromium found: run `playwright install chromium`, install Chrome or Edge and give "
+        "--browser-channel chrome or msedge, or set HTX_KEYS_BROWSER to a browser's path"
     )
 
 
@@ -162,6 +254,7 @@ def _start(p: Any, options: BrowserOptions, traces_dir: str) -> Any:
             args.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox on
         return p.chromium.launch(
             executable_path=choice.executable,
+            channel=choice.channel,
             headless=not options.headed,
             args=args,
             slow_mo=options.slow_mo,
@@ -172,6 +265,7 @@ def _start(p: Any, options: BrowserOptions, traces_dir: str) -> Any:
         hint = (
             "is the remote browser running and reachable?"
             if choice.remote
-            else "check HTX_KEYS_BROWSER / --browser, or run `playwright install chromium`"
+            else "check HTX_KEYS_BROWSER / --browser, --browser-channel, or run "
+            "`playwright install chromium`"
         )
         raise ConfigError(f"Could not start {choice.description}: {first}", hint=hint) from None

@@ -11,6 +11,7 @@ keyring (automation.accounts), never from the generic HTX_PASSWORD.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -20,13 +21,16 @@ from typing import Any
 from dotenv import dotenv_values
 
 from automation.errors import ConfigError, InputError
-from automation.hosts import is_loopback_url
+from automation.hosts import in_the_clear, is_loopback_url, safe_url
+from automation.platform_dirs import native_dir
 from automation.redaction import REDACTOR
 from automation.schema import (
     ACCOUNT_ENV,
     ACCOUNT_OWNED,
+    CONFIG_ENV,
     ENV_NAMES,
     SECRET_SETTINGS,
+    URL_SCHEMES,
     account_env_name,
     convert,
 )
@@ -36,6 +40,11 @@ TOTP_PERIOD = 30
 
 
 def default_state_dir() -> Path:
+    """$XDG_STATE_HOME/htx-keys (~/.local/state/htx-keys); on macOS and Windows without
+    XDG_STATE_HOME the platform's folder (automation.platform_dirs)."""
+    native = native_dir("state", os.environ)
+    if native is not None:
+        return native
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     return Path(base) / "htx-keys"
 
@@ -81,6 +90,16 @@ class Settings:
     # Overrides of the site's texts and locators (flows/htx/overrides.py); None: site.toml
     # beside the accounts file, if there is one.
     site_file: Path | None = None
+    # Where the saved login is kept (automation.session): keyring, file:PATH or none.
+    session: str = "keyring"
+    # A Playwright channel (chrome, msedge, chromium...) instead of a path: automation.browser.
+    browser_channel: str | None = None
+    # A browser elsewhere: a Chromium's DevTools endpoint or a Playwright server. Hidden from
+    # repr: services put access tokens in these URLs.
+    cdp_endpoint: str | None = field(default=None, repr=False)
+    ws_endpoint: str | None = field(default=None, repr=False)
+    # Let http:// and ws:// go to hosts other than this machine (see __post_init__).
+    allow_insecure_transport: bool = False
     # Seconds a key must exist before `keys reconcile` may call it an orphan: a younger one
     # may belong to a run that is about to store it.
     min_age: float = 600.0
@@ -94,8 +113,46 @@ class Settings:
     # for error messages: the accounts file, and why the keyring could not be read
     accounts_file: str = field(default="", compare=False)
     keyring_problem: str = field(default="", compare=False)
+    # the accounts file named by --config or HTX_KEYS_CONFIG (None: the default place)
+    config_file: Path | None = field(default=None, compare=False)
+    # where a value came from when not its variable ("--base-url", an accounts file's
+    # entry), so a message names what the person typed
+    labels: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        # Checked here, so no way of building settings (flags, files, with_values, a library
+        # caller's Settings(...)) can slip past them.
+        seconds = self.mail_timeout
+        if not isinstance(seconds, int | float) or not math.isfinite(seconds) or seconds <= 0:
+            env = self.label("mail_timeout")
+            raise ConfigError(f"{env} must be a finite number of seconds above 0")
+        self._check_totp_period()
+        self._check_transport()
+
+    def label(self, name: str) -> str:
+        """How a message names a setting: the flag or file entry it came from, else its
+        variable."""
+        return self.labels.get(name) or ENV_NAMES[name]
+
+    def _check_transport(self) -> None:
+        """Plain http:// and ws:// only to this machine, unless explicitly allowed: the
+        session cookie, the login and the new key's secret all cross these connections."""
+        if self.allow_insecure_transport:
+            return
+        for name in URL_SCHEMES:
+            url = getattr(self, name)
+            if not url or not in_the_clear(url):
+                continue
+            label = self.label(name)
+            secure = "wss://" if url.lower().startswith("ws") else "https://"
+            error = InputError if label.startswith("--") else ConfigError
+            raise error(
+                f"{label} {safe_url(url)!r} is not encrypted and not on this machine: use "
+                f"{secure}, or allow it with --allow-insecure-transport "
+                f"({ENV_NAMES['allow_insecure_transport']}=1)"
+            )
+
+    def _check_totp_period(self) -> None:
         if self.totp_period == TOTP_PERIOD:
             return
         env = ENV_NAMES["totp_period"]
@@ -104,8 +161,7 @@ class Settings:
         if self.totp_period < 1:
             raise ConfigError(f"{env} must be at least 1 second")
         # The live site (and the phone app) always step every 30 s: another period there
-        # would only burn codes and get the account locked out. Checked here, so no way of
-        # building settings (flags, files, with_values) can slip past it.
+        # would only burn codes and get the account locked out.
         for url in (self.base_url, self.api_url):
             if not is_loopback_url(url):
                 raise ConfigError(
@@ -188,7 +244,9 @@ def load_settings(
 ) -> Settings:
     """Merge the sources, highest first: flags, environment, the .env file, defaults.
 
-    `env_file` None means ./.env if there is one; a given path must exist.
+    `env_file` None means ./.env if there is one; a given path must exist. Every variable
+    works from the .env file as from the environment: the settings, HTX_KEYS_ACCOUNT,
+    HTX_KEYS_CONFIG and an account's own secrets (HTX_PASSWORD_<NAME> ...).
 
     With an account (`account`, else HTX_KEYS_ACCOUNT) its entries in the accounts file
     (`config_file`, else HTX_KEYS_CONFIG, else the XDG default) rank below the environment and
@@ -201,18 +259,24 @@ def load_settings(
     explicit = env_file is not None
     path = env_file if explicit else Path.cwd() / ".env"
     from_file = read_env_file(path, explicit=explicit)
-    name = account or environ.get(ACCOUNT_ENV) or None
+    merged = merge_environ(environ, from_file)
+    name = account or merged.get(ACCOUNT_ENV) or None
+    if config_file is None and merged.get(CONFIG_ENV):
+        config_file = Path(merged[CONFIG_ENV]).expanduser()
     values: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
+    labels: dict[str, str] = {}
+    extra: dict[str, Any] = {"config_file": config_file}
     entries: Mapping[str, Any] = {}
+    where = ""
     if name is not None:
         # Loaded only with an account: it brings the keyring library.
         from automation.accounts import resolve_account
 
-        found, secrets = resolve_account(name, config_file, environ)
+        found, secrets = resolve_account(name, config_file, merged)
         entries = found.entries
+        where = f"{found.path}: account '{name}'"
         values.update(secrets.values)
-        extra = {
+        extra |= {
             "account": name,
             "default_permissions": found.permissions,
             "default_ips": found.ip_addresses,
@@ -222,26 +286,93 @@ def load_settings(
     for setting, env in ENV_NAMES.items():
         if name is not None and setting in SECRET_SETTINGS:
             continue  # resolved above, from the account's own sources only
-        raw = environ.get(env)
-        if setting in entries and (setting in ACCOUNT_OWNED or raw in (None, "")):
+        if setting in entries and (setting in ACCOUNT_OWNED or not environ.get(env)):
             values[setting] = entries[setting]
-            continue
-        if raw in (None, ""):
-            raw = from_file.get(env)
-        if raw not in (None, ""):
-            values[setting] = convert(setting, str(raw))
-    for setting, value in (flags or {}).items():
-        if value is not None:
-            values[setting] = convert(setting, value) if isinstance(value, str) else value
+            labels[setting] = f"{where}: {setting}"
+        elif merged.get(env):
+            values[setting] = convert(setting, merged[env])
+    flagged = flag_values(flags)
+    values |= flagged
+    labels |= {setting: flag_name(setting) for setting in flagged}
     source = str(path) if from_file else ""
-    settings = Settings(**values, source=source, **extra)
+    settings = Settings(**values, source=source, labels=labels, **extra)
     for setting in SECRET_SETTINGS:
         REDACTOR.add(getattr(settings, setting), label=settings.env_name(setting))
     return settings
+
+
+def merge_environ(environ: Mapping[str, str], from_file: Mapping[str, str]) -> dict[str, str]:
+    """The variables as the tool sees them: the environment's, and the .env file's where the
+    environment leaves one unset or empty."""
+    merged = {key: value for key, value in from_file.items() if value}
+    merged.update((key, value) for key, value in environ.items() if value)
+    return merged
+
+
+def tool_environ(
+    env_file: Path | None = None, environ: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The variables as a command sees them, for the few that it reads without building
+    settings (`account` reads HTX_KEYS_CONFIG and HTX_PASSWORD_<NAME> ...): the environment
+    over the .env file (./.env, or `env_file`)."""
+    path = env_file if env_file is not None else Path.cwd() / ".env"
+    environ = os.environ if environ is None else environ
+    return merge_environ(environ, read_env_file(path, explicit=env_file is not None))
+
+
+def flag_name(setting: str) -> str:
+    return "--" + setting.replace("_", "-")
+
+
+def flag_values(flags: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The settings given as flags (None: not given), checked by the same rules as the
+    environment's; a bad one is bad input (exit 2) and named by its flag."""
+    values: dict[str, Any] = {}
+    for setting, value in (flags or {}).items():
+        if value is None:
+            continue
+        if isinstance(value, str):
+            try:
+                value = convert(setting, value, label=flag_name(setting))
+            except ConfigError as exc:
+                raise InputError(exc.message) from None
+        values[setting] = value
+    return values
+
+
+# What a run on the built-in replica (`demo`, `record` without --base-url) takes from the
+# environment: how to reach a browser. Its made-up account brings everything else.
+BROWSER_SETTINGS = (
+    "browser",
+    "browser_channel",
+    "cdp_endpoint",
+    "ws_endpoint",
+    "allow_insecure_transport",
+)
+
+
+def browser_values(
+    flags: Mapping[str, Any],
+    env_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The browser settings from flags > environment > .env, checked as load_settings checks
+    them (a plain ws:// to another machine too), for `with_values` on the replica's settings."""
+    merged = tool_environ(env_file, environ)
+    values = {
+        name: convert(name, merged[ENV_NAMES[name]])
+        for name in BROWSER_SETTINGS
+        if merged.get(ENV_NAMES[name])
+    }
+    flagged = flag_values({name: flags.get(name) for name in BROWSER_SETTINGS})
+    values |= flagged
+    Settings(**values, labels={setting: flag_name(setting) for setting in flagged})
+    return values
 
 
 def with_values(settings: Settings, **changes: Any) -> Settings:
     """A copy with some settings replaced (secrets given here enter the redactor too)."""
     for name in SECRET_SETTINGS & changes.keys():
         REDACTOR.add(changes[name], label=settings.env_name(name))
-    return replace(settings, **changes)
+    labels = {k: v for k, v in settings.labels.items() if k not in changes}
+    return replace(settings, **changes, labels=labels)

@@ -11,6 +11,8 @@ from typing import BinaryIO
 
 def fsync_dir(directory: Path) -> None:
     """Make a rename in `directory` durable (a crash must not bring back the old file)."""
+    if os.name == "nt":
+        return  # Windows opens no directory as a file; its renames are journalled by NTFS
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -44,3 +46,13 @@ def atomic_write(
         tmp.unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def private_dir(path: Path) -> bool:
+    """Make `path` (and missing parents) a folder only this user can open: 0700, created so
+    or tightened. True when an existing folder had to be tightened."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if os.stat(path).st_mode & 0o077:
+        os.chmod(path, 0o700)
+        return True
+    return False

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from automation.files import atomic_write, private_dir
 from automation.recording import RecordedStep
 from automation.runner import Flow
 
@@ -145,11 +146,18 @@ def render_html(guide: Guide, root: Path) -> str:
     )
 
 
-def write_guide(guide: Guide, root: Path) -> tuple[Path, Path]:
-    """guide.md and guide.html in `root`; returns their paths."""
-    root.mkdir(parents=True, exist_ok=True)
+def write_guide(guide: Guide, root: Path, *, private: bool = False) -> tuple[Path, Path]:
+    """guide.md and guide.html in `root`; returns their paths. `private` (a real account's
+    run): the folder 0700, the files 0600 from their first byte."""
     markdown = root / "guide.md"
     page = root / "guide.html"
-    markdown.write_text(render_markdown(guide), encoding="utf-8")
-    page.write_text(render_html(guide, root), encoding="utf-8")
+    texts = ((markdown, render_markdown(guide)), (page, render_html(guide, root)))
+    if private:
+        private_dir(root)
+        for path, text in texts:
+            atomic_write(path, text.encode("utf-8"))
+    else:
+        root.mkdir(parents=True, exist_ok=True)
+        for path, text in texts:
+            path.write_text(text, encoding="utf-8")
     return markdown, page

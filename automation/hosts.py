@@ -4,7 +4,7 @@ short GA period), and are refused anywhere else."""
 from __future__ import annotations
 
 import ipaddress
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 
 def is_loopback_host(host: str) -> bool:
@@ -23,6 +23,54 @@ def is_loopback_url(url: str) -> bool:
     except ValueError:
         return False
     return host is not None and is_loopback_host(host)
+
+
+# Schemes that carry everything in the clear; their encrypted twins are https and wss.
+CLEAR_SCHEMES = frozenset({"http", "ws"})
+
+
+def in_the_clear(url: str) -> bool:
+    """http:// or ws:// to a host other than this machine: readable by anyone on the way."""
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        return False
+    return scheme in CLEAR_SCHEMES and not is_loopback_url(url)
+
+
+def url_problem(url: str, schemes: tuple[str, ...], *, site: bool = False) -> str | None:
+    """What is wrong with a URL a setting names (None: nothing), to follow the URL in a
+    one-line message. A `site` URL is a base that paths are added to: no query or fragment.
+
+    Whether plain text may go there is `in_the_clear`'s question, not this one's.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return f"is not a valid URL ({exc})"
+    if parts.scheme.lower() not in schemes:
+        return "must start with " + " or ".join(f"{s}://" for s in schemes)
+    if not parts.hostname:
+        return "names no host"
+    if parts.username is not None or parts.password is not None:
+        return "must not hold a user name or password"
+    if port == 0:
+        return "names port 0"
+    if site and (parts.query or parts.fragment):
+        return "must not hold a query or fragment (?... or #...)"
+    return None
+
+
+def safe_url(url: str) -> str:
+    """A URL fit for a message: no user name, password, query or fragment (services put
+    tokens there); "" when it cannot be taken apart at all."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 DEFAULT_PORTS = {"http": 80, "https": 443}

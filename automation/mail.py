@@ -7,10 +7,13 @@ and only mail that arrives after that counts:
 * its UID is at least the folder's UIDNEXT at mark time (the main guard: UIDs only grow);
 * its INTERNALDATE is not older than the mark time minus a clock-skew allowance (second guard;
   IMAP SEARCH SINCE knows only dates, so the server narrows by day and we filter by time);
-* its sender address (never the display name) matches a glob pattern, case-insensitively.
+* its sender address (never the display name) matches a glob pattern, case-insensitively;
+* it is for this account (mailparse.addressed_to): when several accounts read one mailbox,
+  each takes only the mail addressed to it.
 
-Among those the newest message (highest UID) holding a code wins. New mail is noticed through
-IDLE when the server offers it, else by polling.
+Among those the newest message (highest UID) holding a code not handed out yet wins: a later
+call, after HTX refused that code, gets a newer mail if one came, else an older unused one.
+New mail is noticed through IDLE when the server offers it, else by polling.
 """
 
 from __future__ import annotations
@@ -32,7 +35,15 @@ from imapclient.imapclient import SocketTimeout
 from automation.errors import MailError, MailTimeout
 from automation.mail_auth import authenticate, login_failure
 from automation.mail_settings import MailSettings, check_settings
-from automation.mailparse import extract_code, sender_matches, sender_of
+from automation.mailparse import (
+    RECIPIENT_HEADERS,
+    Recipient,
+    addressed_to,
+    extract_code,
+    is_ours,
+    sender_matches,
+    sender_of,
+)
 from automation.redaction import REDACTOR
 
 # With UIDs unusable (UIDVALIDITY changed), only the date tells old mail from new: a little
@@ -69,9 +80,11 @@ class Inbox:
         self._client: IMAPClient | None = None
         self._uidvalidity: int | None = None
         self._mark: _Mark | None = None
-        # Why each message after the mark was passed over, so each is downloaded at most once
-        # and a timeout can say what it saw. Keyed by (UIDVALIDITY, UID).
+        # Why each message after the mark was passed over (or "used": its code was handed
+        # out), so each is downloaded at most once and a timeout can say what it saw. Keyed
+        # by (UIDVALIDITY, UID).
         self._verdicts: dict[tuple[int | None, int], str] = {}
+        self._handed_out: set[str] = set()  # codes returned since the mark: never twice
         self._next_report = 0.0
 
     @property
@@ -110,6 +123,7 @@ class Inbox:
                     uidnext = max(self._client.search(["ALL"]), default=0) + 1
                 self._mark = _Mark(uidnext, self._uidvalidity, self._clock())
                 self._verdicts.clear()
+                self._handed_out.clear()
                 return
             except (IMAPClientError, OSError) as exc:
                 self._drop()  # the idle connection may have been closed by the server
@@ -117,7 +131,10 @@ class Inbox:
                     raise MailError(f"IMAP server {self.where} failed: {self._clean(exc)}") from exc
 
     def wait_for_code(self, timeout: float = 120.0) -> str:
-        """Block until a matching mail that arrived after mark() holds a code; return it."""
+        """Block until a matching mail that arrived after mark() holds a code; return it.
+
+        Each code once: called again (HTX refused the last one), it returns the newest other
+        code, from a newer mail or an older one passed over before, or waits for new mail."""
         if self._mark is None:
             raise RuntimeError("Inbox.mark() must be called before pressing Send")
         start = time.monotonic()
@@ -246,7 +263,8 @@ class Inbox:
         # "n:*" also matches the last message when n is past the end: filter again here.
         found = [u for u in client.search(criteria) if not uids_valid or u >= mark.uidnext]
         fresh = [u for u in found if (self._uidvalidity, u) not in self._verdicts]
-        fields = ["INTERNALDATE", "RFC822.SIZE", "BODY.PEEK[HEADER.FIELDS (FROM)]"]
+        headers = " ".join(("FROM", *RECIPIENT_HEADERS)).upper()
+        fields = ["INTERNALDATE", "RFC822.SIZE", f"BODY.PEEK[HEADER.FIELDS ({headers})]"]
         candidates = []
         meta = client.fetch(fresh, fields) if fresh else {}
         for uid in fresh:
@@ -256,31 +274,44 @@ class Inbox:
             if b"INTERNALDATE" not in data:
                 continue  # not answered this time; looked at again on the next search
             header = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"")
-            sender = sender_of(email.message_from_bytes(header or b""))
+            head = email.message_from_bytes(header or b"")
             arrived = data.get(b"INTERNALDATE")
             when = arrived.timestamp() if isinstance(arrived, dt.datetime) else None
-            if not sender_matches(sender, self.settings.senders):
+            if not sender_matches(sender_of(head), self.settings.senders):
                 self._verdicts[(self._uidvalidity, uid)] = "foreign"
             elif when is None or when < oldest:
                 self._verdicts[(self._uidvalidity, uid)] = "stale"
             elif int(data.get(b"RFC822.SIZE") or 0) > MAX_MESSAGE_BYTES:
                 self._verdicts[(self._uidvalidity, uid)] = "no_code"
+            elif self._whose(head) == "theirs":  # another account's: not even downloaded
+                self._verdicts[(self._uidvalidity, uid)] = "theirs"
             else:
                 candidates.append(uid)
         for uid in sorted(candidates, reverse=True):  # newest first
             body = client.fetch([uid], ["BODY.PEEK[]"]).get(uid, {}).get(b"BODY[]")
             if not isinstance(body, bytes):
                 return None  # never fall back to an older code past an unread newer mail
-            code = extract_code(email.message_from_bytes(body), self.settings.code_pattern)
-            if code is not None:
-                if uids_valid:  # a later call must not fall back to an older, unread mail
-                    self._mark = _Mark(uid + 1, mark.uidvalidity, mark.time)
-                return code
-            self._verdicts[(self._uidvalidity, uid)] = "no_code"
+            msg = email.message_from_bytes(body)
+            verdict = self._whose(msg)
+            code = extract_code(msg, self.settings.code_pattern)
+            key = (self._uidvalidity, uid)
+            if not is_ours(verdict, self.settings.other_addresses):
+                self._verdicts[key] = "theirs" if verdict == "theirs" else "unsure"
+            elif code is None:
+                self._verdicts[key] = "no_code"
+            else:
+                self._verdicts[key] = "used"  # handed out once: a later call takes another
+                if code not in self._handed_out:  # a duplicate of a refused code is no better
+                    self._handed_out.add(code)
+                    return code
         if _take_news(client):
             # Mail announced while we searched is not announced again by IDLE: look now.
             return self._search()
         return None
+
+    def _whose(self, msg: email.message.Message) -> Recipient:
+        s = self.settings
+        return addressed_to(msg, s.account_address, s.other_addresses)
 
     def _wait_for_news(self, deadline: float, start: float) -> None:
         client = self._client
@@ -331,7 +362,10 @@ class Inbox:
             f"{seen[key]} {text}"
             for key, text in (
                 ("foreign", "new message(s) from other senders were ignored"),
+                ("theirs", "message(s) addressed to another account were ignored"),
+                ("unsure", "message(s) that may be another account's were ignored"),
                 ("no_code", "matching message(s) held no code"),
+                ("used", "code(s) already tried"),
                 ("stale", "message(s) dated before the request were ignored"),
             )
             if seen[key]

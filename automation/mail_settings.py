@@ -33,6 +33,11 @@ class MailSettings:
     code_pattern: str = DEFAULT_CODE_PATTERN
     folder: str = "INBOX"
     poll_interval: float = 2.0
+    # Whose mail counts when accounts share the mailbox (mailparse.addressed_to): the
+    # account's address (None: not known, e.g. a login by phone), and the addresses of the
+    # other accounts known to read the same mailbox.
+    account_address: str | None = None
+    other_addresses: tuple[str, ...] = ()
 
     @property
     def effective_port(self) -> int:

@@ -1,4 +1,4 @@
-"""Reading a verification mail: who sent it and which code it carries.
+"""Reading a verification mail: who sent it, whom it is for, and which code it carries.
 
 Pure functions over `email.message.Message`, no network: the IMAP side is in mail.py.
 """
@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses
 from fnmatch import fnmatchcase
 from html.parser import HTMLParser
+from typing import Literal
 
 # A six-digit number that stands alone: not part of a longer digit run, not glued to other digits
 # by a separator (2024-123456, 123456.78, 1,234,567) and not after "+" (phone numbers).
@@ -87,6 +88,23 @@ def _header_text(value: object) -> str:
         return str(value)
 
 
+def _texts(msg: Message) -> tuple[list[str], list[str], str]:
+    """The text/plain parts, the HTML parts as text, and the subject."""
+    plain: list[str] = []
+    html: list[str] = []
+    for part in msg.walk():
+        if part.is_multipart() or part.get_content_disposition() == "attachment":
+            continue
+        kind = part.get_content_type()
+        if kind in ("text/plain", "text/html"):
+            text = _part_text(part)
+            if text:
+                (plain if kind == "text/plain" else html).append(
+                    text if kind == "text/plain" else html_to_text(text)
+                )
+    return plain, html, _header_text(msg.get("Subject"))
+
+
 @functools.lru_cache(maxsize=16)
 def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
@@ -111,19 +129,7 @@ def extract_code(msg: Message, pattern: str = DEFAULT_CODE_PATTERN) -> str | Non
     like): when no keyword match exists, a standalone six-digit number in the body or subject,
     but only if exactly one distinct such number appears.
     """
-    plain: list[str] = []
-    html: list[str] = []
-    for part in msg.walk():
-        if part.is_multipart() or part.get_content_disposition() == "attachment":
-            continue
-        kind = part.get_content_type()
-        if kind in ("text/plain", "text/html"):
-            text = _part_text(part)
-            if text:
-                (plain if kind == "text/plain" else html).append(
-                    text if kind == "text/plain" else html_to_text(text)
-                )
-    subject = _header_text(msg.get("Subject"))
+    plain, html, subject = _texts(msg)
     regex = _compiled(pattern)
     for text in (*plain, *html, subject):
         for match in regex.finditer(text):
@@ -157,4 +163,86 @@ def sender_matches(address: str | None, patterns: Iterable[str]) -> bool:
     return any(fnmatchcase(address, p.strip().lower()) for p in patterns)
 
 
-# -- the inbox ---------------------------------------------------------------------------------
+# -- whom a mail is for ------------------------------------------------------------------------
+# Several accounts may read one mailbox (aliases, a team inbox), and each must take only its
+# own codes. The evidence, strongest first:
+# * To / Cc: whom HTX addressed. Naming other addresses only, the mail is someone else's.
+# * X-Original-To: the envelope recipient before an alias or forward rewrote it (Postfix).
+# * Delivered-To / Envelope-To: where it was delivered, which in a shared mailbox is often the
+#   mailbox's own address, and a forwarding hop adds one per hop: they can confirm, not refuse.
+# * The body: HTX shows an account's address masked ("ab***@example.com"); a mask that cannot
+#   be our address means another account's mail.
+ADDRESSED = ("To", "Cc")
+ORIGINAL = ("X-Original-To",)
+DELIVERED = ("Delivered-To", "Envelope-To")
+RECIPIENT_HEADERS = (*ADDRESSED, *ORIGINAL, *DELIVERED)
+
+Recipient = Literal["ours", "theirs", "unknown"]
+
+# A masked address: at least one "*" in it, and the "@" with a domain (which may be masked too).
+_MASKED = re.compile(r"(?<![\w.+%*-])[\w.+%*-]*\*[\w.+%*-]*@[\w*-]+(?:\.[\w*-]+)+")
+
+
+def is_address(text: str | None) -> bool:
+    """An email address (one "@" with something on both sides), not a phone number."""
+    if not text:
+        return False
+    local, at, domain = text.strip().partition("@")
+    return (
+        bool(at and local and domain)
+        and "@" not in domain
+        and not any(c.isspace() for c in text.strip())
+    )
+
+
+def recipients(msg: Message, headers: Iterable[str] = RECIPIENT_HEADERS) -> set[str]:
+    """The lower-cased addresses these headers name."""
+    raw = [str(v) for name in headers for v in msg.get_all(name) or []]
+    return {addr.lower() for _, addr in getaddresses(raw) if is_address(addr)}
+
+
+def masked_addresses(msg: Message) -> set[str]:
+    """The masked addresses ("ab***@example.com") in the body and subject."""
+    plain, html, subject = _texts(msg)
+    return {m.lower() for text in (*plain, *html, subject) for m in _MASKED.findall(text)}
+
+
+def mask_fits(mask: str, address: str) -> bool:
+    """Whether `address` could be the one masked: each run of "*" hides any characters."""
+    pieces = [re.escape(p) for p in re.split(r"\*+", mask.lower())]
+    return re.fullmatch(".*".join(pieces), address.lower()) is not None
+
+
+def addressed_to(msg: Message, me: str | None, others: Collection[str] = ()) -> Recipient:
+    """Whether a mail is for the account with address `me` ("ours"), for another account
+    ("theirs"), or cannot be told ("unknown": no header names anyone, no mask decides).
+
+    `me` None: the account's address is not known (it logs in by phone), so only a mail for
+    one of `others` (the other accounts known to read this mailbox) is told apart.
+    """
+    mine = me.strip().lower() if me and is_address(me) else None
+    theirs = {o.strip().lower() for o in others if is_address(o)} - {mine}
+    for headers in (ADDRESSED, ORIGINAL):
+        named = recipients(msg, headers)
+        if named:
+            if mine is not None:
+                return "ours" if mine in named else "theirs"
+            return "theirs" if named <= theirs else "unknown"
+    delivered = recipients(msg, DELIVERED)
+    if mine is not None and mine in delivered and not delivered & theirs:
+        return "ours"
+    masks = masked_addresses(msg)
+    if masks:
+        fits_me = mine is not None and any(mask_fits(m, mine) for m in masks)
+        fits_others = any(mask_fits(m, o) for m in masks for o in theirs)
+        if mine is not None and not fits_me:
+            return "theirs"
+        if fits_me and not fits_others:
+            return "ours"
+    return "unknown"
+
+
+def is_ours(verdict: Recipient, others: Collection[str]) -> bool:
+    """A mail we can take: for us, or for nobody we can tell while no other account is known
+    to read this mailbox (a mail sent blind, without To, to an account alone on its mailbox)."""
+    return verdict == "ours" or (verdict == "unknown" and not others)

@@ -1,8 +1,9 @@
 """The sign-in `htx-keys mail login` keeps: one OS keyring entry per mailbox and provider
 (service "htx-keys-mail", username "<provider>:<mailbox user>"), holding the refresh token
 and the client it was issued to (id, secret, token endpoint, scope), so a later run needs
-nothing else to get access tokens. Keyed by mailbox, not by account: two accounts that read
-one mailbox share its sign-in."""
+nothing else to get access tokens. Microsoft's refresh tokens run to a kilobyte or two:
+written through automation.keyring_chunks, so Windows' 2.5 KB per entry is no limit. Keyed
+by mailbox, not by account: two accounts that read one mailbox share its sign-in."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TypeVar
 
 from automation.errors import StoreError
+from automation.keyring_chunks import delete_long, read_long, write_long
 from automation.redaction import REDACTOR
 from automation.store_base import one_line
 
@@ -83,7 +85,7 @@ def load_login(provider: str, user: str) -> tuple[SavedLogin | None, str]:
     try:
         if isinstance(keyring.get_keyring(), keyring.backends.fail.Keyring):
             return None, "keyring found no backend"
-        text = _in_thread(lambda: keyring.get_password(MAIL_SERVICE, entry_name(provider, user)))
+        text = _in_thread(lambda: read_long(MAIL_SERVICE, entry_name(provider, user)))
     except Exception as exc:
         return None, one_line(exc)
     if not text:
@@ -101,8 +103,6 @@ def load_login(provider: str, user: str) -> tuple[SavedLogin | None, str]:
 
 def save_login(login: SavedLogin) -> str:
     """Store and read back; the place it went, for the person. StoreError when it fails."""
-    import keyring
-
     from automation.store_keyring import keyring_usable
 
     _register(login)
@@ -113,8 +113,8 @@ def save_login(login: SavedLogin) -> str:
     data["saved_at"] = login.saved_at or dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     text = json.dumps(data)
     try:
-        _in_thread(lambda: keyring.set_password(MAIL_SERVICE, login.entry, text))
-        back = _in_thread(lambda: keyring.get_password(MAIL_SERVICE, login.entry))
+        _in_thread(lambda: write_long(MAIL_SERVICE, login.entry, text))
+        back = _in_thread(lambda: read_long(MAIL_SERVICE, login.entry))
     except Exception as exc:
         what = f"Keyring ({MAIL_SERVICE}) failed to store the sign-in"
         raise StoreError(f"{what}: {one_line(exc)}") from None
@@ -132,7 +132,7 @@ def delete_login(provider: str, user: str) -> bool:
     try:
         if _in_thread(lambda: keyring.get_password(MAIL_SERVICE, entry)) is None:
             return False
-        _in_thread(lambda: keyring.delete_password(MAIL_SERVICE, entry))
+        _in_thread(lambda: delete_long(MAIL_SERVICE, entry))
     except PasswordDeleteError:
         return True  # gone in between
     except Exception as exc:

@@ -6,7 +6,7 @@ Two rules shape this module:
   accepted). The tool logs in with one code and confirms the key with another, and two runs may
   start seconds apart, so each code must come from a time step nobody has used yet: this process
   or any other using the same seed. Used steps are recorded in memory and, when ``state_dir`` is
-  given, in a small JSON file shared through an ``fcntl`` lock.
+  given, in a small JSON file shared under a lock file (automation/locks.py).
 * A code generated with two seconds left may expire while the page submits it, so a code is only
   handed out with at least ``min_remaining`` seconds left in its step (by default a tenth of the
   period: 3 s of HTX's 30 s); otherwise we wait for the next step.
@@ -21,10 +21,8 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import fcntl
 import hashlib
 import json
-import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -33,6 +31,7 @@ import pyotp
 
 from automation.errors import ConfigError, OtpError
 from automation.files import atomic_write
+from automation.locks import file_lock
 from automation.redaction import REDACTOR
 
 __all__ = ["Totp", "validate_secret"]
@@ -206,12 +205,9 @@ class Totp:
         if self._lock_file is None:
             yield
             return
-        fd = os.open(self._lock_file, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        # Held for a file read and write, never across a wait for the next step.
+        with file_lock(self._lock_file, error=OtpError):
             yield
-        finally:
-            os.close(fd)  # closing the descriptor releases the lock
 
     def _read_state(self) -> int | None:
         if self._state_file is None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from automation.blur import ATTR, EMPTY, apply_blur
+from automation.files import private_dir
 from automation.redaction import REDACTOR
 from automation.runner import Step, tracing_group
 
@@ -58,9 +59,17 @@ def new_run_dir(root: Path, name: str) -> Path:
     return path
 
 
+def registered_secrets(page: Any) -> list[Any]:
+    """Every element whose text shows a registered secret (a page may echo a value back in
+    an error or a dialog). Looked for by Playwright's own isolated script, never handed to
+    the page's."""
+    return [page.get_by_text(value) for value in sorted(REDACTOR.values)]
+
+
 @dataclass
 class FailureScreenshot:
-    """A step hook: on failure, a masked full-page screenshot in `directory`."""
+    """A step hook: on failure, a masked full-page screenshot in `directory`: the fields the
+    flow names, and any text showing a registered secret, as the step pictures mask them."""
 
     directory: Path
     page: Callable[[Any], Any]  # ctx -> Page
@@ -79,8 +88,11 @@ class FailureScreenshot:
             return
         self.directory.mkdir(parents=True, mode=0o700, exist_ok=True)
         path = self.directory / f"failed-step-{index:02d}-{step.slug}.png"
+        masks = [*self.mask(page), *registered_secrets(page)]
         try:
-            page.screenshot(path=str(path), full_page=True, mask=self.mask(page), timeout=10_000)
+            page.screenshot(
+                path=str(path), full_page=True, mask=masks, mask_color=MASK_COLOR, timeout=10_000
+            )
         except Exception:
             return  # a screenshot must never hide the error that brought us here
         os.chmod(path, 0o600)
@@ -134,7 +146,10 @@ class StepShots:
         page = self.page(ctx)
         if self.directory is None or page is None or page.is_closed():
             return
-        self.directory.mkdir(parents=True, exist_ok=True)
+        if self.private:
+            private_dir(self.directory)
+        else:
+            self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / f"{rec.number:02d}-{rec.step.slug}.png"
         # One collapsed group in the trace, apart from the step's own actions.
         with tracing_group(page.context.tracing, f"Recorder: picture of step {rec.number}"):
@@ -156,9 +171,7 @@ class StepShots:
             masks = [
                 *(m.and_(filled) for m in self.mask(page, texts)),
                 page.locator(f"[{ATTR}]").and_(filled),
-                # Registered secrets are looked for by Playwright's own (isolated) script,
-                # never handed to the page's.
-                *(page.get_by_text(value) for value in sorted(REDACTOR.values)),
+                *registered_secrets(page),
             ]
             with self.quiet(page):
                 if box is not None:

@@ -179,6 +179,26 @@ class _ScrubFilter(logging.Filter):
         return True
 
 
+def scrub_log_records(redactor: Redactor | None = None) -> None:
+    """Scrub every log record this process makes, from any library, before any handler sees
+    it: Playwright, urllib3, ccxt, imapclient and keyring log under child loggers
+    ("ccxt.base.exchange", "urllib3.connectionpool"), which a filter on a parent logger never
+    sees, and handlers can be added later or not at all (logging's last resort). So the scrub
+    filter runs where every record is made: the record factory. Once per process."""
+    current = logging.getLogRecordFactory()
+    if getattr(current, "scrubs", False):
+        return
+    scrub = _ScrubFilter(redactor or REDACTOR)
+
+    def make_record(*args: object, **kwargs: object) -> logging.LogRecord:
+        record = current(*args, **kwargs)
+        scrub.filter(record)
+        return record
+
+    make_record.scrubs = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(make_record)
+
+
 def _mask(data: AnyStr, needles: Iterable[AnyStr], mask: AnyStr) -> AnyStr:
     """Replace every occurrence of every needle with mask.
 

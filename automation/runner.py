@@ -75,9 +75,15 @@ class Reporter:
         self.waited = 0.0  # seconds spent on waits the site imposes (GA windows, countdowns)
 
     def _write(self, text: str) -> None:
-        if not self.quiet:
+        if self.quiet:
+            return
+        try:
             self.stream.write(REDACTOR.scrub(text) + "\n")
             self.stream.flush()
+        except (OSError, ValueError):
+            # The terminal is gone (a hang-up) or stderr was closed: progress is lost, but
+            # the run, and the revoke or rescue it may be in the middle of, goes on.
+            pass
 
     def step(self, index: int, total: int, step: Step[Any]) -> None:
         self._write(f"[{index}/{total}] {step.title}")

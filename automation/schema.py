@@ -4,14 +4,14 @@ raw value is read. automation.config (flags > environment > .env) and automation
 
 from __future__ import annotations
 
+import math
 import re
 import shlex
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from automation.errors import ConfigError
-from automation.hosts import is_loopback_host
+from automation.hosts import safe_url, url_problem
 
 # The environment name of each setting. HTX_* are the account's; HTX_KEYS_* are the tool's.
 ENV_NAMES: dict[str, str] = {
@@ -42,10 +42,15 @@ ENV_NAMES: dict[str, str] = {
     "mail_code_pattern": "HTX_MAIL_CODE_PATTERN",
     "store": "HTX_KEYS_STORE",
     "browser": "HTX_KEYS_BROWSER",
+    "browser_channel": "HTX_KEYS_BROWSER_CHANNEL",
     "state_dir": "HTX_KEYS_STATE_DIR",
     "note_tag": "HTX_KEYS_NOTE_TAG",
     "totp_period": "HTX_TOTP_PERIOD",
     "site_file": "HTX_KEYS_SITE_FILE",
+    "session": "HTX_KEYS_SESSION",
+    "cdp_endpoint": "HTX_KEYS_CDP_ENDPOINT",
+    "ws_endpoint": "HTX_KEYS_WS_ENDPOINT",
+    "allow_insecure_transport": "HTX_KEYS_ALLOW_INSECURE_TRANSPORT",
     "min_age": "HTX_KEYS_MIN_AGE",
 }
 # The OAuth2 client secret and refresh token are secrets too, but not asked for by
@@ -58,7 +63,6 @@ SECRET_SETTINGS = frozenset(
 IMAP_SECURITY = ("tls", "starttls", "plain")
 IMAP_AUTH = ("password", "xoauth2", "oauthbearer")
 OAUTH_PROVIDERS = ("google", "microsoft")
-OAUTH_URLS = ("imap_oauth_token_url", "imap_oauth_auth_url", "imap_oauth_device_url")
 TENANT_PATTERN = re.compile(r"[A-Za-z0-9.-]{1,100}")
 NOTE_TAG_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,32}")
 AGE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.I)
@@ -74,17 +78,43 @@ def account_env_name(account: str, name: str) -> str:
     return f"{ENV_NAMES[name]}_{account.upper().replace('-', '_')}"
 
 
-# Which settings an accounts file may hold (never a secret), and how they are kept there.
-# Not an account's property: totp_period is for a test sandbox, the site file and the age a
-# key needs before `keys reconcile` judges it are the tool's (whichever account); all three
-# are set in the environment.
-FILE_SETTINGS = tuple(
-    name
-    for name in ENV_NAMES
-    if name not in SECRET_SETTINGS | {"totp_period", "site_file", "min_age"}
+# Settings of the tool and this machine, not of an account: totp_period is for a test
+# sandbox, the site file and the age a key needs before `keys reconcile` judges it are the
+# tool's (whichever account), the saved session, the remote browser and whether plain text
+# may cross the network belong to where it runs. They are set in the environment or .env (or
+# by flags), never in the accounts file.
+TOOL_SETTINGS = frozenset(
+    {
+        "totp_period",
+        "site_file",
+        "browser_channel",
+        "session",
+        "cdp_endpoint",
+        "ws_endpoint",
+        "allow_insecure_transport",
+        "min_age",
+    }
 )
+# Which settings an accounts file may hold (never a secret), and how they are kept there.
+FILE_SETTINGS = tuple(name for name in ENV_NAMES if name not in SECRET_SETTINGS | TOOL_SETTINGS)
 PATH_SETTINGS = ("imap_ca_file", "state_dir", "site_file")
 NUMBER_SETTINGS = ("imap_port", "mail_timeout")
+# The URL settings and the schemes each takes; the site's are bases that paths are added to.
+URL_SCHEMES: dict[str, tuple[str, ...]] = {
+    "base_url": ("http", "https"),
+    "api_url": ("http", "https"),
+    "cdp_endpoint": ("http", "https", "ws", "wss"),
+    "ws_endpoint": ("ws", "wss"),
+    # The OAuth2 endpoints of the mailbox's provider: plain http only as the others (this
+    # machine, or --allow-insecure-transport), tokens cross them.
+    "imap_oauth_token_url": ("http", "https"),
+    "imap_oauth_auth_url": ("http", "https"),
+    "imap_oauth_device_url": ("http", "https"),
+}
+SITE_URLS = ("base_url", "api_url")
+SESSION_KINDS = "keyring, file:PATH or none"
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
 # An account's secrets, asked for and listed in this order; the labels are how a person
 # names them.
 SECRETS: tuple[tuple[str, str], ...] = (
@@ -110,6 +140,8 @@ def convert(name: str, raw: str, label: str | None = None) -> Any:
             seconds = float(raw)
         except ValueError:
             raise ConfigError(f"{env} must be a number of seconds, not {raw!r}") from None
+        if not math.isfinite(seconds):  # nan would make every wait endless
+            raise ConfigError(f"{env} must be a finite number of seconds, not {raw.strip()!r}")
         if seconds <= 0:
             raise ConfigError(f"{env} must be more than 0 seconds")
         return seconds
@@ -134,8 +166,6 @@ def convert(name: str, raw: str, label: str | None = None) -> Any:
         if value not in choices:
             raise ConfigError(f"{env} must be one of {', '.join(choices)}; not {raw!r}")
         return value
-    if name in OAUTH_URLS:
-        return oauth_url(raw, env)
     if name == "imap_oauth_tenant":
         if not TENANT_PATTERN.fullmatch(raw.strip()):
             raise ConfigError(f"{env} must be a tenant name or id (common, consumers, ...)")
@@ -143,8 +173,23 @@ def convert(name: str, raw: str, label: str | None = None) -> Any:
     if name == "imap_oauth_token_command":
         token_command_argv(raw, env)  # a quoting mistake is found here, before anything runs
         return raw.strip()
-    if name in ("base_url", "api_url"):
-        return raw.strip().rstrip("/")
+    if name in URL_SCHEMES:
+        url = check_url(name, raw.strip(), env)
+        return url.rstrip("/") if name in SITE_URLS else url
+    if name == "session":
+        return check_session(raw, env)
+    if name == "browser_channel":
+        from automation.browser import CHANNELS
+
+        channel = raw.strip().lower()
+        if channel not in CHANNELS:
+            raise ConfigError(f"{env} must be one of {', '.join(CHANNELS)}; not {raw!r}")
+        return channel
+    if name == "allow_insecure_transport":
+        word = raw.strip().lower()
+        if word not in TRUE_WORDS + FALSE_WORDS:
+            raise ConfigError(f"{env} must be 1 or 0 (true/false, yes/no, on/off), not {raw!r}")
+        return word in TRUE_WORDS
     if name == "min_age":
         return parse_age(raw, env)
     if name == "note_tag":
@@ -159,18 +204,6 @@ def convert(name: str, raw: str, label: str | None = None) -> Any:
     return raw
 
 
-def oauth_url(raw: str, label: str) -> str:
-    """An OAuth2 endpoint: https, or http only to this machine (a token must not cross a
-    network in clear; the tests' endpoints are on loopback)."""
-    url = raw.strip()
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{label} must be an https:// URL, not {raw!r}")
-    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
-        raise ConfigError(f"{label} must use https (http only to this machine), not {raw!r}")
-    return url
-
-
 def token_command_argv(raw: str, label: str) -> list[str]:
     """The token command as the argv it runs (no shell): split as a POSIX shell would."""
     try:
@@ -182,10 +215,30 @@ def token_command_argv(raw: str, label: str) -> list[str]:
     return argv
 
 
+def check_url(name: str, url: str, label: str) -> str:
+    """The URL when its scheme, host and port fit the setting; a ConfigError naming it if not
+    (without any user name, password or query the URL may carry: they can be secrets)."""
+    problem = url_problem(url, URL_SCHEMES[name], site=name in SITE_URLS)
+    if problem is None:
+        return url
+    shown = safe_url(url)
+    raise ConfigError(f"{label} {shown!r} {problem}" if shown else f"{label} {problem}")
+
+
+def check_session(spec: str, label: str) -> str:
+    """keyring | file:PATH | none, as automation.session opens them."""
+    kind, _, arg = spec.strip().partition(":")
+    if (kind in ("keyring", "none") and not arg) or (kind == "file" and arg.strip()):
+        return spec.strip()
+    raise ConfigError(f"{label} must be {SESSION_KINDS}, not {spec!r}")
+
+
 def parse_age(raw: str, label: str) -> float:
     """Seconds from "10m", "90s", "1h", "2d" or a plain number of minutes; 0 turns the wait off."""
     match = AGE_PATTERN.match(raw)
     if not match:
         raise ConfigError(f"{label} must be a duration like 10m, 90s or 1h, not {raw!r}")
     number, unit = float(match.group(1)), (match.group(2) or "m").lower()
+    if not math.isfinite(number):  # 400 digits are "inf" to float()
+        raise ConfigError(f"{label} must be a duration like 10m, 90s or 1h, not that large")
     return number * AGE_UNITS[unit]

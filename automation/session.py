@@ -2,7 +2,9 @@
 
 A signed-in session spares the login (and its GA code, and any captcha or new-device check)
 on later runs. It is as good as a password while it lasts, so it goes to the OS keyring by
-default or to a 0600 file when asked, and its cookie values enter the redactor when loaded.
+default (split over several entries when long: automation.keyring_chunks) or to a 0600 file
+when asked, and its tokens (session cookies, localStorage values
+that look like tokens) enter the redactor when it is loaded and when it is saved.
 """
 
 from __future__ import annotations
@@ -21,12 +23,65 @@ from automation.redaction import REDACTOR
 SESSION_SERVICE = "htx-keys-session"
 
 
-def _register(state: dict[str, Any]) -> None:
-    for cookie in state.get("cookies", []):
-        REDACTOR.add(str(cookie.get("value", "")), label="session cookie")
-    for origin in state.get("origins", []):
-        for item in origin.get("localStorage", []):
-            REDACTOR.add(str(item.get("value", "")), label="session storage")
+# Values this long are taken for tokens whatever they look like; shorter ones only when
+# they mix letters and digits. Flags and settings ("en-us", "true", "dark", "1") are left
+# alone: masked, they would mangle every URL and page text they also appear in.
+TOKEN_LENGTH = 16
+MIXED_TOKEN_LENGTH = 8
+
+
+def looks_like_token(value: str) -> bool:
+    if len(value) >= TOKEN_LENGTH:
+        return True
+    return (
+        len(value) >= MIXED_TOKEN_LENGTH
+        and not any(c.isspace() for c in value)
+        and any(c.isalpha() for c in value)
+        and any(c.isdigit() for c in value)
+    )
+
+
+def _tokens(value: str) -> list[str]:
+    """The value, and the strings inside it when it is JSON (a site keeps
+    {"token": "...", "expires": ...} in localStorage and sends the token alone)."""
+    found = [value] if looks_like_token(value) else []
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return found
+    stack = [parsed]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str) and item != value:
+            found += _tokens(item)
+    return found
+
+
+def register_state(state: Any) -> None:
+    """Register the secrets of a browser's storage state (Playwright's format) with the
+    redactor: every session cookie (HttpOnly, or a token by its looks) and every localStorage
+    value that looks like a token, JSON values included. Loaded, saved or read from a live
+    context: the same rule, so the values are scrubbed from every output."""
+    if not isinstance(state, dict):
+        return
+    for cookie in _items(state.get("cookies")):
+        value = str(cookie.get("value", ""))
+        tokens = [value] if cookie.get("httpOnly") else []
+        for token in [*tokens, *_tokens(value)]:
+            REDACTOR.add(token, label="session cookie")
+    for origin in _items(state.get("origins")):
+        for item in _items(origin.get("localStorage")):
+            for token in _tokens(str(item.get("value", ""))):
+                REDACTOR.add(token, label="session storage")
+
+
+def _items(value: Any) -> list[dict[str, Any]]:
+    """The dicts of a list; anything else in a hand-edited file is ignored here."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 class SessionStore(ABC):
@@ -70,11 +125,11 @@ class FileSession(SessionStore):
             raise ConfigError(f"Cannot read {self.path}: {type(exc).__name__}") from None
         if not isinstance(state, dict):
             raise ConfigError(f"{self.path} is not a saved browser session")
-        _register(state)
+        register_state(state)
         return state
 
     def save(self, state: dict[str, Any]) -> None:
-        _register(state)
+        register_state(state)
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         atomic_write(self.path, json.dumps(state).encode())
 
@@ -96,11 +151,12 @@ class KeyringSession(SessionStore):
         return self._loaded[0]
 
     def _read(self) -> dict[str, Any] | None:
-        import keyring
         from keyring.errors import KeyringError
 
+        from automation.keyring_chunks import read_long
+
         try:
-            text = keyring.get_password(SESSION_SERVICE, self.entry)
+            text = read_long(SESSION_SERVICE, self.entry)
         except KeyringError:
             return None  # no keyring: simply no saved session
         if not text:
@@ -109,13 +165,13 @@ class KeyringSession(SessionStore):
             state = json.loads(text)
         except ValueError:
             return None
-        _register(state)
+        register_state(state)
         return state if isinstance(state, dict) else None
 
     def save(self, state: dict[str, Any]) -> None:
-        import keyring
         from keyring.errors import KeyringError
 
+        from automation.keyring_chunks import write_long
         from automation.store import keyring_usable
 
         usable, reason = keyring_usable(SESSION_SERVICE)
@@ -124,19 +180,20 @@ class KeyringSession(SessionStore):
                 f"Cannot save the session in the OS keyring ({reason})",
                 hint="use --session file:PATH to keep it in a 0600 file instead",
             )
-        _register(state)
+        register_state(state)
         try:
-            keyring.set_password(SESSION_SERVICE, self.entry, json.dumps(state))
+            write_long(SESSION_SERVICE, self.entry, json.dumps(state))
         except KeyringError as exc:
             raise StoreError(f"Cannot save the session in the OS keyring: {exc}") from None
         self._loaded = (state,)
 
     def delete(self) -> None:
-        import keyring
         from keyring.errors import KeyringError, PasswordDeleteError
 
+        from automation.keyring_chunks import delete_long
+
         with contextlib.suppress(PasswordDeleteError, KeyringError):
-            keyring.delete_password(SESSION_SERVICE, self.entry)
+            delete_long(SESSION_SERVICE, self.entry)
         self._loaded = (None,)
 
 

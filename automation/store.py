@@ -40,12 +40,14 @@ __all__ = [
 ]
 
 
-def open_store(spec: str) -> Store:
+def open_store(spec: str, state_dir: Path | None = None) -> Store:
+    """The store a --store value names. A keyring store keeps its index's lock file in
+    `state_dir` (default: the default state dir), where every run using it must find it."""
     kind, sep, arg = spec.strip().partition(":")
     if kind == "keyring":
         if sep and not arg.strip():
             raise InputError("Store 'keyring:' needs a service name: keyring:SERVICE")
-        return KeyringStore(arg.strip() or DEFAULT_SERVICE)
+        return KeyringStore(arg.strip() or DEFAULT_SERVICE, lock_dir=state_dir)
     if kind in ("json", "env-file"):
         if not arg.strip():
             raise InputError(f"Store '{spec}' needs a path: {kind}:PATH")

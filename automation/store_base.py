@@ -17,7 +17,6 @@ from automation.redaction import REDACTOR
 DEFAULT_SERVICE = "htx-keys"
 INDEX_ENTRY = "index"  # keyring cannot enumerate entries, so the store keeps its own list
 PROBE_TIMEOUT = 10.0  # a locked keyring may wait forever for a password prompt nobody sees
-LOCK_TIMEOUT = 10.0
 
 
 def short(access_key: str) -> str:

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import builtins
 import contextlib
-import fcntl
 import io
 import json
 import os
 import re
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,8 +17,9 @@ import dotenv
 
 from automation.errors import InputError, StoreError
 from automation.files import atomic_write, fsync_dir
+from automation.locks import file_lock
 from automation.redaction import REDACTOR
-from automation.store_base import LOCK_TIMEOUT, KeyRecord, Store, one_line, short
+from automation.store_base import KeyRecord, Store, one_line, short
 
 
 def _check_writable(path: Path) -> None:
@@ -63,24 +62,8 @@ class _FileStore(Store):
     def _locked(self) -> Iterator[Path]:
         """Serialise writers (other htx-keys runs) on a sibling .lock file; yields the target."""
         target = self._target()
-        try:
-            target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(target.with_name(target.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise StoreError(f"Cannot write {self.path}: {one_line(exc)}") from None
-        try:
-            deadline = time.monotonic() + LOCK_TIMEOUT
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise StoreError(f"{self.path} is locked by another process") from None
-                    time.sleep(0.05)
+        with file_lock(target.with_name(target.name + ".lock"), error=StoreError):
             yield target
-        finally:
-            os.close(fd)
 
     def _write(self, target: Path, text: str) -> None:
         try:

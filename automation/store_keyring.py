@@ -1,12 +1,18 @@
-"""The OS keyring store: one entry per key, plus an index entry (keyring cannot list)."""
+"""The OS keyring store: one entry per key, plus an index entry (keyring cannot list).
+
+Both may outgrow what one entry holds on Windows: they go through automation.keyring_chunks.
+"""
 
 from __future__ import annotations
 
 import builtins
 import contextlib
+import hashlib
 import json
+import re
 import secrets
 import threading
+from pathlib import Path
 from typing import Any
 
 import keyring
@@ -15,7 +21,10 @@ import keyring.backends.fail
 import keyring.backends.null
 from keyring.backend import KeyringBackend
 
+from automation.config import default_state_dir
 from automation.errors import StoreError
+from automation.keyring_chunks import delete_long, is_part_name, read_long, write_long
+from automation.locks import file_lock
 from automation.redaction import REDACTOR
 from automation.store_base import (
     DEFAULT_SERVICE,
@@ -87,15 +96,31 @@ def keyring_usable(service: str = DEFAULT_SERVICE) -> tuple[bool, str]:
     return outcome[0]
 
 
-class KeyringStore(Store):
-    """Entry (service, access_key) holds the record as JSON; (service, "index") lists keys."""
+# A keyring answers over D-Bus (or its platform's equivalent), and the section under the lock
+# is five calls of it: wait longer than for a file.
+KEYRING_LOCK_TIMEOUT = 30.0
 
-    def __init__(self, service: str = DEFAULT_SERVICE) -> None:
+
+def lock_file_name(service: str) -> str:
+    """The lock file of a service's index: its name, made safe for every file system."""
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", service)[:64]
+    if safe != service:  # two services must not share a file because they read alike
+        safe += "-" + hashlib.sha256(service.encode("utf-8")).hexdigest()[:8]
+    return f"keyring-{safe}.lock"
+
+
+class KeyringStore(Store):
+    """Entry (service, access_key) holds the record as JSON; (service, "index") lists keys.
+
+    keyring has no transactions, so every change of the index happens under a lock file in
+    the state dir named after the service: runs that share the service (and the state dir,
+    as they do by default) never lose each other's index entries.
+    """
+
+    def __init__(self, service: str = DEFAULT_SERVICE, lock_dir: Path | None = None) -> None:
         self.service = service
         self.spec = "keyring" if service == DEFAULT_SERVICE else f"keyring:{service}"
-        # No lock spans processes for a keyring; this one keeps threads from losing index
-        # updates, and the index read-back in save() catches the rest.
-        self._lock = threading.Lock()
+        self.lock_file = Path(lock_dir or default_state_dir()) / lock_file_name(service)
 
     @property
     def location(self) -> str:
@@ -110,7 +135,7 @@ class KeyringStore(Store):
             ) from exc
 
     def _index(self) -> builtins.list[str]:
-        raw = self._call("read the index", keyring.get_password, INDEX_ENTRY)
+        raw = self._call("read the index", read_long, INDEX_ENTRY)
         if raw is None:
             return []
         try:
@@ -125,7 +150,10 @@ class KeyringStore(Store):
         return keys
 
     def _write_index(self, keys: builtins.list[str]) -> None:
-        self._call("update the index", keyring.set_password, INDEX_ENTRY, json.dumps(keys))
+        self._call("update the index", write_long, INDEX_ENTRY, json.dumps(keys))
+
+    def _locked(self) -> contextlib.AbstractContextManager[None]:
+        return file_lock(self.lock_file, timeout=KEYRING_LOCK_TIMEOUT, error=StoreError)
 
     def check(self) -> None:
         ok, reason = keyring_usable(self.service)
@@ -139,30 +167,33 @@ class KeyringStore(Store):
 
     def save(self, record: KeyRecord) -> str:
         REDACTOR.add(record.secret_key, label="secret key")
-        if record.access_key == INDEX_ENTRY:
-            raise StoreError(f"An access key cannot be named '{INDEX_ENTRY}'")
-        with self._lock:
+        if record.access_key == INDEX_ENTRY or is_part_name(record.access_key):
+            raise StoreError(f"An access key cannot be named '{record.access_key}'")
+        with self._locked():
             keys = self._index()
-            existing = self._call("read", keyring.get_password, record.access_key)
+            existing = self._call("read", read_long, record.access_key)
             if record.access_key in keys or existing is not None:
                 raise StoreError(
                     f"{self.location} already holds key {short(record.access_key)}; "
                     "not overwriting it"
                 )
             payload = json.dumps(record.to_dict())
-            self._call("save the key", keyring.set_password, record.access_key, payload)
+            self._call("save the key", write_long, record.access_key, payload)
             # If the index update fails the entry stays: a stored secret is worth more than a
             # tidy index, and load() still finds it by access key.
             self._write_index([*keys, record.access_key])
             if record.access_key not in self._index():
+                # Only a writer outside the lock can do this: a run with another state dir.
                 raise StoreError(
-                    f"The index of {self.location} lost key {short(record.access_key)}"
+                    f"The index of {self.location} lost key {short(record.access_key)}",
+                    hint=f"runs sharing a keyring service must share the state dir, where "
+                    f"its lock file is ({self.lock_file})",
                 )
         return self._verify(record)
 
     def load(self, access_key: str) -> KeyRecord:
-        raw = self._call("read", keyring.get_password, access_key)
-        if raw is None or access_key == INDEX_ENTRY:
+        raw = self._call("read", read_long, access_key)
+        if raw is None or access_key == INDEX_ENTRY or is_part_name(access_key):
             raise StoreError(f"No key {short(access_key)} in {self.location}")
         try:
             record = KeyRecord.from_dict(json.loads(raw))
@@ -186,7 +217,7 @@ class KeyringStore(Store):
         records = []
         for access_key in self._index():
             try:
-                raw = self._call("read", keyring.get_password, access_key)
+                raw = self._call("read", read_long, access_key)
             except StoreError as exc:
                 raise StoreError(f"Key {short(access_key)}: {exc.message}") from None
             if raw is None:
@@ -195,9 +226,9 @@ class KeyringStore(Store):
         return records
 
     def delete(self, access_key: str) -> None:
-        with self._lock:
+        with self._locked():
             self.load(access_key)
-            self._call("delete the key", keyring.delete_password, access_key)
+            self._call("delete the key", delete_long, access_key)
             keys = self._index()
             if access_key in keys:
                 self._write_index([k for k in keys if k != access_key])

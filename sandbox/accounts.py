@@ -32,6 +32,9 @@ class Account:
     totp_secret: str = field(repr=False)
     uid: int
     mailbox: str
+    # A mailbox that `mailbox` is an alias of: mail to `mailbox` is delivered there (RCPT TO),
+    # as a mail server expanding an alias would, so several accounts can share one mailbox.
+    deliver_to: str = ""
     # Sub-users' uids: they have no login of their own; their keys are made over REST.
     sub_uids: tuple[int, ...] = ()
     # Always ask this account for the slider captcha, whatever the server's captcha mode.
@@ -137,6 +140,7 @@ def _account_from_table(path: Path, index: int, table: Any) -> Account:
         "totp_secret",
         "uid",
         "mailbox",
+        "deliver_to",
         "sub_uids",
         "captcha",
         "auth_factors",
@@ -158,6 +162,9 @@ def _account_from_table(path: Path, index: int, table: Any) -> Account:
     mailbox = table.get("mailbox", email)
     if not isinstance(mailbox, str) or "@" not in mailbox:
         raise ValueError(f"{where} ({email}): mailbox must be an email address")
+    deliver_to = table.get("deliver_to", "")
+    if not isinstance(deliver_to, str) or (deliver_to and "@" not in deliver_to):
+        raise ValueError(f"{where} ({email}): deliver_to must be an email address")
     sub_uids = table.get("sub_uids", [])
     if not isinstance(sub_uids, list) or not all(_is_uid(u) for u in sub_uids):
         raise ValueError(f"{where} ({email}): sub_uids must be a list of positive integers")
@@ -188,6 +195,7 @@ def _account_from_table(path: Path, index: int, table: Any) -> Account:
         totp_secret=secret,
         uid=uid,
         mailbox=mailbox,
+        deliver_to=deliver_to,
         sub_uids=tuple(sub_uids),
         captcha=captcha,
         auth_factors=tuple(factors),

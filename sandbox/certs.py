@@ -10,12 +10,9 @@ mint further certificates that a client trusting this CA would accept.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import fcntl
 import ipaddress
-import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from automation.files import atomic_write
+from automation.locks import file_lock
 
 __all__ = ["TlsFiles", "make_test_ca"]
 
@@ -58,20 +56,11 @@ def make_test_ca(directory: Path, hosts: Sequence[str] = ("localhost", "127.0.0.
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     files = TlsFiles(directory / CA_NAME, directory / CERT_NAME, directory / KEY_NAME)
-    with _locked(directory / ".certs.lock"):
+    # Generous: another process may be generating keys on a busy machine.
+    with file_lock(directory / ".certs.lock", timeout=120.0):
         if not _reusable(files, hosts):
             _generate(files, hosts)
     return files
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
 
 
 def _san_entries(hosts: Sequence[str]) -> list[x509.GeneralName]:

@@ -150,7 +150,10 @@ class EmbeddedImap:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
+                    if sys.platform == "win32":
+                        proc.kill()  # TerminateProcess: pymap starts no children of its own
+                    else:
+                        os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
         if self._log is not None:
             self._log.close()
@@ -190,7 +193,10 @@ class EmbeddedImap:
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C in a demo reaches us, and we stop pymap in order
+            # Ctrl-C in a demo reaches us, and we stop pymap in order: its own session on
+            # POSIX, its own process group (no console Ctrl-C) on Windows.
+            start_new_session=sys.platform != "win32",
+            creationflags=getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0),
         )
 
     def _wait_for_greeting(self, timeout: float) -> None:

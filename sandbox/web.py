@@ -139,10 +139,14 @@ async def mail_code(request: Request, user: Account, purpose: str, code: str) ->
     )
     if purpose == "login":
         msg.replace_header("Subject", LOGIN_MAIL_SUBJECT)
+    rcpt = user.deliver_to or user.mailbox
+    if user.deliver_to:
+        # An alias expanded on the way, as Postfix marks it: the address the mail was sent to.
+        msg["X-Original-To"] = user.mailbox
     ctx.state.record_mail(user.mailbox, msg)
     try:
-        await run_in_threadpool(ctx.mailer.send, msg, user.mailbox)
+        await run_in_threadpool(ctx.mailer.send, msg, rcpt)
     except Exception as exc:  # any failure to deliver is the page's "failed to send"
-        log_failure(ctx.config.mail_target, user.mailbox, exc)
+        log_failure(ctx.config.mail_target, rcpt, exc)
         ctx.state.withdraw_email_code(user, purpose, code)
         raise Refused(SEND_FAILED, field="emailCode", status=502) from exc

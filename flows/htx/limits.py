@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -60,7 +61,45 @@ def note_matches(on_exchange: str, wanted: str, tag: str) -> bool:
     return on_exchange == wanted or on_exchange == tag_note(wanted, tag)
 
 
+# How a message names a character a note cannot hold: these few by what they do, the
+# others by their Unicode category, or by their own name when they have one.
+CHARACTER_NAMES = {"\n": "a line break", "\r": "a carriage return", "\t": "a tab"}
+# Zero-width (non-)joiners are format characters that scripts (Persian, Indic) and emoji
+# sequences need; they hide nothing that matters in a note.
+JOINERS = frozenset({"\u200c", "\u200d"})
+CATEGORY_NAMES = {
+    "Cc": "a control character",
+    "Cs": "a lone surrogate",
+    "Co": "a private-use character",
+    "Cn": "an unassigned character",
+}
+
+
+def unprintable(text: str) -> str | None:
+    """The first character of `text` a one-line note cannot show (control and format
+    characters, line and paragraph separators, unassigned code points), described; else None.
+    Spaces of any width are fine."""
+    for index, char in enumerate(text, 1):
+        category = unicodedata.category(char)
+        if char.isprintable() or category == "Zs" or char in JOINERS:
+            continue
+        name = CHARACTER_NAMES.get(char) or CATEGORY_NAMES.get(category)
+        if name is None:  # Cf, Zl, Zp: invisible, and every one of them has a name
+            name = f"the {unicodedata.name(char, 'invisible character').lower()}"
+        return f"{name} (U+{ord(char):04X}) at character {index}"
+    return None
+
+
+def check_note_text(note: str, option: str = "--note") -> None:
+    """A note is one line of printable text: HTX shows it in one table cell, and a line break
+    or an invisible character would make the key hard to find and to tell apart."""
+    found = unprintable(note)
+    if found:
+        raise InputError(f"{option} must be one line of printable text; it holds {found}")
+
+
 def check_note(note: str | None, tag: str = "") -> str:
+    check_note_text(note or "")
     text = (note or "").strip()
     if not text:
         raise InputError("--note is required and cannot be empty (HTX makes the note compulsory)")

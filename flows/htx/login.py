@@ -25,8 +25,15 @@ from flows.htx.pages import (
 )
 
 GA_REJECTED = "Incorrect Google Authenticator code"
-# A code the site did not take: wrong (a late mail of an earlier run) or expired.
+# A code the site did not take: wrong (a late mail of an earlier run, or another account's
+# mail that could not be told apart) or expired.
 EMAIL_REJECTED = ("Incorrect email verification code", "email verification code has expired")
+# Email codes tried per dialog: the newest, then a newer mail or an older unused one. HTX
+# withdraws a code after a few wrong guesses (the sandbox: five), so never more than this.
+EMAIL_CODE_ATTEMPTS = 3
+EMAIL_RETRY = (
+    "HTX refused the email code; trying the next one (a newer email or an older unused one)"
+)
 
 
 def open_site(ctx: SiteContext) -> None:
@@ -147,14 +154,14 @@ def confirm_new_device(ctx: SiteContext) -> None:
     step = NewDeviceStep(ctx.page)
     press_send(ctx, step.send_button, step.countdown_button, step.alert)
     home = Header(ctx.page).account_button
-    for attempt in (1, 2):
+    for attempt in range(1, EMAIL_CODE_ATTEMPTS + 1):
         step.email_code_box.fill(read_email_code(ctx))
         press(step.confirm_button, "the Confirm button", ctx.timeout_ms)
         error = first_of(home, step.alert, ctx.timeout_ms)
         if error is None:
             return
-        if attempt == 1 and any(text in error for text in EMAIL_REJECTED):
-            ctx.reporter.info("HTX refused the email code; waiting for a newer email")
+        if attempt < EMAIL_CODE_ATTEMPTS and any(text in error for text in EMAIL_REJECTED):
+            ctx.reporter.info(EMAIL_RETRY)
             continue
         raise LoginError(f"HTX refused the new-device check: {error}")
 

@@ -17,7 +17,14 @@ from automation.redaction import REDACTOR
 from automation.runner import Step
 from flows.htx.context import SiteContext
 from flows.htx.finding import press
-from flows.htx.login import EMAIL_REJECTED, press_send, read_email_code, with_fresh_ga_codes
+from flows.htx.login import (
+    EMAIL_CODE_ATTEMPTS,
+    EMAIL_REJECTED,
+    EMAIL_RETRY,
+    press_send,
+    read_email_code,
+    with_fresh_ga_codes,
+)
 from flows.htx.pages import ApiManagementPage, Header, SecurityDialog
 
 
@@ -55,7 +62,7 @@ def confirm_codes(ctx: SiteContext, outcome: Callable[[], str | None], unsure: s
     dialog.email_code_box.fill(read_email_code(ctx))
     if ctx.extra.get("sms"):
         fill_sms_code(ctx, dialog)
-    email_retried = False
+    email_codes = 1
 
     def attempt() -> str | None:
         dialog.ga_box.fill(ctx.totp.next_code())  # waits for a step not used before
@@ -71,11 +78,12 @@ def confirm_codes(ctx: SiteContext, outcome: Callable[[], str | None], unsure: s
         error = with_fresh_ga_codes(ctx, attempt)
         if error is None:
             return
-        if any(text in error for text in EMAIL_REJECTED) and not email_retried:
-            # A late mail from an earlier run can arrive after Send was pressed; the next
-            # newer mail is ours.
-            email_retried = True
-            ctx.reporter.info("HTX refused the email code; waiting for a newer email")
+        if any(text in error for text in EMAIL_REJECTED) and email_codes < EMAIL_CODE_ATTEMPTS:
+            # A late mail from an earlier run can arrive after Send was pressed, or another
+            # account's mail in a shared mailbox could not be told apart: the inbox hands out
+            # a newer mail's code, or an older one not tried yet.
+            email_codes += 1
+            ctx.reporter.info(EMAIL_RETRY)
             dialog.email_code_box.fill(read_email_code(ctx))
             continue
         raise RejectedError(f"HTX refused the verification: {error}")

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from automation.config import TOTP_PERIOD
+from automation.config import TOTP_PERIOD, browser_values
+from automation.platform_dirs import native_dir
 from automation.runner import Reporter
 from automation.store import Store, keyring_usable, open_store
 from flows.htx.limits import check_request
@@ -19,6 +22,10 @@ DEMO_SERVICE = "htx-keys-demo"  # keeps made-up sandbox keys apart from real one
 
 
 def demo_data_dir() -> Path:
+    """$XDG_DATA_HOME/htx-keys (~/.local/share/htx-keys), or the platform's data folder."""
+    native = native_dir("data", os.environ)
+    if native is not None:
+        return native
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "htx-keys"
 
@@ -36,23 +43,19 @@ def run_demo(
     *,
     quiet: bool,
     headed: bool,
-    browser: str | None,
-    cdp_endpoint: str | None = None,
-    ws_endpoint: str | None = None,
+    browser: Mapping[str, Any] | None = None,
     totp_period: int = TOTP_PERIOD,
 ) -> Made:
-    """Start the replica and its mail server, make a key, stop both; what was made."""
+    """Start the replica and its mail server, make a key, stop both; what was made.
+    `browser`: the browser flags given (browser, cdp_endpoint, ws_endpoint,
+    allow_insecure_transport; None: not given), over the environment and ./.env."""
     reporter = Reporter(quiet=quiet)
     started = time.monotonic()
-    with demo_site(reporter, browser=browser, totp_period=totp_period) as settings:
+    reach = browser_values(browser or {})  # checked before anything starts
+    with demo_site(reporter, browser=reach, totp_period=totp_period) as settings:
         request = check_request("htx-keys demo", ["read", "trade"], [])
         # The seed is made up for this run: nothing to remember between runs.
-        options = RunOptions(
-            headed=headed,
-            use_totp_state=False,
-            cdp_endpoint=cdp_endpoint,
-            ws_endpoint=ws_endpoint,
-        )
+        options = RunOptions(headed=headed, use_totp_state=False)
         prep = prepare(settings, request, demo_store(reporter), options)
         result = provision(prep, options, reporter)
     reporter.info(

@@ -43,8 +43,6 @@ def run_doctor(
     timeout_s: float,
     reporter: Reporter,
     session: SessionStore | None = None,
-    cdp_endpoint: str | None = None,
-    ws_endpoint: str | None = None,
 ) -> list[Check]:
     """Every check, in order; `session` is where a saved login is read (never written)."""
     saved = session.load() if session is not None else None
@@ -64,10 +62,7 @@ def run_doctor(
                 settings.totp_secret, settings.state_dir, reporter, settings.totp_period
             )
     reporter.info("checking the site's pages (nothing is sent or created)")
-    rows += check_site(
-        settings, totp, saved, headed=headed, timeout_s=timeout_s, reporter=reporter,
-        cdp_endpoint=cdp_endpoint, ws_endpoint=ws_endpoint,
-    )  # fmt: skip
+    rows += check_site(settings, totp, saved, headed=headed, timeout_s=timeout_s, reporter=reporter)
     return rows
 
 
@@ -108,7 +103,7 @@ def doctor_checks(web: WebOptions, *, quiet: bool, ask_secrets: SecretPrompt) ->
     """`doctor` as a command runs it: the settings from the options, then every check."""
     try:
         settings = web.settings()
-        session = open_session_store(web.session_spec, settings.base_url, settings.email or "")
+        session = open_session_store(settings.session, settings.base_url, settings.email or "")
         settings = ask_secrets(settings, run_secret_names(session))
     except ConfigError as exc:  # a malformed value: nothing else can be checked
         return [Check("settings", "FAIL", exc.message, exc.hint or "see .env.example")]
@@ -118,6 +113,4 @@ def doctor_checks(web: WebOptions, *, quiet: bool, ask_secrets: SecretPrompt) ->
         timeout_s=web.timeout,
         reporter=Reporter(quiet=quiet),
         session=session,
-        cdp_endpoint=web.cdp_endpoint,
-        ws_endpoint=web.ws_endpoint,
     )

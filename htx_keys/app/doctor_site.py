@@ -330,12 +330,13 @@ def check_site(
     headed: bool,
     timeout_s: float,
     reporter: Reporter,
-    cdp_endpoint: str | None = None,
-    ws_endpoint: str | None = None,
 ) -> list[Check]:
     try:
         choice = choose_browser(
-            settings.browser, cdp_endpoint=cdp_endpoint, ws_endpoint=ws_endpoint
+            settings.browser,
+            cdp_endpoint=settings.cdp_endpoint,
+            ws_endpoint=settings.ws_endpoint,
+            channel=settings.browser_channel,
         )
         if headed and not choice.remote and not has_display():
             raise ConfigError("--headed needs a display: run it on a desktop or under xvfb-run")

@@ -1,12 +1,14 @@
 """`htx-keys exec [options] -- CMD ARGS`: a key that lives as long as one command.
 
 Provision a key (stored like any other, so nothing is lost if this process dies), run CMD with
-HTX_ACCESS_KEY / HTX_SECRET_KEY in its environment, then delete the key on HTX and here,
-whatever way CMD ended: success, failure, Ctrl-C or SIGTERM. The exit status is CMD's.
+HTX_ACCESS_KEY / HTX_SECRET_KEY in its environment (and without the account's secrets and
+saved session), then delete the key on HTX and here, whatever way CMD ended: success, failure,
+Ctrl-C, SIGTERM or a hang-up (SIGHUP). The exit status is CMD's.
 
-Signals while CMD runs: SIGTERM is passed on to CMD (CI cancelling a job usually signals only
-the main process); SIGINT is not, since Ctrl-C at a terminal reaches CMD by itself. Either
-way the key is revoked once CMD has ended. The browser's login is kept in memory between
+Signals while CMD runs: SIGTERM and SIGHUP are passed on to CMD (CI cancelling a job usually
+signals only the main process; a closed SSH session hangs up on this one); SIGINT is not,
+since Ctrl-C at a terminal reaches CMD by itself. Either way the key is revoked once CMD has
+ended. The browser's login is kept in memory between
 creating and revoking, so revoking needs no second login.
 """
 
@@ -149,26 +151,42 @@ def find_program(name: str) -> str:
     return found
 
 
+# Besides the account's secrets: where the saved login is (a session is as good as a
+# password while it lasts), in its generic and per-account forms.
+WITHHELD = ("HTX_KEYS_SESSION",)
+
+
 def child_environment(record: KeyRecord) -> dict[str, str]:
-    """This environment without the account's secrets (the command gets a key, not the
-    account), plus the key."""
-    secret_names = {ENV_NAMES[name] for name in SECRET_SETTINGS}
+    """This environment without the account's secrets and saved session (the command gets a
+    key, not the account), plus the key."""
+    withheld = {*(ENV_NAMES[name] for name in SECRET_SETTINGS), *WITHHELD}
     env = {
         name: value
         for name, value in os.environ.items()
-        if not any(name == s or name.startswith(f"{s}_") for s in secret_names)
+        if not any(name == w or name.startswith(f"{w}_") for w in withheld)
     }
     env.update(HTX_ACCESS_KEY=record.access_key, HTX_SECRET_KEY=record.secret_key)
     return env
 
 
+def passed_on() -> list[signal.Signals]:
+    """The signals passed on to CMD: SIGTERM, and a hang-up (the terminal or SSH connection
+    closed) where there is one (not on Windows). A signal ignored when this process started
+    (`nohup htx-keys exec ...`) stays ignored."""
+    names = ("SIGTERM", "SIGHUP")
+    wanted = [getattr(signal, name) for name in names if hasattr(signal, name)]
+    return [s for s in wanted if s == signal.SIGTERM or signal.getsignal(s) != signal.SIG_IGN]
+
+
 def run_child(command: list[str], record: KeyRecord, run: WebRun) -> int:
-    """Run the command to its end; SIGTERM is passed on, Ctrl-C reaches it by itself."""
+    """Run the command to its end; SIGTERM and SIGHUP are passed on, Ctrl-C reaches it by
+    itself."""
     children: list[subprocess.Popen[bytes]] = []
     stopped: list[int] = []
 
     def on_term(signum: int, _frame: object) -> None:
-        run.reporter.info("SIGTERM: passing it on; the key is revoked once the command ends")
+        name = signal.Signals(signum).name
+        run.reporter.info(f"{name}: passing it on; the key is revoked once the command ends")
         stopped.append(signum)
         for child in children:
             child.send_signal(signum)
@@ -177,7 +195,8 @@ def run_child(command: list[str], record: KeyRecord, run: WebRun) -> int:
         run.reporter.info("Ctrl-C: the key is revoked once the command ends")
         stopped.append(signal.SIGINT)
 
-    previous = signal.signal(signal.SIGTERM, on_term), signal.signal(signal.SIGINT, on_int)
+    handlers = {**{s: on_term for s in passed_on()}, signal.SIGINT: on_int}
+    previous = {s: signal.signal(s, handler) for s, handler in handlers.items()}
     try:
         if stopped:  # a signal came before the command started: it never runs
             return 128 + stopped[0]
@@ -187,10 +206,12 @@ def run_child(command: list[str], record: KeyRecord, run: WebRun) -> int:
         except (OSError, ValueError) as exc:
             run.reporter.info(f"cannot run {command[0]}: {getattr(exc, 'strerror', None) or exc}")
             return 126
+        if stopped and stopped[-1] != signal.SIGINT:  # came while the command was starting
+            children[0].send_signal(stopped[-1])
         code = children[0].wait()
     finally:
-        signal.signal(signal.SIGTERM, previous[0])
-        signal.signal(signal.SIGINT, previous[1])
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     status = 128 - code if code < 0 else code  # -N: ended by signal N
     run.reporter.info(f"{command[0]} exited with status {status}")
     return status

@@ -12,6 +12,7 @@ from typing import Any
 from automation.errors import InputError, NotFound, SiteError
 from automation.store import EnvFileStore, check_store, short
 from flows.htx.key_list import ExchangeKey
+from flows.htx.limits import check_note_text
 from htx_keys.app.deletes import DELETE, Consent, Planned, approve
 from htx_keys.app.lifecycle import (
     Listing,
@@ -58,6 +59,8 @@ def list_rows(run: WebRun, source: str, sub_uid: int | None, parent_key: str | N
 def check_target(access_key: str | None, note: str | None) -> None:
     if bool(access_key) == bool(note):
         raise InputError("Name the key by its ACCESS_KEY or by --note NOTE (one of the two)")
+    if note:
+        check_note_text(note)  # no key on HTX can carry it
 
 
 def revoke(

@@ -14,6 +14,7 @@ the redactor as a last guard.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shlex
@@ -129,11 +130,21 @@ class KeyOutput:
         if self.export_env and self.fmt != "github":
             raise InputError("--export-env goes with --format github")
         if self.fmt == "github" and self.write_outputs:
-            for name in ("GITHUB_OUTPUT", *(("GITHUB_ENV",) if self.export_env else ())):
+            names = ("GITHUB_OUTPUT", *(("GITHUB_ENV",) if self.export_env else ()))
+            for name in names:
                 if not self.environ.get(name):
                     raise ConfigError(
                         f"--format github writes to ${name}, which is not set "
                         "(GitHub Actions sets it in every step)"
+                    )
+            # Found now, not once the key exists: a key made and then not handed on is one
+            # more to clean up.
+            for name in names:
+                problem = _unwritable(Path(self.environ[name]))
+                if problem:
+                    raise ConfigError(
+                        f"--format github writes to ${name} ({self.environ[name]}), which "
+                        f"cannot be written: {problem}"
                     )
 
     def on_key(self, record: KeyRecord) -> None:
@@ -215,6 +226,24 @@ def _text(summary: dict[str, Any]) -> str:
     if not summary.get("created", True):
         text = text.replace("Created API key", "Existing API key", 1)
     return text
+
+
+def _unwritable(path: Path) -> str | None:
+    """Why lines cannot be appended to `path` (None: they can), found without writing: the
+    file opened for appending as `_append` will, or, when it does not exist yet, its folder."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_NONBLOCK)
+    except FileNotFoundError:
+        folder = path.parent
+        if not folder.is_dir():
+            return os.strerror(errno.ENOENT)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return os.strerror(errno.EACCES)
+        return None
+    except OSError as exc:
+        return exc.strerror or type(exc).__name__
+    os.close(fd)
+    return None
 
 
 def _append(path: Path, pairs: list[tuple[str, str]]) -> None:

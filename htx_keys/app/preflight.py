@@ -18,6 +18,7 @@ from automation.browser import BrowserChoice, choose_browser
 from automation.config import Settings
 from automation.errors import ConfigError
 from automation.mail_settings import MailSettings, check_settings, parse_senders
+from automation.mailparse import is_address
 from automation.modes import ArtifactModes
 from automation.otp import Totp, validate_secret
 from automation.runner import Reporter, StepHook
@@ -44,13 +45,12 @@ class RunOptions:
     # straight into artifacts_dir when given (`record --out DIR`).
     artifacts_root: Path | None = None
     artifacts_dir: Path | None = None
+    private_artifacts: bool = False  # artifacts_dir's files 0600, folders 0700 (a real account)
     artifacts: ArtifactModes = field(default_factory=ArtifactModes)
     chapter_ms: float = 1500.0  # how long each chapter card holds the video
     use_totp_state: bool = True  # remember used GA steps across runs (off for throwaway seeds)
     verify: bool = True  # check the new key with signed REST calls once it is stored
     hooks: Sequence[StepHook[Any]] = ()
-    cdp_endpoint: str | None = None
-    ws_endpoint: str | None = None
     session: SessionStore | None = None  # where a saved login is read (and renewed)
     ask: Callable[[str], str | None] | None = None  # a hidden prompt for the person
     captcha_timeout_s: float = 180.0
@@ -91,13 +91,21 @@ def mail_settings(settings: Settings) -> MailSettings:
         from automation.mail_tokens import token_source
 
         extra.update(auth=settings.imap_auth, token_source=token_source(settings))
+    host, user = settings.imap_host or "", settings.imap_user or settings.email or ""
+    if settings.account and settings.accounts_file:
+        # Named accounts that read one mailbox must tell each other's mail apart.
+        from automation.accounts import mailbox_sharers
+
+        sharers = mailbox_sharers(Path(settings.accounts_file), settings.account, host, user)
+        extra["other_addresses"] = sharers
     return MailSettings(
-        host=settings.imap_host or "",
+        host=host,
         port=settings.imap_port,
-        user=settings.imap_user or settings.email or "",
+        user=user,
         password=settings.imap_password or "",
         security=settings.imap_security,  # type: ignore[arg-type]
         ca_file=settings.imap_ca_file,
+        account_address=settings.email if is_address(settings.email) else None,
         **extra,
     )
 
@@ -117,7 +125,10 @@ def prepare(
     mail = mail_settings(settings)
     check_settings(mail)
     browser = choose_browser(
-        settings.browser, cdp_endpoint=options.cdp_endpoint, ws_endpoint=options.ws_endpoint
+        settings.browser,
+        cdp_endpoint=settings.cdp_endpoint,
+        ws_endpoint=settings.ws_endpoint,
+        channel=settings.browser_channel,
     )
     if options.headed and not browser.remote and not has_display():
         raise ConfigError(
@@ -131,12 +142,12 @@ def prepare(
 
 def site_file_path(settings: Settings) -> tuple[Path, bool]:
     """(the site file, whether it was named): HTX_KEYS_SITE_FILE, else site.toml beside the
-    accounts file (~/.config/htx-keys/site.toml)."""
+    accounts file (--config, HTX_KEYS_CONFIG, else ~/.config/htx-keys/accounts.toml)."""
     from automation.accounts import accounts_path
 
     if settings.site_file is not None:
         return settings.site_file, True
-    accounts = Path(settings.accounts_file) if settings.accounts_file else None
+    accounts = Path(settings.accounts_file) if settings.accounts_file else settings.config_file
     return accounts_path(accounts, os.environ).parent / SITE_FILE_NAME, False
 
 

@@ -69,7 +69,12 @@ def site_context(
                 True,
             )
         rec = new_recording(
-            directory, options.artifacts, reporter, own_directory=own, chapter_ms=options.chapter_ms
+            directory,
+            options.artifacts,
+            reporter,
+            own_directory=own,
+            chapter_ms=options.chapter_ms,
+            private=options.private_artifacts,
         )
         browser = BrowserOptions(
             prep.browser,

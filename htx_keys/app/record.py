@@ -5,7 +5,8 @@ HTML page) with one masked, annotated picture per step, a video with a chapter c
 and a scrubbed trace. By default the run goes to the built-in sandbox with a made-up account
 and fictitious values (a note, read + trade, a documentation IP address), as hand-written
 guides do; with --base-url it goes to that site with the usual settings, and makes a real key
-there.
+there. What such a run writes shows a real account, so DIR is then private: the folders 0700,
+the files 0600.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from automation.config import TOTP_PERIOD, Settings
+from automation.config import TOTP_PERIOD, Settings, browser_values
+from automation.files import private_dir
 from automation.guide import build_guide, write_guide
 from automation.runner import Reporter
 from automation.session import NoSession, open_session_store
@@ -57,26 +59,30 @@ def record_guide(
         artifacts=web.artifacts,
         chapter_ms=web.chapter_seconds * 1000,
         verify=False,  # documentation: `htx-keys verify` checks a real key afterwards
-        cdp_endpoint=web.cdp_endpoint,
-        ws_endpoint=web.ws_endpoint,
         ask=ask,
     )
     started = time.monotonic()
+    # The settings are checked before anything starts or any old output is removed.
+    on_replica = web.base_url is None
+    if on_replica:
+        reach = browser_values(web.browser_flags(), web.env_file)
+    else:
+        settings, store = live_site(options, web, ask_secrets)
     clear_outputs(out_dir)
     with ExitStack() as stack:
-        if web.base_url is None:
+        if on_replica:
             settings = stack.enter_context(
-                demo_site(reporter, browser=web.browser_path, totp_period=totp_period)
+                demo_site(reporter, browser=reach, totp_period=totp_period)
             )
             options.use_totp_state = False  # a seed made up for this run
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="htx-keys-rec-")))
-            store: Store = open_store(f"json:{tmp / 'keys.json'}")  # thrown away
-        else:
-            settings, store = live_site(options, web, ask_secrets)
+            store = open_store(f"json:{tmp / 'keys.json'}")  # thrown away
         prep = prepare(settings, request, store, options)
+        if options.private_artifacts:
+            make_private(out_dir, reporter)
         result = provision(prep, options, reporter)
     guide = build_guide(PROVISION, result.recording.shots.recorded, out_dir)
-    markdown, page = write_guide(guide, out_dir)
+    markdown, page = write_guide(guide, out_dir, private=options.private_artifacts)
     seconds = time.monotonic() - started
     reporter.info(f"recorded {len(guide.steps)} steps in {seconds:.1f} s")
     artifacts = result.recording.artifacts
@@ -97,10 +103,18 @@ def live_site(
 ) -> tuple[Settings, Store]:
     """Settings, saved session and store for a real site, as `provision` builds them."""
     settings = web.settings()
-    session = open_session_store(web.session_spec, settings.base_url, settings.email or "")
+    session = open_session_store(settings.session, settings.base_url, settings.email or "")
     settings = ask_secrets(settings, run_secret_names(session))
     options.session = None if isinstance(session, NoSession) else session
-    return settings, open_store(settings.store)
+    # Pictures, video and trace of a real account: its screens, its key list, its login.
+    options.private_artifacts = True
+    return settings, open_store(settings.store, settings.state_dir)
+
+
+def make_private(out_dir: Path, reporter: Reporter) -> None:
+    """DIR only for this user (0700), its files 0600: they show a real account."""
+    if private_dir(out_dir):
+        reporter.info(f"{out_dir} made private (0700): it holds a real account's recording")
 
 
 def clear_outputs(out_dir: Path) -> None:

@@ -105,8 +105,11 @@ def new_recording(
     *,
     own_directory: bool,
     chapter_ms: float = 1500.0,
+    private: bool = False,
 ) -> Recording:
-    private = own_directory  # a run dir under the state dir is private; docs are not
+    # A run dir under the state dir is private, and so is what a real account's recording
+    # writes (`record --base-url`); the replica's guide is documentation.
+    private = private or own_directory
     artifacts = RunArtifacts(modes, directory, chapter_ms=chapter_ms, private=private)
     shots = StepShots(
         directory / "steps" if modes.screenshot == "on" else None,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -155,11 +155,15 @@ def serve_sandbox(
 
 @contextmanager
 def demo_site(
-    reporter: Reporter, *, browser: str | None = None, totp_period: int = TOTP_PERIOD
+    reporter: Reporter,
+    *,
+    browser: Mapping[str, Any] | None = None,
+    totp_period: int = TOTP_PERIOD,
 ) -> Iterator[Settings]:
     """The sandbox website and an embedded IMAP server on free loopback ports, with a made-up
     account; yields the settings that reach them, and stops both on the way out. The site's
-    GA codes step every `totp_period` seconds (HTX's 30, or shorter to wait less)."""
+    GA codes step every `totp_period` seconds (HTX's 30, or shorter to wait less). `browser`:
+    how to reach a browser (automation.config.browser_values), checked before anything starts."""
     account = demo_account()
     REDACTOR.add(account.password, label="demo password")
     REDACTOR.add(account.totp_secret, label="demo TOTP seed")
@@ -186,9 +190,9 @@ def demo_site(
                     imap_security="starttls",
                     imap_ca_file=imap.ca_file,
                     mail_from="*@htx.com",
-                    browser=browser,
                     state_dir=default_state_dir(),
                     totp_period=totp_period,
+                    **(browser or {}),
                 )
         finally:
             imap.stop()

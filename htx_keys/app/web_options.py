@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from automation.modes import ArtifactModes, Mode
 
@@ -18,9 +18,10 @@ class WebOptions:
     """The options of a command that drives the website (see htx_keys.cli.options)."""
 
     store_spec: str | None = None
-    session_spec: str = "keyring"
+    session_spec: str | None = None  # None: HTX_KEYS_SESSION, else keyring
     headed: bool = False
     browser_path: str | None = None
+    browser_channel: str | None = None
     cdp_endpoint: str | None = None
     ws_endpoint: str | None = None
     timeout: float = 30.0
@@ -34,6 +35,7 @@ class WebOptions:
     env_file: Path | None = None
     account: str | None = None
     config_file: Path | None = None
+    allow_insecure_transport: bool = False
 
     def settings(self) -> Settings:
         return command_settings(
@@ -42,9 +44,21 @@ class WebOptions:
             self.env_file,
             self.account,
             self.config_file,
+            **self.browser_flags(),
             store=self.store_spec,
-            browser=self.browser_path,
+            session=self.session_spec,
         )
+
+    def browser_flags(self) -> dict[str, Any]:
+        """How to reach a browser, as settings from the flags (None: not given): --browser,
+        --browser-channel, --cdp-endpoint, --ws-endpoint and --allow-insecure-transport."""
+        return {
+            "browser": self.browser_path,
+            "browser_channel": self.browser_channel,
+            "cdp_endpoint": self.cdp_endpoint,
+            "ws_endpoint": self.ws_endpoint,
+            "allow_insecure_transport": self.allow_insecure_transport or None,
+        }
 
     @property
     def artifacts(self) -> ArtifactModes:
@@ -57,13 +71,12 @@ def command_settings(
     env_file: Path | None,
     account: str | None,
     config_file: Path | None,
-    *,
-    store: str | None = None,
-    browser: str | None = None,
+    **given: Any,
 ) -> Settings:
-    """A command's settings from its site and account flags (and --store and --browser where
-    it has them): flags, then the environment, the .env file, defaults."""
+    """A command's settings from its site and account flags, and the other setting flags it
+    has (store, session, browser, cdp_endpoint, ws_endpoint, allow_insecure_transport; None:
+    not given): flags, then the environment, the .env file, defaults."""
     from automation.config import load_settings
 
-    flags = {"base_url": base_url, "api_url": api_url, "store": store, "browser": browser}
+    flags = {"base_url": base_url, "api_url": api_url, **given}
     return load_settings(flags, env_file, account=account, config_file=config_file)

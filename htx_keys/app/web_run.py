@@ -55,7 +55,7 @@ class WebRun:
     ) -> WebRun:
         settings = web.settings()
         settings.require(*require)
-        session = open_session_store(web.session_spec, settings.base_url, settings.email or "")
+        session = open_session_store(settings.session, settings.base_url, settings.email or "")
         options = RunOptions(
             headed=web.headed,
             timeout_ms=web.timeout * 1000,
@@ -63,13 +63,11 @@ class WebRun:
             artifacts=web.artifacts,
             chapter_ms=web.chapter_seconds * 1000,
             verify=verify,
-            cdp_endpoint=web.cdp_endpoint,
-            ws_endpoint=web.ws_endpoint,
             session=session,
             ask=ask,
             on_key=on_key,
         )
-        store = open_store(settings.store)
+        store = open_store(settings.store, settings.state_dir)
         return cls(settings, store, session, options, Reporter(quiet=quiet), ask_secrets)
 
     def ask_for(self, *names: str) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 from automation.runner import Flow, Reporter, run_flow
+from automation.session import register_state
 from automation.store import KeyRecord, Store, short
 from flows.htx.context import ProvisionContext, SiteContext
 from flows.htx.key_list import ExchangeKey, from_row
@@ -82,8 +83,11 @@ class WebSession:
         run_flow(DELETE, ctx, reporter=self.reporter, hooks=self.hooks, tracing=self.tracing)
 
     def storage_state(self) -> dict[str, Any]:
-        """The browser's login, to sign in again later without codes (kept in memory only)."""
-        return dict(self.ctx.page.context.storage_state())
+        """The browser's login, to sign in again later without codes (kept in memory only);
+        its tokens are registered as secrets like a saved session's."""
+        state = dict(self.ctx.page.context.storage_state())
+        register_state(state)
+        return state
 
     def _derive(self, cls: type[C], **extra: Any) -> C:
         """A context for one operation that shares this session's page, codes and mailbox."""

@@ -17,7 +17,7 @@ import sys
 import click
 
 from automation.errors import ExitStatus, HtxKeysError
-from htx_keys.cli.console import print_error
+from htx_keys.cli.console import print_error, print_traceback
 
 # name -> "module:attribute" under htx_keys.cli.commands
 COMMANDS = {
@@ -77,14 +77,26 @@ def fail(message: str, status: int, hint: str | None = None) -> int:
 
 
 def _terminate(signum: int, frame: object) -> None:
-    # SIGTERM (CI cancelling a job, `kill`) takes the same careful way out as Ctrl-C: a key
-    # being stored is rescued first, browsers and servers are closed.
+    # SIGTERM (CI cancelling a job, `kill`) and a hang-up (the terminal or SSH session closed)
+    # take the same careful way out as Ctrl-C: a key being stored is rescued first, a key
+    # `exec` made is revoked, browsers and servers are closed.
     raise KeyboardInterrupt
+
+
+def install_signal_handlers() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
+    hangup = getattr(signal, "SIGHUP", None)  # not on Windows
+    # Under `nohup` a hang-up is meant to be ignored: it stays so.
+    if hangup is not None and signal.getsignal(hangup) != signal.SIG_IGN:
+        signal.signal(hangup, _terminate)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; the exit status of every outcome is decided here and only here."""
-    signal.signal(signal.SIGTERM, _terminate)
+    from automation.redaction import scrub_log_records
+
+    install_signal_handlers()
+    scrub_log_records()  # what Playwright, urllib3, ccxt, imapclient or keyring log
     try:
         cli.main(args=argv, prog_name="htx-keys", standalone_mode=False)
     except click.exceptions.Exit as exc:  # --help, --version
@@ -104,14 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return fail("interrupted", ExitStatus.INTERRUPTED)
     except Exception as exc:  # a bug or an unforeseen failure: still one scrubbed line
-        if os.environ.get("HTX_KEYS_DEBUG"):
-            raise
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        return fail(
-            f"unexpected {type(exc).__name__}: {detail}",
-            ExitStatus.ERROR,
-            "run again with HTX_KEYS_DEBUG=1 for the traceback",
-        )
+        message = f"unexpected {type(exc).__name__}: {detail}"
+        if os.environ.get("HTX_KEYS_DEBUG"):
+            print_traceback(exc)  # scrubbed too: messages and arguments can hold a secret
+            return fail(message, ExitStatus.ERROR)
+        return fail(message, ExitStatus.ERROR, "run again with HTX_KEYS_DEBUG=1 for the traceback")
     return ExitStatus.OK
 
 

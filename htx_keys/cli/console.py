@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import traceback
+
 import click
 
 
@@ -16,9 +18,10 @@ def echo(text: str) -> None:
     click.echo(_scrub(text))
 
 
-def echo_err(text: str) -> None:
-    """Lines for the person on stderr (what is about to happen), scrubbed."""
-    click.echo(_scrub(text), err=True)
+def echo_err(text: str, *, nl: bool = True) -> None:
+    """Lines for the person on stderr (what is about to happen, a notice; a question, with
+    nl=False), scrubbed."""
+    click.echo(_scrub(text), err=True, nl=nl)
 
 
 def print_error(message: str, hint: str | None = None) -> None:
@@ -26,3 +29,15 @@ def print_error(message: str, hint: str | None = None) -> None:
     click.echo(f"htx-keys: error: {_scrub(message)}", err=True)
     if hint:
         click.echo(f"htx-keys: hint: {_scrub(hint)}", err=True)
+
+
+def print_traceback(exc: BaseException) -> None:
+    """The traceback of HTX_KEYS_DEBUG=1 on stderr, scrubbed of every known secret."""
+    text = "".join(traceback.format_exception(exc))
+    click.echo(_scrub(text).rstrip("\n"), err=True)
+
+
+def echo_secret(value: str) -> None:
+    """A secret the person asked for by name (`mail login --show-refresh-token`), on stdout
+    only and unscrubbed: the one output meant to hold it."""
+    click.echo(value)

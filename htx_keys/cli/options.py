@@ -16,6 +16,8 @@ from automation.modes import MODES, Mode
 from automation.schema import ENV_NAMES, SECRET_SETTINGS
 from flows.htx.limits import MAX_IPS
 from htx_keys.app.web_options import WebOptions
+from htx_keys.cli.console import echo_err
+from htx_keys.cli.params import Seconds
 
 if TYPE_CHECKING:
     from automation.config import Settings
@@ -29,8 +31,22 @@ IP_HELP = (
 KEY_FORMATS = ("text", "json", "github", "env")
 
 
+def insecure_option(func: F) -> F:
+    """--allow-insecure-transport: the one way to let plain http:// or ws:// leave this machine."""
+    return click.option(
+        "--allow-insecure-transport",
+        is_flag=True,
+        default=None,
+        help="Allow plain http:// (site, API, --cdp-endpoint) and ws:// (remote browser) to "
+        "hosts other than this machine; without it they must be https:// / wss:// or "
+        f"loopback [env {ENV_NAMES['allow_insecure_transport']}=1].",
+    )(func)
+
+
 def site_options(func: F) -> F:
-    """--env-file, --base-url and --api-url: every command that talks to HTX takes them."""
+    """--env-file, --base-url, --api-url and --allow-insecure-transport: every command that
+    talks to HTX takes them."""
+    func = insecure_option(func)
     func = click.option(
         "--env-file",
         type=click.Path(dir_okay=False, path_type=Path),
@@ -39,12 +55,14 @@ def site_options(func: F) -> F:
     func = click.option(
         "--api-url",
         metavar="URL",
-        help=f"HTX's REST API [env {ENV_NAMES['api_url']}; default https://api.huobi.pro].",
+        help=f"HTX's REST API, https:// (or http:// on this machine) [env "
+        f"{ENV_NAMES['api_url']}; default https://api.huobi.pro].",
     )(func)
     func = click.option(
         "--base-url",
         metavar="URL",
-        help=f"The HTX website [env {ENV_NAMES['base_url']}; default https://www.htx.com].",
+        help=f"The HTX website, https:// (or http:// on this machine) [env "
+        f"{ENV_NAMES['base_url']}; default https://www.htx.com].",
     )(func)
     return func
 
@@ -65,7 +83,7 @@ def artifact_options(trace: Mode, video: Mode, screenshot: Mode) -> Callable[[F]
     def decorate(func: F) -> F:
         func = click.option(
             "--chapter-seconds",
-            type=click.FloatRange(0.1, 10),
+            type=Seconds(0.1, 10),
             default=1.5,
             show_default=True,
             help="How long each step's chapter card shows in the video.",
@@ -148,21 +166,27 @@ def browser_options(func: F) -> F:
 
 
 def remote_browser_options(func: F) -> F:
+    """--browser-channel, --cdp-endpoint and --ws-endpoint. No click envvar: the settings read
+    HTX_KEYS_* from the environment or the .env file (click would see the environment only)."""
     func = click.option(
         "--ws-endpoint",
         metavar="URL",
-        envvar="HTX_KEYS_WS_ENDPOINT",
-        show_envvar=True,
         help="Use a Playwright server (playwright run-server, Browserless) instead of a local "
-        "browser.",
+        f"browser: wss://, or ws:// on this machine [env {ENV_NAMES['ws_endpoint']}].",
     )(func)
     func = click.option(
         "--cdp-endpoint",
         metavar="URL",
-        envvar="HTX_KEYS_CDP_ENDPOINT",
-        show_envvar=True,
         help="Use a running Chromium through its DevTools endpoint "
-        "(e.g. http://127.0.0.1:9222) instead of a local browser.",
+        "(e.g. http://127.0.0.1:9222) instead of a local browser: https:// or wss://, or "
+        f"http:// or ws:// on this machine [env {ENV_NAMES['cdp_endpoint']}].",
+    )(func)
+    func = click.option(
+        "--browser-channel",
+        metavar="CHANNEL",
+        help="Use the Chrome or Edge installed on this machine, found where it installs itself "
+        "on each platform: chrome, msedge, chromium (Playwright's own full build) or a -beta, "
+        f"-dev, -canary of Chrome or Edge [env {ENV_NAMES['browser_channel']}].",
     )(func)
     return func
 
@@ -172,12 +196,8 @@ def session_option(func: F) -> F:
         "--session",
         "session_spec",
         metavar="SPEC",
-        envvar="HTX_KEYS_SESSION",
-        show_envvar=True,
-        default="keyring",
-        show_default=True,
         help="Where the saved login (from `htx-keys login`) is kept: keyring, file:PATH, or "
-        "none to always log in.",
+        f"none to always log in [env {ENV_NAMES['session']}; default keyring].",
     )(func)
 
 
@@ -276,7 +296,7 @@ def timeout_option(
     return click.option(
         "--timeout",
         "timeout",
-        type=click.FloatRange(min=minimum),
+        type=Seconds(min=minimum),
         default=default,
         show_default=True,
         help=help,
@@ -350,7 +370,7 @@ def ask_person(question: str) -> str | None:
     if sys.stdin.isatty():
         answer = click.prompt(question, hide_input=True, err=True, default="", show_default=False)
         return str(answer) or None
-    click.echo(f"{question}: ", err=True, nl=False)
+    echo_err(f"{question}: ", nl=False)
     line = sys.stdin.readline()
     return line.strip() or None
 

@@ -17,4 +17,4 @@ from tests.support.leakcheck_plugin import (  # noqa: F401
     leak_sites,
     pytest_terminal_summary,
 )
-from tests.support.site import htx_site, site_factory  # noqa: F401
+from tests.support.site import htx_site, site_factory, team_factory  # noqa: F401

@@ -25,10 +25,15 @@ pytestmark = [pytest.mark.e2e, pytest.mark.cost(10)]
 _users = itertools.count(1)
 
 
-def verification_mail(code: str, sender: str = "HTX <noreply@htx.com>", to: str = "") -> bytes:
+def verification_mail(
+    code: str, sender: str = "HTX <noreply@htx.com>", to: str = "", **headers: str
+) -> bytes:
     msg = EmailMessage()
     msg["From"] = sender
-    msg["To"] = to or "user@example.test"
+    if to != "-":  # "-": sent blind, no To at all
+        msg["To"] = to or "user@example.test"
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
     msg["Subject"] = "[HTX] Verification code"
     msg["Date"] = format_datetime(dt.datetime.now(dt.UTC))
     msg.set_content(f"Your verification code is {code}. It is valid for 10 minutes.")
@@ -190,6 +195,56 @@ def test_uidvalidity_change_falls_back_to_dates(
         inbox._mark = dataclasses.replace(inbox._mark, uidvalidity=1)
         mailbox.deliver_later(0.2, ("919191", HTX))
         assert inbox.wait_for_code(timeout=30) == "919191"
+
+
+ALICE, BOB = "alice@team.example", "bob@team.example"
+
+
+def test_only_the_account_s_own_mail_counts_in_a_shared_mailbox(mailbox: Mailbox) -> None:
+    """Alice and Bob read one mailbox: Alice's code, though Bob's (and a stranger's) is newer."""
+    settings = mailbox.settings(account_address=ALICE, other_addresses=(BOB,))
+    with Inbox(settings) as inbox:
+        inbox.mark()
+        send = mailbox.server.deliver
+        send(mailbox.user, verification_mail("100001", HTX, ALICE))
+        send(mailbox.user, verification_mail("100002", HTX, BOB))
+        send(mailbox.user, verification_mail("100003", HTX, "-", X_Original_To=BOB))
+        send(mailbox.user, verification_mail("100004", HTX, "carol@team.example"))
+        send(mailbox.user, verification_mail("100005", HTX, "-"))  # blind: could be anyone's
+        assert inbox.wait_for_code(timeout=30) == "100001"
+        with pytest.raises(MailTimeout) as info:
+            inbox.wait_for_code(timeout=1)
+    assert info.value.hint == (
+        "3 message(s) addressed to another account were ignored; 1 message(s) that may be "
+        "another account's were ignored; 1 code(s) already tried; check the spam folder and "
+        "that the account's email is this mailbox"
+    )
+
+
+def test_a_blind_mail_counts_for_an_account_alone_on_its_mailbox(mailbox: Mailbox) -> None:
+    with Inbox(mailbox.settings(account_address=ALICE)) as inbox:
+        inbox.mark()
+        mailbox.server.deliver(mailbox.user, verification_mail("200001", HTX, "-"))
+        mailbox.server.deliver(mailbox.user, verification_mail("200002", HTX, BOB))
+        assert inbox.wait_for_code(timeout=30) == "200001"
+
+
+def test_after_a_refused_code_an_older_unused_one_then_a_newer_one(mailbox: Mailbox) -> None:
+    """Each code once: the newest first; asked again, an older one not tried yet; then what
+    comes next. A duplicate of a code already handed out is no other code."""
+    with Inbox(mailbox.settings(account_address=ALICE)) as inbox:
+        inbox.mark()
+        for code in ("300001", "300002", "300002"):
+            mailbox.server.deliver(mailbox.user, verification_mail(code, HTX, ALICE))
+        assert inbox.wait_for_code(timeout=30) == "300002"
+        assert inbox.wait_for_code(timeout=30) == "300001"
+        with pytest.raises(MailTimeout):
+            inbox.wait_for_code(timeout=1)
+        mailbox.deliver_later(0.2, ("300003", HTX))
+        assert inbox.wait_for_code(timeout=30) == "300003"
+        inbox.mark()  # a new Send: only what comes now counts, and every code is new again
+        mailbox.deliver_later(0.2, ("300001", HTX))
+        assert inbox.wait_for_code(timeout=30) == "300001"
 
 
 def test_wrong_password(mailbox: Mailbox) -> None:

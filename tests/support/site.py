@@ -1,6 +1,7 @@
 """The sandbox as end-to-end tests meet it: a site_factory fixture that makes sandboxes over
 HTTP, each with its own account (own GA seed, own mailbox on the private Dovecot, delivered
-over LMTP), and `Site`, which hands the tool the settings that reach one.
+over LMTP); team_factory, one sandbox whose accounts' addresses are aliases of one mailbox;
+and `Site`, which hands the tool the settings that reach an account.
 
 A pytest plugin: tests/e2e/conftest.py imports its fixtures. Every site it makes is added to
 `leak_sites`, so the leak check (tests/support/leakcheck_plugin.py) knows its secrets.
@@ -26,7 +27,7 @@ from sandbox.server import SandboxServer
 from tests.support.dovecot import Dovecot
 from tests.support.ga import SHORT_TOTP_STEP_S
 
-__all__ = ["Site", "SiteFactory", "htx_site", "site_factory"]
+__all__ = ["Site", "SiteFactory", "TeamFactory", "htx_site", "site_factory", "team_factory"]
 
 _uids = itertools.count(20000001)
 
@@ -79,6 +80,7 @@ class Site:
 
 
 SiteFactory = Callable[..., Site]
+TeamFactory = Callable[..., list[Site]]
 
 
 @pytest.fixture
@@ -95,31 +97,68 @@ def site_factory(
     test of the live site's timing).
     """
     with ExitStack() as stack:
+        serve = _server_maker(dovecot, tmp_path, leak_sites, stack)
 
         def make(account: dict[str, Any] | None = None, **config: Any) -> Site:
-            user = f"user{secrets.token_hex(4)}"
-            imap_password = secrets.token_urlsafe(12)
-            dovecot.add_user(user, imap_password)
+            (site,) = serve([account or {}], shared=False, **config)
+            return site
+
+        yield make
+
+
+@pytest.fixture
+def team_factory(
+    dovecot: Dovecot,
+    tmp_path: Path,
+    leak_sites: list[Site],
+) -> Iterator[TeamFactory]:
+    """Make one sandbox with several accounts whose addresses are aliases of one Dovecot
+    mailbox (a team inbox): each account's mail is addressed to it and lands in the mailbox
+    they all read. Returns a Site per account; keywords as for site_factory's config."""
+    with ExitStack() as stack:
+        serve = _server_maker(dovecot, tmp_path, leak_sites, stack)
+
+        def make(count: int = 2, **config: Any) -> list[Site]:
+            return serve([{} for _ in range(count)], shared=True, **config)
+
+        yield make
+
+
+def _server_maker(
+    dovecot: Dovecot, tmp_path: Path, leak_sites: list[Site], stack: ExitStack
+) -> Callable[..., list[Site]]:
+    def serve(tables: list[dict[str, Any]], *, shared: bool, **config: Any) -> list[Site]:
+        """One server with an account per table: each with its own mailbox, or (`shared`)
+        all delivering into one mailbox under addresses of their own."""
+        box = f"user{secrets.token_hex(4)}"
+        imap_password = secrets.token_urlsafe(12)
+        dovecot.add_user(box, imap_password)
+        accounts = []
+        for table in tables:
+            user = f"user{secrets.token_hex(4)}" if shared else box
             values: dict[str, Any] = {
                 "email": f"{user}@example.test",
                 "password": secrets.token_urlsafe(12),
                 "totp_secret": pyotp.random_base32(),
                 "uid": next(_uids),
                 "mailbox": f"{user}@example.test",
+                "deliver_to": f"{box}@example.test" if shared else "",
                 "sub_uids": (next(_uids), next(_uids)),
             }
-            values.update(account or {})
-            target = MailTarget.parse(f"lmtp://127.0.0.1:{dovecot.lmtp_port}")
-            config.setdefault("totp_step_s", SHORT_TOTP_STEP_S)
-            server = SandboxServer(
-                SandboxConfig(accounts=[Account(**values)], mail_target=target, **config)
-            )
-            stack.enter_context(server)
-            site = Site(server, Account(**values), dovecot, user, imap_password, tmp_path / "state")
-            leak_sites.append(site)
-            return site
+            values.update(table)
+            accounts.append(Account(**values))
+        target = MailTarget.parse(f"lmtp://127.0.0.1:{dovecot.lmtp_port}")
+        config.setdefault("totp_step_s", SHORT_TOTP_STEP_S)
+        server = SandboxServer(SandboxConfig(accounts=accounts, mail_target=target, **config))
+        stack.enter_context(server)
+        sites = [
+            Site(server, account, dovecot, box, imap_password, tmp_path / "state")
+            for account in accounts
+        ]
+        leak_sites.extend(sites)
+        return sites
 
-        yield make
+    return serve
 
 
 @pytest.fixture

@@ -248,7 +248,10 @@ def test_bad_account_name(tmp_path: Path) -> None:
     assert str(err.value) == "Account name '../main' may hold only letters, digits, '_' and '-'"
 
 
-def test_default_path_follows_xdg_config_home_then_htx_keys_config(tmp_path: Path) -> None:
+def test_default_path_follows_xdg_config_home_then_htx_keys_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.platform", "linux")  # macOS and Windows: tests/unit/test_platforms.py
     xdg = tmp_path / "xdg"
     assert accounts_path(None, {"XDG_CONFIG_HOME": str(xdg)}) == (
         xdg / "htx-keys" / "accounts.toml"
@@ -274,20 +277,20 @@ def test_default_path_follows_xdg_config_home_then_htx_keys_config(tmp_path: Pat
 def test_precedence_flags_environment_account_env_file_defaults(tmp_path: Path) -> None:
     path = write(
         tmp_path,
-        '[accounts.main]\nbase_url = "http://account"\napi_url = "http://account-api"\n'
+        '[accounts.main]\nbase_url = "https://account"\napi_url = "https://account-api"\n'
         'imap_host = "account-host"\nmail_from = "account@htx.com"\n',
     )
     env_file = tmp_path / "test.env"
     env_file.write_text(
-        "HTX_BASE_URL=http://dotenv\nHTX_API_URL=http://dotenv-api\nHTX_IMAP_HOST=dotenv-host\n"
+        "HTX_BASE_URL=https://dotenv\nHTX_API_URL=https://dotenv-api\nHTX_IMAP_HOST=dotenv-host\n"
         "HTX_MAIL_FROM=dotenv@htx.com\nHTX_IMAP_PORT=1993\n"
     )
-    environ = {"HTX_BASE_URL": "http://env", "HTX_API_URL": "http://env-api"}
+    environ = {"HTX_BASE_URL": "https://env", "HTX_API_URL": "https://env-api"}
     settings = load_settings(
-        {"base_url": "http://flag"}, env_file, environ, account="main", config_file=path
+        {"base_url": "https://flag"}, env_file, environ, account="main", config_file=path
     )
-    assert settings.base_url == "http://flag"  # flag
-    assert settings.api_url == "http://env-api"  # environment over the account
+    assert settings.base_url == "https://flag"  # flag
+    assert settings.api_url == "https://env-api"  # environment over the account
     assert settings.imap_host == "account-host"  # the account over .env
     assert settings.mail_from == "account@htx.com"
     assert settings.imap_port == 1993  # .env where the account says nothing
@@ -723,3 +726,94 @@ def test_removing_a_table_keeps_the_comments_of_the_next_one(
     result = run("remove", "a", "--config", str(path), "--from-file")
     assert result.exit_code == 0, result.output
     assert path.read_text() == "\n# b is the backup\n[accounts.b]\n"
+
+
+def _set_email(path: str, name: str) -> None:
+    from automation.accounts_file import update_accounts
+
+    update_accounts(Path(path), name, {"email": f"{name}@example.com"})
+
+
+def test_accounts_set_at_the_same_time_all_land(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several `account set` at once: each reads, changes and writes the file in turn."""
+    import multiprocessing
+    import time
+
+    from automation import accounts_file
+
+    path = write(tmp_path, '[accounts.first]\nemail = "first@example.com"\n')
+    planned = accounts_file.plan_update
+
+    def slow_plan(*args: object, **kwargs: object) -> tuple[str, bool]:
+        result = planned(*args, **kwargs)  # type: ignore[arg-type]
+        time.sleep(0.05)  # the window in which another writer's change would be lost
+        return result
+
+    monkeypatch.setattr(accounts_file, "plan_update", slow_plan)
+    names = [f"bot-{n}" for n in range(6)]
+    ctx = multiprocessing.get_context("fork")
+    workers = [ctx.Process(target=_set_email, args=(str(path), name)) for name in names]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    found = read_accounts(path)
+    assert sorted(found) == sorted(["first", *names])
+    assert all(found[n].entries["email"] == f"{n}@example.com" for n in names)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+
+
+TEAM = """\
+[accounts.alice]
+email = "alice@team.example"
+imap_host = "imap.team.example"
+imap_user = "team@team.example"
+
+[accounts.bob]
+email = "bob@team.example"
+imap_host = "IMAP.team.example"
+imap_user = "Team@team.example"
+
+[accounts.carol]
+email = "carol@team.example"
+
+[accounts.dave]
+email = "dave@team.example"
+imap_user = "team@team.example"
+
+[accounts.erin]
+email = "erin@team.example"
+imap_host = "imap.other.example"
+imap_user = "team@team.example"
+
+[accounts.nobody]
+imap_user = "team@team.example"
+"""
+
+
+def test_the_accounts_reading_the_same_mailbox(tmp_path: Path) -> None:
+    from automation.accounts import mailbox_sharers
+
+    path = write(tmp_path, TEAM)
+    # bob: the same host and user in other cases; dave: no host, so the environment's, ours;
+    # carol reads her own mailbox (her email), erin another server's, nobody has no address.
+    sharers = mailbox_sharers(path, "alice", "imap.team.example", "team@team.example")
+    assert sharers == ("bob@team.example", "dave@team.example")
+    assert mailbox_sharers(path, "carol", "imap.team.example", "carol@team.example") == ()
+
+
+def test_mail_settings_know_the_account_s_address_and_its_mailbox_sharers(
+    tmp_path: Path,
+) -> None:
+    from htx_keys.app.preflight import mail_settings
+
+    path = write(tmp_path, TEAM)
+    mail = mail_settings(load(path, account="bob"))
+    assert mail.account_address == "bob@team.example"
+    assert mail.other_addresses == ("alice@team.example", "dave@team.example")
+    # Without a named account nobody else is known; a phone number is no address.
+    alone = mail_settings(load(path, {"HTX_EMAIL": "+86 13812345678", "HTX_IMAP_USER": "u"}))
+    assert (alone.account_address, alone.other_addresses) == (None, ())

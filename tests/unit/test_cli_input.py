@@ -145,9 +145,31 @@ def test_good_input_reaches_the_mailbox_step(
     env: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The stubbed Inbox raises: proves every pre-browser check passed for good input.
-    monkeypatch.setenv("HTX_KEYS_DEBUG", "1")  # let the stub's exception through
-    with pytest.raises(AssertionError, match="a browser was started"):
-        provision("--note", "ok", "-p", "trade", "--ip", "10.0.0.0/24")
+    monkeypatch.setenv("HTX_KEYS_DEBUG", "1")  # the stub's traceback is printed
+    run = provision("--note", "ok", "-p", "trade", "--ip", "10.0.0.0/24")
+    assert run.exit_code == ExitStatus.ERROR, run.output
+    assert "AssertionError: a browser was started for bad input" in run.stderr
+
+
+def test_the_debug_traceback_is_scrubbed(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    password = env["HTX_PASSWORD"]
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise RuntimeError(f"the server said: bad password {password}")
+
+    monkeypatch.setattr(htx_keys.app.provisioning, "Inbox", refused)
+    monkeypatch.setenv("HTX_KEYS_DEBUG", "1")
+    run = provision("--note", "ok")
+    assert run.exit_code == ExitStatus.ERROR, run.output
+    assert run.stdout == ""
+    assert "\nTraceback (most recent call last):\n" in run.stderr, run.stderr
+    assert password not in run.stderr
+    assert run.stderr.splitlines()[-2:] == [
+        "RuntimeError: the server said: bad password ********",
+        "htx-keys: error: unexpected RuntimeError: the server said: bad password ********",
+    ]
 
 
 def test_unexpected_errors_are_one_scrubbed_line(env: dict[str, str]) -> None:

@@ -16,11 +16,11 @@ def write_env(tmp_path: Path, text: str) -> Path:
 def test_precedence_flags_over_environment_over_env_file_over_defaults(tmp_path: Path) -> None:
     env_file = write_env(
         tmp_path,
-        "HTX_BASE_URL=http://from-file\nHTX_EMAIL=file@example.test\nHTX_IMAP_HOST=file-host\n",
+        "HTX_BASE_URL=https://from-file\nHTX_EMAIL=file@example.test\nHTX_IMAP_HOST=file-host\n",
     )
-    environ = {"HTX_BASE_URL": "http://from-env", "HTX_EMAIL": "env@example.test"}
-    settings = load_settings({"base_url": "http://from-flag"}, env_file, environ)
-    assert settings.base_url == "http://from-flag"
+    environ = {"HTX_BASE_URL": "https://from-env", "HTX_EMAIL": "env@example.test"}
+    settings = load_settings({"base_url": "https://from-flag"}, env_file, environ)
+    assert settings.base_url == "https://from-flag"
     assert settings.email == "env@example.test"
     assert settings.imap_host == "file-host"
     assert settings.imap_security == "tls"  # default
@@ -118,7 +118,6 @@ def test_a_short_period_is_allowed_for_a_site_on_a_loopback_address(url: str) ->
         ({"HTX_BASE_URL": "http://127.0.0.1:8123"}, {}, "https://api.huobi.pro"),
         (SANDBOX, {"base_url": "http://10.0.0.5:8000"}, "http://10.0.0.5:8000"),
         (SANDBOX, {"api_url": "http://127.0.0.1.example.com"}, "http://127.0.0.1.example.com"),
-        (SANDBOX, {"base_url": "127.0.0.1:8000"}, "127.0.0.1:8000"),  # no scheme: no host
     ],
 )
 def test_another_period_is_refused_for_any_site_not_on_this_machine(

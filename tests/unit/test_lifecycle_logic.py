@@ -81,7 +81,7 @@ def test_note_tag_setting(raw: str, tag: str, tmp_path: Path) -> None:
 
 def test_bad_note_tag_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="HTX_KEYS_NOTE_TAG must be 1-32 letters"):
-        load_settings({"note_tag": "a b]"}, None, {})
+        load_settings(None, None, {"HTX_KEYS_NOTE_TAG": "a b]"})
 
 
 def test_table_row_and_api_entry_read_alike() -> None:
@@ -248,14 +248,25 @@ def test_exec_gives_the_command_the_key_not_the_account(monkeypatch: pytest.Monk
         "HTX_PASSWORD_MAIN": "pw2",
         "HTX_TOTP_SECRET": "seed",
         "HTX_IMAP_PASSWORD": "imap",
+        "HTX_KEYS_SESSION": "file:/home/me/session.json",  # as good as a password
+        "HTX_KEYS_SESSION_MAIN": "file:/home/me/main.json",
         "HTX_EMAIL": "me@example.test",
+        "HTX_KEYS_STORE": "json:keys.json",
         "PATH_LIKE": "kept",
     }.items():
         monkeypatch.setenv(name, value)
     env = child_environment(record("AK", secret="SK"))
     assert (env["HTX_ACCESS_KEY"], env["HTX_SECRET_KEY"]) == ("AK", "SK")
     assert env["HTX_EMAIL"] == "me@example.test" and env["PATH_LIKE"] == "kept"
-    for gone in ("HTX_PASSWORD", "HTX_PASSWORD_MAIN", "HTX_TOTP_SECRET", "HTX_IMAP_PASSWORD"):
+    assert env["HTX_KEYS_STORE"] == "json:keys.json"
+    for gone in (
+        "HTX_PASSWORD",
+        "HTX_PASSWORD_MAIN",
+        "HTX_TOTP_SECRET",
+        "HTX_IMAP_PASSWORD",
+        "HTX_KEYS_SESSION",
+        "HTX_KEYS_SESSION_MAIN",
+    ):
         assert gone not in env
 
 

@@ -15,7 +15,19 @@ import pytest
 from automation.errors import ConfigError, InputError, MailError
 from automation.mail import Inbox
 from automation.mail_settings import DEFAULT_SENDERS, MailSettings, check_settings, parse_senders
-from automation.mailparse import DEFAULT_CODE_PATTERN, extract_code, sender_matches, sender_of
+from automation.mailparse import (
+    DEFAULT_CODE_PATTERN,
+    Recipient,
+    addressed_to,
+    extract_code,
+    is_address,
+    is_ours,
+    mask_fits,
+    masked_addresses,
+    recipients,
+    sender_matches,
+    sender_of,
+)
 
 
 def raw(text: str) -> Message:
@@ -253,3 +265,128 @@ def test_policy_default_messages_work_too() -> None:
     )
     assert extract_code(msg) == "482913"
     assert sender_of(msg) == "noreply@htx.com"
+
+
+# -- whom a mail is for (accounts sharing one mailbox) ------------------------------------------
+
+ME, BOB = "alice@team.example", "bob@team.example"
+
+
+def mail_to(body: str = "Your verification code is 482913.", **headers: str) -> EmailMessage:
+    msg = plain(body)
+    for name, value in headers.items():
+        msg[name.replace("_", "-")] = value
+    return msg
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "others", "verdict"),
+    [
+        # To / Cc say whom HTX addressed: ours, or someone else's.
+        ({"To": ME}, "", (), "ours"),
+        ({"To": f"Alice <{ME.upper()}>"}, "", (), "ours"),  # the name and the case aside
+        ({"To": BOB}, "", (), "theirs"),
+        ({"To": "carol@team.example"}, "", (BOB,), "theirs"),  # a colleague not in the file
+        ({"Cc": ME}, "", (BOB,), "ours"),
+        ({"To": f"{BOB}, {ME}"}, "", (BOB,), "ours"),
+        # ... and outrank where it was delivered: the shared mailbox is often Alice's own.
+        ({"To": BOB, "Delivered_To": ME}, "", (BOB,), "theirs"),
+        # Sent blind through an alias: the envelope recipient before the alias (Postfix).
+        ({"X_Original_To": ME, "Delivered_To": "team@team.example"}, "", (BOB,), "ours"),
+        ({"X_Original_To": BOB, "Delivered_To": ME}, "", (BOB,), "theirs"),
+        # Delivered-To / Envelope-To only confirm, never refuse: they name the final mailbox.
+        ({"Delivered_To": ME}, "", (BOB,), "ours"),
+        ({"Envelope_To": ME}, "", (), "ours"),
+        ({"Delivered_To": "team@team.example"}, "", (BOB,), "unknown"),
+        ({"Delivered_To": f"{BOB}, {ME}"}, "", (BOB,), "unknown"),  # a forwarding hop each
+        # HTX masks the account's address in its pages ("al***@team.example"); in a body:
+        ({}, "Code 482913 for your account al***@team.example.", (BOB,), "ours"),
+        ({}, "Code 482913 for your account bo***@team.example.", (BOB,), "theirs"),
+        ({}, "Code 482913 for your account a***e@team.example.", (), "ours"),
+        ({}, "Code 482913 for your account al***@other.example.", (), "theirs"),
+        ({}, "Code 482913 for your account al***@te***.example.", (), "ours"),
+        # A mask Alice's and a colleague's address both fit decides nothing.
+        ({}, "Code 482913 for your account a***@team.example.", ("al@team.example",), "unknown"),
+        # Nothing says whom: a mail sent blind with no trace of the address.
+        ({}, "", (BOB,), "unknown"),
+        ({}, "", (), "unknown"),
+    ],
+)
+def test_addressed_to(
+    headers: dict[str, str], body: str, others: tuple[str, ...], verdict: str
+) -> None:
+    msg = mail_to(body or "Your verification code is 482913.", **headers)
+    assert addressed_to(msg, ME, others) == verdict
+
+
+@pytest.mark.parametrize(
+    ("headers", "others", "verdict"),
+    [
+        ({"To": BOB}, (BOB,), "theirs"),  # a known colleague's
+        ({"To": "carol@team.example"}, (BOB,), "unknown"),  # maybe ours: our address is unknown
+        ({"To": "carol@team.example"}, (), "unknown"),
+        ({}, (BOB,), "unknown"),
+    ],
+)
+def test_addressed_to_an_account_without_a_known_address(
+    headers: dict[str, str], others: tuple[str, ...], verdict: str
+) -> None:
+    # A login by phone number: HTX_EMAIL is no address, so nothing can confirm a mail as ours.
+    assert addressed_to(mail_to(**headers), "+86 13812345678", others) == verdict
+    assert addressed_to(mail_to(**headers), None, others) == verdict
+
+
+@pytest.mark.parametrize(
+    ("verdict", "others", "taken"),
+    [
+        ("ours", (BOB,), True),
+        ("theirs", (), False),
+        # A mail we cannot place is taken only while no other account is known to read the
+        # mailbox: exactly one account could then be its recipient.
+        ("unknown", (), True),
+        ("unknown", (BOB,), False),
+    ],
+)
+def test_is_ours(verdict: Recipient, others: tuple[str, ...], taken: bool) -> None:
+    assert is_ours(verdict, others) is taken
+
+
+def test_masked_addresses_come_from_the_text_html_and_subject() -> None:
+    msg = MIMEMultipart("alternative")
+    msg["Subject"] = "Code for ab***@example.com"
+    msg.attach(MIMEText("Dear c*@x.example, code 123456; write to support@htx.com", "plain"))
+    msg.attach(MIMEText("<p>For <b>de***@EXAMPLE.org</b>: 123456</p>", "html"))
+    assert masked_addresses(msg) == {"ab***@example.com", "c*@x.example", "de***@example.org"}
+    assert masked_addresses(plain("No mask here: a * b, 2*3@4, support@htx.com")) == set()
+
+
+@pytest.mark.parametrize(
+    ("mask", "address", "fits"),
+    [
+        ("ab***@example.com", "abby@example.com", True),
+        ("ab***@example.com", "ab@example.com", True),  # the stars may hide nothing
+        ("ab***@example.com", "ABBY@Example.COM", True),
+        ("ab***@example.com", "bob@example.com", False),
+        ("ab***@example.com", "abby@example.org", False),
+        ("a***y@ex***.com", "abby@example.com", True),
+        ("a***y@ex***.com", "abbe@example.com", False),
+        ("a.b***@example.com", "axbc@example.com", False),  # a dot is a dot, not a wildcard
+    ],
+)
+def test_mask_fits(mask: str, address: str, fits: bool) -> None:
+    assert mask_fits(mask, address) is fits
+
+
+def test_recipients_and_is_address() -> None:
+    msg = mail_to(To='"Alice, A." <Alice@Team.example>, bob@team.example', Cc="not an address")
+    assert recipients(msg) == {"alice@team.example", "bob@team.example"}
+    assert recipients(msg, ["Cc"]) == set()
+    assert [is_address(t) for t in ("a@b.c", "+86 138", "", None, "a@", "@b", "a b@c")] == [
+        True,
+        False,
+        False,
+        False,
+        False,
+        False,
+        False,
+    ]

@@ -196,8 +196,8 @@ def test_a_missing_program_is_a_setting_error_before_anything_runs() -> None:
     [
         ("imap_auth", "oauth", "HTX_IMAP_AUTH must be one of password, xoauth2, oauthbearer; "
          "not 'oauth'"),
-        ("imap_oauth_token_url", "http://login.example.com/token", "HTX_IMAP_OAUTH_TOKEN_URL "
-         "must use https (http only to this machine), not 'http://login.example.com/token'"),
+        ("imap_oauth_token_url", "ftp://login.example.com/token", "HTX_IMAP_OAUTH_TOKEN_URL "
+         "'ftp://login.example.com/token' must start with http:// or https://"),
         ("imap_oauth_token_command", "oama access 'me", "HTX_IMAP_OAUTH_TOKEN_COMMAND cannot be "
          "split into a command: No closing quotation"),
         ("imap_oauth_provider", "yahoo", "HTX_IMAP_OAUTH_PROVIDER must be one of google, "
@@ -208,6 +208,16 @@ def test_bad_oauth_settings_are_one_line_errors(name: str, raw: str, message: st
     with pytest.raises(ConfigError) as info:
         convert(name, raw)
     assert str(info.value) == message
+
+
+def test_plain_http_endpoints_only_to_this_machine() -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings(imap_oauth_token_url="http://login.example.com/token")
+    assert str(info.value) == (
+        "HTX_IMAP_OAUTH_TOKEN_URL 'http://login.example.com/token' is not encrypted and not on "
+        "this machine: use https://, or allow it with --allow-insecure-transport "
+        "(HTX_KEYS_ALLOW_INSECURE_TRANSPORT=1)"
+    )
 
 
 def test_loopback_http_endpoints_are_accepted_and_xoauth2_is_read() -> None:

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from automation.blur import ATTR, blur_script
+from automation.errors import SiteError
 from automation.modes import ArtifactModes, kept
-from automation.recording import OUTLINE_ATTR, StepShots
+from automation.recording import OUTLINE_ATTR, FailureScreenshot, StepShots
 from automation.redaction import REDACTOR
 from automation.runner import Flow, Reporter, Step, run_flow
 from flows.htx.login import LOGIN_STEPS
@@ -169,6 +170,32 @@ def test_every_picture_masks_page_object_fields_marked_elements_and_registered_s
     assert f"#password & {filled}" in masks
     assert f"[{ATTR}] & {filled}" in masks
     assert "text=registered-secret-value" in masks
+
+
+def test_a_failure_picture_masks_registered_secrets_as_step_pictures_do(tmp_path: Path) -> None:
+    """A page may echo a secret back (an error naming the value, a dialog showing the key)
+    where the page objects do not expect it."""
+    REDACTOR.add("echoed-back-secret-value", label="test")
+    ctx = Ctx()
+    failure = FailureScreenshot(
+        tmp_path / "run", page=lambda c: c.page, mask=lambda page: [page.locator("input")]
+    )
+
+    def fails(c: Ctx) -> None:
+        raise SiteError("the page refused it")
+
+    with pytest.raises(SiteError):
+        run_flow(
+            Flow("t", "T", (Step("Fill", "Fill.", fails),)),
+            ctx,
+            reporter=Reporter(io.StringIO()),
+            hooks=[failure],
+        )
+    ((name, masks, _outlined),) = ctx.page.shots
+    assert name == "failed-step-01-fill.png"
+    assert "input" in masks
+    assert "text=echoed-back-secret-value" in masks
+    assert failure.saved == [tmp_path / "run" / name]
 
 
 def test_without_a_directory_steps_are_listed_but_not_pictured(tmp_path: Path) -> None:

@@ -105,3 +105,19 @@ def test_a_step_can_be_skipped_with_a_reason() -> None:
     assert ran == ["create"]
     assert [t.title for t in result.timings] == ["Create"]
     assert out.getvalue().splitlines() == ["[1/2] Log in: skipped (saved session)", "[2/2] Create"]
+
+
+def test_progress_to_a_terminal_that_is_gone_does_not_stop_the_run() -> None:
+    """After a hang-up the terminal is gone and every write to it fails (EIO): the revoke
+    `exec` is in the middle of must go on all the same."""
+
+    class Gone(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError(5, "Input/output error")
+
+    closed = io.StringIO()
+    closed.close()  # a closed stream raises ValueError
+    for stream in (Gone(), closed):
+        reporter = Reporter(stream)
+        reporter.info("deleting key AKxxxxxx on HTX")
+        reporter.step(1, 2, Step("Open", "Open it.", lambda ctx: None))

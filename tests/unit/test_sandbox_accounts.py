@@ -37,6 +37,13 @@ def test_load_accounts(tmp_path: Path) -> None:
         "demo@example.test", "pw one", "JBSWY3DPEHPK3PXP", 10000001, "inbox@example.test"
     )
     assert second.mailbox == "two@example.test"  # defaults to the login email
+    assert (first.deliver_to, second.deliver_to) == ("", "")
+
+
+def test_an_alias_of_a_shared_mailbox(tmp_path: Path) -> None:
+    text = GOOD + 'deliver_to = "team@example.test"\n'
+    _first, second = load_accounts(write(tmp_path, text))
+    assert (second.mailbox, second.deliver_to) == ("two@example.test", "team@example.test")
 
 
 @pytest.mark.parametrize(
@@ -50,6 +57,7 @@ def test_load_accounts(tmp_path: Path) -> None:
         (GOOD.replace("two@example", "demo@example"), "duplicate email: demo@example.test"),
         (GOOD.replace("10000002", "10000001"), "duplicate uid: 10000001"),
         (GOOD + 'colour = "blue"\n', "unknown key(s): colour"),
+        (GOOD + 'deliver_to = "team"\n', "deliver_to must be an email address"),
     ],
 )
 def test_bad_files(tmp_path: Path, text: str, fragment: str) -> None:

@@ -578,3 +578,31 @@ def test_a_ga_code_used_elsewhere_spends_the_current_step_once(logged_in: Site) 
     site.next_window()
     status, body = site.post("apikey/create", create_body(site, emailCode=code, gaCode=site.ga()))
     assert status == 200, body
+
+
+def test_an_alias_delivers_to_the_mailbox_it_points_at() -> None:
+    """Several accounts can share a mailbox: each address an alias the server expands."""
+    from dataclasses import replace
+    from email.message import EmailMessage
+
+    account = replace(make_account(), deliver_to="team@mail.example.test")
+    clock = Clock()
+    state = SandboxState([account], clock=clock)
+    faults = Faults(latency_ms=0)
+    app = create_app(SandboxConfig([account], faults=faults), state)
+    delivered: list[tuple[str, EmailMessage]] = []
+
+    class Recorder:
+        def send(self, msg: EmailMessage, rcpt: str) -> None:
+            delivered.append((rcpt, msg))
+
+    with TestClient(app) as client:
+        site = Site(client, state, clock, account, faults)
+        app.state.ctx.mailer = Recorder()
+        site.login()
+        code = site.send()
+    ((rcpt, msg),) = delivered
+    assert rcpt == "team@mail.example.test"  # RCPT TO: the mailbox the alias expands to
+    assert msg["To"] == "alice@mail.example.test"  # whom HTX wrote to: the account's address
+    assert msg["X-Original-To"] == "alice@mail.example.test"
+    assert code in msg.get_body(("plain",)).get_content()  # type: ignore[union-attr]

@@ -16,6 +16,7 @@ from keyring.backend import KeyringBackend
 from keyring.errors import PasswordDeleteError
 
 from automation.errors import InputError, StoreError
+from automation.locks import file_lock
 from automation.redaction import REDACTOR
 from automation.store import (
     EnvFileStore,
@@ -349,7 +350,9 @@ class MemoryKeyring(KeyringBackend):
 
 
 @pytest.fixture
-def memory_keyring() -> Iterator[MemoryKeyring]:
+def memory_keyring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryKeyring]:
+    # The default state dir, where a keyring store's lock file goes: the test's own.
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
     previous = keyring.get_keyring()
     backend = MemoryKeyring()
     keyring.set_keyring(backend)
@@ -373,6 +376,69 @@ def test_keyring_store_keeps_an_index(memory_keyring: MemoryKeyring) -> None:
     assert ("svc", make_record(1).access_key) not in memory_keyring.entries
     with pytest.raises(StoreError, match=r"^No key ak000001… in keyring \(service svc\)$"):
         store.load(make_record(1).access_key)
+
+
+class LockCheckingKeyring(MemoryKeyring):
+    """Notes, at every index change, whether the store's lock file was held by someone."""
+
+    def __init__(self, lock_file: Path) -> None:
+        super().__init__()
+        self.lock_file = lock_file
+        self.index_writes: list[bool] = []
+
+    def set_password(self, service: str, username: str, password: str) -> None:
+        if username == "index":
+            try:
+                with file_lock(self.lock_file, timeout=0, error=StoreError):
+                    held = False
+            except StoreError:
+                held = True
+            self.index_writes.append(held)
+        super().set_password(service, username, password)
+
+
+def test_keyring_store_changes_its_index_under_the_lock_file(tmp_path: Path) -> None:
+    store = KeyringStore("team bots/1", lock_dir=tmp_path / "state")
+    # Named after the service, safe for any file system, and told apart from look-alikes.
+    assert store.lock_file.parent == tmp_path / "state"
+    assert store.lock_file.name.startswith("keyring-team_bots_1-")
+    assert store.lock_file.name.endswith(".lock")
+    assert KeyringStore("htx-keys", lock_dir=tmp_path).lock_file.name == "keyring-htx-keys.lock"
+    assert KeyringStore("team_bots_1", lock_dir=tmp_path).lock_file != store.lock_file
+    backend = LockCheckingKeyring(store.lock_file)
+    previous = keyring.get_keyring()
+    keyring.set_keyring(backend)
+    try:
+        store.save(make_record(1))
+        store.save(make_record(2))
+        store.delete(make_record(1).access_key)
+    finally:
+        keyring.set_keyring(previous)
+    assert backend.index_writes == [True, True, True]
+    assert stat.S_IMODE(store.lock_file.stat().st_mode) == 0o600
+
+
+def test_keyring_store_default_lock_dir_is_the_state_dir(memory_keyring: MemoryKeyring) -> None:
+    store = open_store("keyring")
+    assert isinstance(store, KeyringStore)
+    assert store.lock_file == Path(os.environ["XDG_STATE_HOME"]) / "htx-keys/keyring-htx-keys.lock"
+    elsewhere = open_store("keyring:svc", Path("/somewhere/state"))
+    assert isinstance(elsewhere, KeyringStore)
+    assert elsewhere.lock_file == Path("/somewhere/state/keyring-svc.lock")
+
+
+def test_keyring_store_held_lock_is_a_one_line_store_error(
+    memory_keyring: MemoryKeyring, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("automation.store_keyring.KEYRING_LOCK_TIMEOUT", 0.1)
+    store = KeyringStore("svc")
+    with file_lock(store.lock_file), pytest.raises(StoreError) as caught:
+        store.save(make_record())
+    assert str(caught.value) == (
+        f"Gave up after 0.1 s waiting for the lock file {store.lock_file}: "
+        "another htx-keys run holds it"
+    )
+    assert memory_keyring.entries == {}  # nothing written without the lock
 
 
 def test_keyring_store_never_overwrites(memory_keyring: MemoryKeyring) -> None:

@@ -24,7 +24,7 @@ from automation.schema import (
     convert,
 )
 from flows.htx.limits import check_ips, check_permissions
-from htx_keys.cli.console import echo
+from htx_keys.cli.console import echo, echo_err
 from htx_keys.cli.options import config_option, ip_option, permission_option
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -101,7 +101,7 @@ def _ask_secrets(name: str) -> tuple[dict[str, str], dict[str, str]]:
                 message = "That is not a valid base32 Google Authenticator seed"
                 if attempt == SEED_ATTEMPTS:
                     raise ConfigError(f"{message} (asked {SEED_ATTEMPTS} times)") from None
-                click.echo(f"htx-keys: {message}; try again", err=True)
+                echo_err(f"htx-keys: {message}; try again")
         if value:
             entered[setting] = value
             outcome[setting] = "stored"
@@ -161,10 +161,11 @@ def set_account(
     bound) and the IMAP password with hidden input; Enter keeps what the keyring holds.
     """
     from automation.accounts import ACCOUNTS_SERVICE, accounts_path, store_secret
-    from automation.accounts_file import plan_update, write_accounts
+    from automation.accounts_file import plan_update, update_accounts
+    from automation.config import tool_environ
 
     name = _name(name)
-    path = accounts_path(config_file, os.environ)
+    path = accounts_path(config_file, tool_environ())
     updates = _file_values(settings)
     if permissions:
         updates["permissions"] = list(check_permissions(permissions, allow_withdraw=True))
@@ -177,10 +178,8 @@ def set_account(
         entered, outcome = _ask_secrets(name)
         for setting, value in entered.items():
             store_secret(name, setting, value)
-    # Planned again: the file may have changed while the prompts waited.
-    text, changed = plan_update(path, name, updates)
-    if changed:
-        write_accounts(path, text)
+    # Planned again, under the file's lock: it may have changed while the prompts waited.
+    changed = update_accounts(path, name, updates)
     lines = [f"Account '{name}': {path} {'updated' if changed else 'unchanged'}"]
     for setting, label in SECRETS:
         if setting in outcome:
@@ -202,25 +201,26 @@ def set_account(
 def list_accounts(config_file: Path | None, fmt: str) -> None:
     """List the accounts: name, email and which secrets are held (environment or keyring)."""
     from automation.accounts import accounts_path, read_accounts, read_secrets
+    from automation.config import tool_environ
 
-    path = accounts_path(config_file, os.environ)
+    environ = tool_environ()
+    path = accounts_path(config_file, environ)
     rows: list[dict[str, Any]] = []
     problem = ""
     for name, found in read_accounts(path).items():
-        secrets = read_secrets(name, os.environ)
+        secrets = read_secrets(name, environ)
         problem = problem or secrets.keyring_problem
         rows.append({"name": name, "email": found.entries.get("email"), "secrets": secrets.status})
     if problem:
-        click.echo(
+        echo_err(
             f"htx-keys: note: the OS keyring could not be read ({problem}); "
-            "secrets not in the environment show as unknown",
-            err=True,
+            "secrets not in the environment show as unknown"
         )
     if fmt == "json":
         echo(json.dumps(rows, indent=2))
         return
     if not rows:
-        click.echo(f"No accounts in {path}", err=True)
+        echo_err(f"No accounts in {path}")
         return
     table = [["NAME", "EMAIL", *(label.upper() for _setting, label in SECRETS)]]
     for row in rows:
@@ -245,15 +245,16 @@ def list_accounts(config_file: Path | None, fmt: str) -> None:
 def remove_account(name: str, config_file: Path | None, from_file: bool) -> None:
     """Delete account NAME's secrets from the keyring (and with --from-file, its table)."""
     from automation.accounts import accounts_path, delete_secret, read_accounts
-    from automation.accounts_file import plan_removal, write_accounts
+    from automation.accounts_file import plan_removal, remove_table
+    from automation.config import tool_environ
 
     name = _name(name)
-    path = accounts_path(config_file, os.environ)
+    path = accounts_path(config_file, tool_environ())
     text = plan_removal(path, name) if from_file else None
     _require_keyring(name, "removed")
     removed = [label for setting, label in SECRETS if delete_secret(name, setting)]
     if text is not None:
-        write_accounts(path, text)
+        remove_table(path, name)  # planned again under the file's lock
     if not removed and text is None:
         table = f" and {path} has no [accounts.{name}]" if from_file else ""
         raise ConfigError(

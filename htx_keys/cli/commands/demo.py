@@ -4,21 +4,29 @@ from __future__ import annotations
 
 import click
 
-from htx_keys.cli.options import browser_options, output_options, totp_period_option
+from htx_keys.cli.options import (
+    browser_options,
+    insecure_option,
+    output_options,
+    totp_period_option,
+)
 
 
 @click.command()
 @output_options
 @totp_period_option
 @browser_options
+@insecure_option
 def demo(
     fmt: str,
     quiet: bool,
     totp_period: int,
     headed: bool,
     browser_path: str | None,
+    browser_channel: str | None,
     cdp_endpoint: str | None,
     ws_endpoint: str | None,
+    allow_insecure_transport: bool | None,
 ) -> None:
     """Run a whole provisioning against the built-in HTX replica, in one command.
 
@@ -30,12 +38,12 @@ def demo(
     from htx_keys.app.demo import run_demo
     from htx_keys.app.output import KeyOutput
 
-    made = run_demo(
-        quiet=quiet,
-        headed=headed,
-        browser=browser_path,
-        cdp_endpoint=cdp_endpoint,
-        ws_endpoint=ws_endpoint,
-        totp_period=totp_period,
-    )
+    browser = {
+        "browser": browser_path,
+        "browser_channel": browser_channel,
+        "cdp_endpoint": cdp_endpoint,
+        "ws_endpoint": ws_endpoint,
+        "allow_insecure_transport": allow_insecure_transport,
+    }
+    made = run_demo(quiet=quiet, headed=headed, browser=browser, totp_period=totp_period)
     KeyOutput(fmt).report([made])

@@ -55,9 +55,10 @@ def exec_command(
     """Run CMD with a fresh key in HTX_ACCESS_KEY / HTX_SECRET_KEY, then revoke the key.
 
     Write the command after `--`: htx-keys exec -p trade -- python bot.py. The key is
-    revoked when CMD ends, also when it fails or is stopped (Ctrl-C, SIGTERM); the exit
-    status is CMD's (128+N when a signal N ended it). With --format github the pair is
-    masked in the job's log before CMD starts.
+    revoked when CMD ends, also when it fails or is stopped (Ctrl-C, SIGTERM, a hang-up:
+    SIGTERM and SIGHUP are passed on to CMD); the exit status is CMD's (128+N when a signal
+    N ended it). CMD does not see the account's secrets nor HTX_KEYS_SESSION. With --format
+    github the pair is masked in the job's log before CMD starts.
     """
     from flows.htx.limits import check_request
     from htx_keys.app.exec import default_note, find_program, run_with_key

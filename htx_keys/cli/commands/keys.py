@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 from collections.abc import Callable
@@ -38,6 +39,8 @@ def parse_days(text: str) -> float:
     if not match:
         raise click.BadParameter(f"{text!r}: use a number of days like 14d, 36h or 2w")
     number, unit = float(match.group(1)), match.group(2).lower()
+    if not math.isfinite(number):  # 400 digits are "inf" to float()
+        raise click.BadParameter(f"{text!r}: too large; use a number of days like 14d")
     return number * {"": 1.0, "d": 1.0, "h": 1 / 24, "w": 7.0}[unit]
 
 

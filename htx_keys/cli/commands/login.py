@@ -17,13 +17,14 @@ from htx_keys.cli.options import (
     session_option,
     site_options,
 )
+from htx_keys.cli.params import Seconds
 
 
 @click.command()
 @click.option("--headless", is_flag=True, help="No browser window (then a captcha stops it).")
 @click.option(
     "--captcha-timeout",
-    type=click.FloatRange(min=10),
+    type=Seconds(min=10),
     default=180.0,
     show_default=True,
     help="Seconds a person has to solve a captcha.",
@@ -43,13 +44,15 @@ def login(
     headless: bool,
     captcha_timeout: float,
     quiet: bool,
-    session_spec: str,
+    session_spec: str | None,
     browser_path: str | None,
+    browser_channel: str | None,
     cdp_endpoint: str | None,
     ws_endpoint: str | None,
     base_url: str | None,
     api_url: str | None,
     env_file: Path | None,
+    allow_insecure_transport: bool | None,
     account: str | None,
     config_file: Path | None,
 ) -> None:
@@ -68,17 +71,18 @@ def login(
     from htx_keys.cli.options import prompt_missing_secrets
 
     settings = command_settings(
-        base_url, api_url, env_file, account, config_file, browser=browser_path
-    )
+        base_url, api_url, env_file, account, config_file,
+        browser=browser_path, browser_channel=browser_channel,
+        cdp_endpoint=cdp_endpoint, ws_endpoint=ws_endpoint,
+        allow_insecure_transport=allow_insecure_transport, session=session_spec,
+    )  # fmt: skip
     settings = prompt_missing_secrets(settings, ("password", "totp_secret", "imap_password"))
     settings.require("email")
-    session = open_session_store(session_spec, settings.base_url, settings.email or "")
+    session = open_session_store(settings.session, settings.base_url, settings.email or "")
     if isinstance(session, NoSession):
         raise InputError("--session none: `login` exists to save a session")
     options = RunOptions(
         headed=not headless,
-        cdp_endpoint=cdp_endpoint,
-        ws_endpoint=ws_endpoint,
         ask=ask_person,
         captcha_timeout_s=captcha_timeout,
     )
@@ -92,10 +96,11 @@ def login(
 @site_options
 @account_options
 def logout(
-    session_spec: str,
+    session_spec: str | None,
     base_url: str | None,
     api_url: str | None,
     env_file: Path | None,
+    allow_insecure_transport: bool | None,
     account: str | None,
     config_file: Path | None,
 ) -> None:
@@ -103,8 +108,11 @@ def logout(
     from automation.session import open_session_store
     from htx_keys.app.web_options import command_settings
 
-    settings = command_settings(base_url, api_url, env_file, account, config_file)
+    settings = command_settings(
+        base_url, api_url, env_file, account, config_file,
+        session=session_spec, allow_insecure_transport=allow_insecure_transport,
+    )  # fmt: skip
     settings.require("email")
-    session = open_session_store(session_spec, settings.base_url, settings.email or "")
+    session = open_session_store(settings.session, settings.base_url, settings.email or "")
     session.delete()
     echo(f"Forgot the saved session of {settings.email} ({session.description})")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from htx_keys.cli.console import echo, echo_err
+from htx_keys.cli.console import echo, echo_err, echo_secret
 from htx_keys.cli.options import account_options
 
 PROVIDER_HELP = (
@@ -105,8 +105,7 @@ def login(
     )
     echo(done.summary())
     if show_refresh_token:
-        # Asked for by name: the one output that holds it, unscrubbed, on stdout only.
-        click.echo(done.refresh_token)
+        echo_secret(done.refresh_token)
 
 
 @mail.command("logout")

@@ -59,8 +59,9 @@ def record(
 
     Without --base-url the run goes to the built-in HTX sandbox (started and stopped here)
     with a made-up account; the key it makes there is thrown away. With --base-url it logs in
-    to that site with the usual settings and creates a real key, stored as `provision` does.
-    Secrets are masked in the pictures, blurred in the video and scrubbed from the trace.
+    to that site with the usual settings and creates a real key, stored as `provision` does;
+    DIR then shows a real account and is made private (folders 0700, files 0600). Secrets
+    are masked in the pictures, blurred in the video and scrubbed from the trace.
     """
     from htx_keys.app.record import record_guide, render_paths
 

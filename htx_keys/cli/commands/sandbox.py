@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from htx_keys.cli.options import totp_period_option
+from htx_keys.cli.params import Seconds
 
 
 @click.command()
@@ -63,7 +64,7 @@ from htx_keys.cli.options import totp_period_option
 )
 @click.option(
     "--session-ttl",
-    type=click.FloatRange(min=1),
+    type=Seconds(min=1),
     default=86400.0,
     show_default=True,
     help="Seconds a login session lasts.",

@@ -24,6 +24,7 @@ def verify(
     base_url: str | None,
     api_url: str | None,
     env_file: Path | None,
+    allow_insecure_transport: bool | None,
     account: str | None,
     config_file: Path | None,
 ) -> None:
@@ -40,8 +41,11 @@ def verify(
     from htx_keys.app.verify import verify_stored
     from htx_keys.app.web_options import command_settings
 
-    settings = command_settings(base_url, api_url, env_file, account, config_file, store=store_spec)
-    store = open_store(settings.store)
+    settings = command_settings(
+        base_url, api_url, env_file, account, config_file,
+        store=store_spec, allow_insecure_transport=allow_insecure_transport,
+    )  # fmt: skip
+    store = open_store(settings.store, settings.state_dir)
     rows, failed = verify_stored(settings, store, access_key, Reporter(quiet=quiet))
     echo(verify_report(rows, fmt))
     if failed:
