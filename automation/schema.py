@@ -5,6 +5,7 @@ raw value is read. automation.config (flags > environment > .env) and automation
 from __future__ import annotations
 
 import math
+import os
 import re
 import shlex
 from pathlib import Path
@@ -204,12 +205,15 @@ def convert(name: str, raw: str, label: str | None = None) -> Any:
     return raw
 
 
-def token_command_argv(raw: str, label: str) -> list[str]:
-    """The token command as the argv it runs (no shell): split as a POSIX shell would."""
+def token_command_argv(raw: str, label: str, *, posix: bool = os.name != "nt") -> list[str]:
+    """The token command as the argv it runs (no shell): split as a POSIX shell would; on
+    Windows, where a backslash separates folders, only at spaces outside double quotes."""
     try:
-        argv = shlex.split(raw)
+        argv = shlex.split(raw, posix=posix)
     except ValueError as exc:
         raise ConfigError(f"{label} cannot be split into a command: {exc}") from None
+    if not posix:
+        argv = [a[1:-1] if len(a) > 1 and a[0] == a[-1] == '"' else a for a in argv]
     if not argv:
         raise ConfigError(f"{label} is empty")
     return argv

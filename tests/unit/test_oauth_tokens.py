@@ -20,7 +20,7 @@ from automation.oauth_client import PROVIDERS, OAuthClient, client_from_settings
 from automation.oauth_login import DeviceCode, device_login, loopback_login
 from automation.oauth_tokens import CommandTokenSource, RefreshTokenSource
 from automation.redaction import REDACTOR
-from automation.schema import convert
+from automation.schema import convert, token_command_argv
 from tests.support.oauth_provider import Provider
 
 AGAIN = "run `htx-keys mail login --provider microsoft` to sign in again"
@@ -218,6 +218,18 @@ def test_plain_http_endpoints_only_to_this_machine() -> None:
         "this machine: use https://, or allow it with --allow-insecure-transport "
         "(HTX_KEYS_ALLOW_INSECURE_TRANSPORT=1)"
     )
+
+
+def test_a_windows_token_command_keeps_its_backslashes() -> None:
+    raw = r'"C:\Program Files\oama\oama.exe" access me@gmail.test'
+    assert token_command_argv(raw, "CMD", posix=False) == [
+        r"C:\Program Files\oama\oama.exe",
+        "access",
+        "me@gmail.test",
+    ]
+    assert token_command_argv(r"oama access 'me x'", "CMD", posix=True) == [
+        "oama", "access", "me x"
+    ]  # fmt: skip
 
 
 def test_loopback_http_endpoints_are_accepted_and_xoauth2_is_read() -> None:
