@@ -45,7 +45,13 @@ from automation.store_base import one_line
 
 ACCOUNTS_SERVICE = "htx-keys-accounts"
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-]+")
-SECRET_NOUNS = {"password": "passwords", "totp_secret": "TOTP seeds", "imap_password": "passwords"}
+SECRET_NOUNS = {
+    "password": "passwords",
+    "totp_secret": "TOTP seeds",
+    "imap_password": "passwords",
+    "imap_oauth_client_secret": "OAuth2 client secrets",
+    "imap_oauth_refresh_token": "OAuth2 refresh tokens",
+}
 LIST_KEYS = ("permissions", "ip_addresses")
 # A locked keyring may wait for an unlock dialog; long enough for a person, not forever.
 KEYRING_READ_TIMEOUT = 30.0
@@ -151,9 +157,11 @@ def _parse_table(path: Path, name: str, table: dict[str, Any]) -> Account:
     lists: dict[str, tuple[str, ...]] = {}
     for key, value in table.items():
         if key in SECRET_SETTINGS:
+            fix = f"`htx-keys account set {name}`"
+            if key.startswith("imap_oauth"):
+                fix = f"`htx-keys mail login --account {name}` or {account_env_name(name, key)}"
             raise ConfigError(
-                f"{where}: {key}: {SECRET_NOUNS[key]} do not belong in this file; "
-                f"use `htx-keys account set {name}`"
+                f"{where}: {key}: {SECRET_NOUNS[key]} do not belong in this file; use {fix}"
             )
         if key in LIST_KEYS:
             if not isinstance(value, list) or not all(
@@ -276,7 +284,9 @@ def _keyring_read(name: str, settings: list[str]) -> tuple[dict[str, str], str]:
 def read_secrets(name: str, environ: Mapping[str, str]) -> Secrets:
     """HTX_PASSWORD_<NAME> etc. first, then the keyring; only the account's own sources."""
     values: dict[str, str] = {}
-    for setting, _label in SECRETS:
+    # Every secret may come from the account's own variable; only SECRETS from the keyring
+    # (the OAuth2 refresh token has its own entry there: automation.oauth_keyring).
+    for setting in sorted(SECRET_SETTINGS):
         value = environ.get(account_env_name(name, setting))
         if value:
             values[setting] = value

@@ -62,6 +62,19 @@ class Settings:
     imap_password: str | None = field(default=None, repr=False)
     imap_security: str = "tls"
     imap_ca_file: Path | None = None
+    # How the mailbox is logged in to: password, or an OAuth2 access token (xoauth2,
+    # oauthbearer) from the token command or the refresh token `htx-keys mail login` kept.
+    imap_auth: str = "password"
+    imap_oauth_provider: str | None = None  # google | microsoft; None: told by the IMAP host
+    imap_oauth_client_id: str | None = None
+    imap_oauth_client_secret: str | None = field(default=None, repr=False)
+    imap_oauth_refresh_token: str | None = field(default=None, repr=False)
+    imap_oauth_token_command: str | None = None
+    imap_oauth_tenant: str | None = None  # Microsoft's: common (default), consumers, an id
+    imap_oauth_scope: str | None = None
+    imap_oauth_token_url: str | None = None
+    imap_oauth_auth_url: str | None = None
+    imap_oauth_device_url: str | None = None
     mail_from: str | None = None
     mail_timeout: float = 120.0
     mail_code_pattern: str | None = None

@@ -33,6 +33,7 @@ from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.imapclient import SocketTimeout
 
 from automation.errors import MailError, MailTimeout
+from automation.mail_auth import authenticate, login_failure
 from automation.mail_settings import MailSettings, check_settings
 from automation.mailparse import (
     RECIPIENT_HEADERS,
@@ -190,7 +191,7 @@ class Inbox:
                     )
                 client.starttls(context)
             client.normalise_times = False  # keep INTERNALDATE's zone: we compare instants
-            client.login(s.user, s.password)
+            authenticate(client, s, self.where)
             self._select(client)
             return client
         except BaseException as exc:
@@ -206,10 +207,7 @@ class Inbox:
         """A one-line message (host:port and cause, never the password) and a hint."""
         where, cannot = self.where, f"Cannot connect to IMAP server {self.where}"
         if isinstance(exc, LoginError):
-            return (
-                f"IMAP login failed for {self.settings.user} at {where}: {self._clean(exc)}",
-                "Check the IMAP user and password; Gmail and Outlook need an app password",
-            )
+            return login_failure(self.settings, where, self._clean(exc))
         if isinstance(exc, ssl.SSLCertVerificationError):
             return (
                 f"TLS certificate verification failed for {where}: {exc.verify_message}",

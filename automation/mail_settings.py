@@ -6,11 +6,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from automation.errors import ConfigError, InputError
 from automation.hosts import is_loopback_host
 from automation.mailparse import DEFAULT_CODE_PATTERN
+
+if TYPE_CHECKING:
+    from automation.oauth_tokens import TokenSource
 
 DEFAULT_SENDERS: tuple[str, ...] = ("*@htx.com", "*@*.htx.com", "*@huobi.com", "*@*.huobi.com")
 
@@ -21,6 +24,9 @@ class MailSettings:
     port: int | None  # None = 993 for tls, 143 for starttls/plain
     user: str
     password: str = field(repr=False)
+    # password, or an OAuth2 access token from token_source (automation.mail_auth)
+    auth: Literal["password", "xoauth2", "oauthbearer"] = "password"
+    token_source: TokenSource | None = field(default=None, repr=False, compare=False)
     security: Literal["tls", "starttls", "plain"] = "tls"
     ca_file: Path | None = None
     senders: tuple[str, ...] = DEFAULT_SENDERS
@@ -64,8 +70,14 @@ def check_settings(s: MailSettings) -> None:
         )
     if s.port is not None and not 0 < s.port < 65536:
         raise ConfigError(f"The IMAP port {s.port} is not a valid port number")
-    if not s.user or not s.password:
+    if s.auth not in ("password", "xoauth2", "oauthbearer"):
+        raise ConfigError(f"IMAP auth must be password, xoauth2 or oauthbearer, not {s.auth!r}")
+    if s.auth == "password" and (not s.user or not s.password):
         raise ConfigError("The IMAP user and password must both be set")
+    if s.auth != "password" and not s.user:
+        raise ConfigError("The IMAP user must be set")
+    if s.auth != "password" and s.token_source is None:
+        raise ConfigError(f"IMAP auth {s.auth} needs a source of OAuth2 access tokens")
     if s.ca_file is not None and not Path(s.ca_file).is_file():
         raise ConfigError(f"The IMAP CA file {s.ca_file} does not exist")
     if not s.senders:

@@ -28,6 +28,17 @@ ENV_NAMES: dict[str, str] = {
     "imap_password": "HTX_IMAP_PASSWORD",
     "imap_security": "HTX_IMAP_SECURITY",
     "imap_ca_file": "HTX_IMAP_CA_FILE",
+    "imap_auth": "HTX_IMAP_AUTH",
+    "imap_oauth_provider": "HTX_IMAP_OAUTH_PROVIDER",
+    "imap_oauth_client_id": "HTX_IMAP_OAUTH_CLIENT_ID",
+    "imap_oauth_client_secret": "HTX_IMAP_OAUTH_CLIENT_SECRET",
+    "imap_oauth_refresh_token": "HTX_IMAP_OAUTH_REFRESH_TOKEN",
+    "imap_oauth_token_command": "HTX_IMAP_OAUTH_TOKEN_COMMAND",
+    "imap_oauth_tenant": "HTX_IMAP_OAUTH_TENANT",
+    "imap_oauth_scope": "HTX_IMAP_OAUTH_SCOPE",
+    "imap_oauth_token_url": "HTX_IMAP_OAUTH_TOKEN_URL",
+    "imap_oauth_auth_url": "HTX_IMAP_OAUTH_AUTH_URL",
+    "imap_oauth_device_url": "HTX_IMAP_OAUTH_DEVICE_URL",
     "mail_from": "HTX_MAIL_FROM",
     "mail_timeout": "HTX_MAIL_TIMEOUT",
     "mail_code_pattern": "HTX_MAIL_CODE_PATTERN",
@@ -45,8 +56,17 @@ ENV_NAMES: dict[str, str] = {
     "allow_insecure_transport": "HTX_KEYS_ALLOW_INSECURE_TRANSPORT",
     "min_age": "HTX_KEYS_MIN_AGE",
 }
-SECRET_SETTINGS = frozenset({"password", "totp_secret", "imap_password"})
+# The OAuth2 client secret and refresh token are secrets too, but not asked for by
+# `htx-keys account set` (SECRETS): `htx-keys mail login` keeps the refresh token in the
+# keyring itself, and only Google's clients have a secret.
+SECRET_SETTINGS = frozenset(
+    {"password", "totp_secret", "imap_password", "imap_oauth_client_secret",
+     "imap_oauth_refresh_token"}
+)  # fmt: skip
 IMAP_SECURITY = ("tls", "starttls", "plain")
+IMAP_AUTH = ("password", "xoauth2", "oauthbearer")
+OAUTH_PROVIDERS = ("google", "microsoft")
+TENANT_PATTERN = re.compile(r"[A-Za-z0-9.-]{1,100}")
 NOTE_TAG_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,32}")
 AGE_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.I)
 AGE_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -88,6 +108,11 @@ URL_SCHEMES: dict[str, tuple[str, ...]] = {
     "api_url": ("http", "https"),
     "cdp_endpoint": ("http", "https", "ws", "wss"),
     "ws_endpoint": ("ws", "wss"),
+    # The OAuth2 endpoints of the mailbox's provider: plain http only as the others (this
+    # machine, or --allow-insecure-transport), tokens cross them.
+    "imap_oauth_token_url": ("http", "https"),
+    "imap_oauth_auth_url": ("http", "https"),
+    "imap_oauth_device_url": ("http", "https"),
 }
 SITE_URLS = ("base_url", "api_url")
 SESSION_KINDS = "keyring, file:PATH or none"
@@ -138,6 +163,19 @@ def convert(name: str, raw: str, label: str | None = None) -> Any:
         return mode
     if name in PATH_SETTINGS:
         return Path(raw).expanduser()
+    if name in ("imap_auth", "imap_oauth_provider"):
+        choices = IMAP_AUTH if name == "imap_auth" else OAUTH_PROVIDERS
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ConfigError(f"{env} must be one of {', '.join(choices)}; not {raw!r}")
+        return value
+    if name == "imap_oauth_tenant":
+        if not TENANT_PATTERN.fullmatch(raw.strip()):
+            raise ConfigError(f"{env} must be a tenant name or id (common, consumers, ...)")
+        return raw.strip()
+    if name == "imap_oauth_token_command":
+        token_command_argv(raw, env)  # a quoting mistake is found here, before anything runs
+        return raw.strip()
     if name in URL_SCHEMES:
         url = check_url(name, raw.strip(), env)
         return url.rstrip("/") if name in SITE_URLS else url
@@ -169,6 +207,20 @@ def convert(name: str, raw: str, label: str | None = None) -> Any:
             )
         return tag
     return raw
+
+
+def token_command_argv(raw: str, label: str, *, posix: bool = os.name != "nt") -> list[str]:
+    """The token command as the argv it runs (no shell): split as a POSIX shell would; on
+    Windows, where a backslash separates folders, only at spaces outside double quotes."""
+    try:
+        argv = shlex.split(raw, posix=posix)
+    except ValueError as exc:
+        raise ConfigError(f"{label} cannot be split into a command: {exc}") from None
+    if not posix:
+        argv = [a[1:-1] if len(a) > 1 and a[0] == a[-1] == '"' else a for a in argv]
+    if not argv:
+        raise ConfigError(f"{label} is empty")
+    return argv
 
 
 def check_url(name: str, url: str, label: str) -> str:

@@ -13,6 +13,7 @@ from typing import Literal
 from automation.config import Settings
 from automation.errors import ConfigError, ExitStatus, HtxKeysError
 from automation.mail import Inbox
+from automation.mail_auth import MECHANISMS
 from automation.mail_settings import MailSettings, check_settings
 from automation.otp import validate_secret
 from automation.redaction import REDACTOR
@@ -69,7 +70,8 @@ def check_settings_rows(
     if not imap_in_use(settings):
         rows.append(Check("mail settings", "skip", CODES_FROM_COMMAND))
         return rows, None
-    missing = [ENV_NAMES[n] for n in ("imap_host", "imap_password") if not getattr(settings, n)]
+    mail_needs = ("imap_host", "imap_password")[: 2 if settings.imap_auth == "password" else 1]
+    missing = [ENV_NAMES[n] for n in mail_needs if not getattr(settings, n)]
     if missing:
         rows.append(Check("mail settings", "skip", f"{' and '.join(missing)} not set"))
         return rows, None
@@ -80,7 +82,8 @@ def check_settings_rows(
         fix = exc.hint or "fix the HTX_IMAP_* / HTX_MAIL_* settings (see .env.example)"
         rows.append(Check("mail settings", "FAIL", exc.message, fix))
         return rows, None
-    where = f"{mail.user} at {mail.host}:{mail.effective_port} ({mail.security})"
+    how = mail.security if mail.auth == "password" else f"{mail.security}, {mail.auth}"
+    where = f"{mail.user} at {mail.host}:{mail.effective_port} ({how})"
     rows.append(Check("mail settings", "pass", where))
     return rows, mail
 
@@ -125,7 +128,10 @@ def check_mailbox(mail: MailSettings | None) -> Check:
         inbox.close()
     how = {"tls": "TLS", "starttls": "STARTTLS"}.get(mail.security)
     security = f"{how}, certificate checked" if how else "plain, loopback only"
-    return Check("mailbox", "pass", f"{inbox.where} ({security}); {mail.folder} of {mail.user}")
+    detail = f"{inbox.where} ({security}); {mail.folder} of {mail.user}"
+    if mail.token_source is not None:
+        detail += f", logged in with {MECHANISMS[mail.auth]} and {mail.token_source.description}"
+    return Check("mailbox", "pass", detail)
 
 
 def check_store_rows(spec: str) -> list[Check]:

@@ -79,8 +79,10 @@ def new_totp(secret: str, state_dir: Path | None, reporter: Reporter, period: in
 
 def needed_settings(settings: Settings, *, saved_session: bool) -> tuple[str, ...]:
     """The settings a browser run needs: the password only without a saved session, the
-    mailbox's only when email codes are read from it (app/code_sources.py)."""
-    needed = (*NEEDED, *(() if saved_session else ("password",)))
+    IMAP password only for a password login (not OAuth2), the mailbox's only when email codes
+    are read from it (app/code_sources.py)."""
+    mail = NEEDED if settings.imap_auth == "password" else NEEDED[:-1]
+    needed = (*mail, *(() if saved_session else ("password",)))
     return without_unused(settings, needed)
 
 
@@ -90,6 +92,10 @@ def mail_settings(settings: Settings) -> MailSettings:
         extra["senders"] = parse_senders(settings.mail_from)
     if settings.mail_code_pattern:
         extra["code_pattern"] = settings.mail_code_pattern
+    if settings.imap_auth != "password":
+        from automation.mail_tokens import token_source
+
+        extra.update(auth=settings.imap_auth, token_source=token_source(settings))
     host, user = settings.imap_host or "", settings.imap_user or settings.email or ""
     if settings.account and settings.accounts_file:
         # Named accounts that read one mailbox must tell each other's mail apart.

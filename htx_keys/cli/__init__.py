@@ -28,6 +28,7 @@ COMMANDS = {
     "keys": "keys:keys",
     "login": "login:login",
     "logout": "login:logout",
+    "mail": "mail:mail",
     "provision": "provision:provision",
     "record": "record:record",
     "sandbox": "sandbox:sandbox",
@@ -65,6 +66,7 @@ def cli() -> None:
 
     Settings come from flags, then the environment, then a .env file (see .env.example):
     HTX_EMAIL, HTX_PASSWORD, HTX_TOTP_SECRET, HTX_IMAP_* and more. Secrets are never flags.
+    A mailbox that takes OAuth2 only (Microsoft): HTX_IMAP_AUTH=xoauth2 and `htx-keys mail login`.
     Try `htx-keys demo` to see a whole run against the built-in HTX replica.
     """
 

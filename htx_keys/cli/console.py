@@ -35,3 +35,9 @@ def print_traceback(exc: BaseException) -> None:
     """The traceback of HTX_KEYS_DEBUG=1 on stderr, scrubbed of every known secret."""
     text = "".join(traceback.format_exception(exc))
     click.echo(_scrub(text).rstrip("\n"), err=True)
+
+
+def echo_secret(value: str) -> None:
+    """A secret the person asked for by name (`mail login --show-refresh-token`), on stdout
+    only and unscrubbed: the one output meant to hold it."""
+    click.echo(value)

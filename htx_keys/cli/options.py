@@ -385,6 +385,8 @@ def prompt_missing_secrets(settings: Settings, names: tuple[str, ...] | None = N
         return settings
     asked: dict[str, str] = {}
     for name in sorted(SECRET_SETTINGS if names is None else SECRET_SETTINGS & set(names)):
+        if name == "imap_password" and settings.imap_auth != "password":
+            continue  # an OAuth2 login has no password to ask for
         if not getattr(settings, name):
             asked[name] = click.prompt(
                 f"{settings.env_name(name)} (hidden)",

@@ -47,16 +47,13 @@ default_internal_user = {internal_user}
 default_internal_group = {internal_group}
 default_login_user = {login_user}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 first_valid_uid = 0
 mail_location = maildir:{d}/mail/%n/Maildir
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%n {d}/users/%n
-}}
+{passdb}
 userdb {{
   driver = static
-  args = uid={uid} gid={gid} home={d}/mail/%n
+  args = uid={uid} gid={gid} home={d}/mail/%n{userdb_extra}
 }}
 service imap-login {{
   chroot =
@@ -75,11 +72,38 @@ service lmtp {{
   }}
 }}
 service anvil {{
-  chroot =
+  chroot ={anvil_extra}
 }}
 protocol lmtp {{
   postmaster_address = postmaster@example.test
 }}
+"""
+
+
+_PASSWORDS = """\
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%n {d}/users/%n
+}}"""
+
+# Dovecot's OAuth2 password database (doc.dovecot.org, configuration_manual/authentication/
+# oauth2): each token is checked at the introspection endpoint (RFC 7662, POST token=...),
+# whose answer must be active and name the user who logs in. No auth cache: a revoked
+# token is refused at once.
+_OAUTH2 = """\
+auth_failure_delay = 0
+passdb {{
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = {d}/dovecot-oauth2.conf.ext
+}}"""
+_OAUTH2_EXT = """\
+introspection_mode = post
+introspection_url = {url}
+username_attribute = username
+active_attribute = active
+active_value = true
+timeout_msecs = 5000
 """
 
 
@@ -95,9 +119,14 @@ def free_port() -> int:
 
 
 class Dovecot:
-    """One Dovecot instance; users can be added before or after start."""
+    """One Dovecot instance; users can be added before or after start.
 
-    def __init__(self, workdir: Path | None = None) -> None:
+    With `introspection_url`, users log in with OAuth2 access tokens only (XOAUTH2,
+    OAUTHBEARER), checked at that endpoint; any name that endpoint vouches for is a user.
+    """
+
+    def __init__(self, workdir: Path | None = None, *, introspection_url: str = "") -> None:
+        self.introspection_url = introspection_url
         self._own_dir = workdir is None
         self.dir = Path(workdir or tempfile.mkdtemp(prefix="htx-dovecot-"))
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -204,7 +233,25 @@ class Dovecot:
     # -- internals -----------------------------------------------------------------------------
 
     def _write_config(self) -> None:
+        if self.introspection_url:
+            mechanisms, passdb = "xoauth2 oauthbearer", _OAUTH2.format(d=self.dir)
+            # The oauth2 passdb cannot look a user up without a token: LMTP's userdb
+            # lookup must not ask it whether the user exists.
+            userdb_extra = " allow_all_users=yes"
+            # No growing delay for an address after refused logins (the tests refuse
+            # expired tokens on purpose): the auth process cannot reach this socket.
+            anvil_extra = "\n  unix_listener anvil-auth-penalty {\n    mode = 0\n  }"
+            ext = self.dir / "dovecot-oauth2.conf.ext"
+            ext.write_text(_OAUTH2_EXT.format(url=self.introspection_url), encoding="utf-8")
+            os.chown(ext, *self._owner)  # read by the auth process, as the internal user
+        else:
+            mechanisms, passdb = "plain login", _PASSWORDS.format(d=self.dir)
+            userdb_extra = anvil_extra = ""
         text = _CONFIG.format(
+            mechanisms=mechanisms,
+            passdb=passdb,
+            userdb_extra=userdb_extra,
+            anvil_extra=anvil_extra,
             d=self.dir,
             instance=uuid.uuid4().hex[:8],
             host=HOST,

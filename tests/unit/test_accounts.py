@@ -153,9 +153,18 @@ def one_account(body: str) -> str:
         (
             one_account('colour = "blue"'),
             "{path}: account 'main': unknown key 'colour' (known keys: api_url, base_url, "
-            "browser, code_command, email, imap_ca_file, imap_host, imap_port, imap_security, "
-            "imap_user, ip_addresses, mail_code_pattern, mail_from, mail_timeout, note_tag, "
-            "permissions, state_dir, store)",
+            "browser, code_command, email, imap_auth, imap_ca_file, imap_host, "
+            "imap_oauth_auth_url, imap_oauth_client_id, imap_oauth_device_url, "
+            "imap_oauth_provider, imap_oauth_scope, "
+            "imap_oauth_tenant, imap_oauth_token_command, imap_oauth_token_url, imap_port, "
+            "imap_security, imap_user, ip_addresses, mail_code_pattern, mail_from, mail_timeout, "
+            "note_tag, permissions, state_dir, store)",
+        ),
+        (
+            one_account('imap_oauth_refresh_token = "1//0abc"'),
+            "{path}: account 'main': imap_oauth_refresh_token: OAuth2 refresh tokens do not "
+            "belong in this file; use `htx-keys mail login --account main` or "
+            "HTX_IMAP_OAUTH_REFRESH_TOKEN_MAIN",
         ),
         (
             one_account('imap_port = "imap"'),
