@@ -210,14 +210,12 @@ def convert(name: str, raw: str, label: str | None = None) -> Any:
 
 
 def token_command_argv(raw: str, label: str, *, posix: bool = os.name != "nt") -> list[str]:
-    """The token command as the argv it runs (no shell): split as a POSIX shell would; on
-    Windows, where a backslash separates folders, only at spaces outside double quotes."""
+    """The token command as the argv it runs (no shell), split as the code command is
+    (split_command_line: a POSIX shell's rules; on Windows backslashes stay)."""
     try:
-        argv = shlex.split(raw, posix=posix)
+        argv = split_command_line(raw, windows=not posix)
     except ValueError as exc:
         raise ConfigError(f"{label} cannot be split into a command: {exc}") from None
-    if not posix:
-        argv = [a[1:-1] if len(a) > 1 and a[0] == a[-1] == '"' else a for a in argv]
     if not argv:
         raise ConfigError(f"{label} is empty")
     return argv
