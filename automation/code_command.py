@@ -21,7 +21,6 @@ import contextlib
 import datetime as dt
 import os
 import re
-import shutil
 import signal
 import subprocess
 import time
@@ -31,7 +30,12 @@ from typing import Literal, Protocol
 
 from automation.errors import CodeCommandError, ConfigError, HtxKeysError
 from automation.redaction import REDACTOR
-from automation.schema import check_command_line, split_command_line, without_secrets
+from automation.schema import (
+    check_command_line,
+    find_program,
+    split_command_line,
+    without_secrets,
+)
 
 Kind = Literal["email", "sms"]
 KIND_NAMES: dict[Kind, str] = {"email": "email", "sms": "SMS"}
@@ -70,17 +74,7 @@ def find_code_command(
         argv = split_command_line(check_command_line(text, label))
     except ConfigError as exc:
         raise error(exc.message) from None
-    program = argv[0]
-    if os.sep in program or (os.altsep and os.altsep in program):
-        path = os.path.expanduser(program)
-        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-            raise error(f"{label}: {program} is not an executable file")
-    else:
-        found = shutil.which(program)
-        if found is None:
-            raise error(f"{label}: {program}: command not found (on PATH)")
-        path = found
-    return CodeCommand((path, *argv[1:]))
+    return CodeCommand((find_program(argv[0], label, error), *argv[1:]))
 
 
 def sent_at_text(when: float) -> str:

@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from automation.errors import ConfigError, MailError
+from automation.errors import MailError
 from automation.oauth_client import OAuthClient
 from automation.redaction import REDACTOR
-from automation.schema import token_command_argv
+from automation.schema import find_program, token_command_argv
 
 COMMAND_TIMEOUT = 60.0  # a command may ask a keyring or a password manager first
 HTTP_TIMEOUT = 30.0
@@ -84,13 +83,9 @@ class CommandTokenSource:
         return f"make {self.label} ({self.program}) print a fresh access token"
 
     def check(self) -> None:
-        """Before anything connects: the program must exist (a typo costs nothing)."""
-        program = self.argv[0]
-        if os.sep in program:
-            if not (os.path.isfile(program) and os.access(program, os.X_OK)):
-                raise ConfigError(f"{self.label}: {program} is not an executable file")
-        elif shutil.which(program) is None:
-            raise ConfigError(f"{self.label}: {program}: command not found (on PATH)")
+        """Before anything connects: the program must exist (a typo costs nothing); the
+        command then runs from the path found."""
+        self.argv[0] = find_program(self.argv[0], self.label)
 
     def access_token(self) -> str:
         what = f"{self.label} ({self.program})"

@@ -8,11 +8,12 @@ import math
 import os
 import re
 import shlex
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from automation.errors import ConfigError
+from automation.errors import ConfigError, HtxKeysError
 from automation.hosts import safe_url, url_problem
 
 # The environment name of each setting. HTX_* are the account's; HTX_KEYS_* are the tool's.
@@ -257,6 +258,20 @@ def split_command_line(raw: str, *, windows: bool | None = None) -> list[str]:
         return shlex.split(raw)
     words = shlex.split(raw, posix=False)
     return [w[1:-1] if len(w) > 1 and w[0] == w[-1] and w[0] in "\"'" else w for w in words]
+
+
+def find_program(program: str, label: str, error: type[HtxKeysError] = ConfigError) -> str:
+    """The path a command's program runs from: a path to an executable file (~ expanded), or a
+    name found on PATH; `error` naming `label` when it is neither."""
+    if os.sep in program or (os.altsep and os.altsep in program):
+        path = os.path.expanduser(program)
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            raise error(f"{label}: {program} is not an executable file")
+        return path
+    found = shutil.which(program)
+    if found is None:
+        raise error(f"{label}: {program}: command not found (on PATH)")
+    return found
 
 
 def check_command_line(raw: str, label: str) -> str:
