@@ -8,6 +8,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page
 
+from automation.http_watch import HttpWatch
 from automation.mail import Inbox
 from automation.otp import Totp
 from automation.runner import Reporter
@@ -36,6 +37,8 @@ class SiteContext:
     session_renewed: bool = False  # a saved session had expired and a full login replaced it
     new_device: bool = False
     extra: dict[str, object] = field(default_factory=dict)
+    # The error answers (401, 429, 5xx) the site gave the page's calls: what a shown error was.
+    http: HttpWatch | None = None
 
 
 @dataclass(kw_only=True)
