@@ -5,12 +5,14 @@ ended the session. Shared by the steps that call the site (Create, Send, Confirm
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from playwright.sync_api import Locator
 
 from automation.errors import SessionEnded
 from automation.http_watch import RATE_LIMITED, Answer
 from flows.htx.context import SiteContext
-from flows.htx.pages import LoginPage
+from flows.htx.pages import LOGIN_PATH, LoginPage
 
 # A server error on a call that makes nothing is tried once more, this long after.
 RETRY_AFTER_S = 2.0
@@ -26,12 +28,15 @@ def wait_outcome(
 ) -> str | None:
     """None once `wanted` shows, else the error's text. The login form instead means HTX ended
     the session: SessionEnded, since a call refused that way did nothing."""
-    logged_out = login_form(ctx)
     timeout = ctx.timeout_ms if timeout_ms is None else timeout_ms
-    wanted.or_(error).or_(logged_out).first.wait_for(timeout=timeout)
+    # On the login page itself (its new-device step) the login form says nothing.
+    watch = LOGIN_PATH not in urlsplit(ctx.page.url).path
+    either = wanted.or_(error)
+    (either.or_(login_form(ctx)) if watch else either).first.wait_for(timeout=timeout)
     if wanted.first.is_visible():
         return None
-    check_session(ctx, what)
+    if watch:
+        check_session(ctx, what)
     return error.first.inner_text().strip()
 
 
