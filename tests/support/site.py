@@ -26,7 +26,7 @@ from sandbox.server import SandboxServer
 from tests.support.dovecot import Dovecot
 from tests.support.ga import SHORT_TOTP_STEP_S
 
-__all__ = ["Site", "SiteFactory", "htx_site", "site_factory"]
+__all__ = ["Site", "SiteFactory", "htx_site", "new_site", "site_factory"]
 
 _uids = itertools.count(20000001)
 
@@ -81,6 +81,35 @@ class Site:
 SiteFactory = Callable[..., Site]
 
 
+def new_site(
+    dovecot: Dovecot,
+    stack: ExitStack,
+    state_dir: Path,
+    account: dict[str, Any] | None = None,
+    **config: Any,
+) -> Site:
+    """A started sandbox (stopped by `stack`) with its own account and Dovecot mailbox."""
+    user = f"user{secrets.token_hex(4)}"
+    imap_password = secrets.token_urlsafe(12)
+    dovecot.add_user(user, imap_password)
+    values: dict[str, Any] = {
+        "email": f"{user}@example.test",
+        "password": secrets.token_urlsafe(12),
+        "totp_secret": pyotp.random_base32(),
+        "uid": next(_uids),
+        "mailbox": f"{user}@example.test",
+        "sub_uids": (next(_uids), next(_uids)),
+    }
+    values.update(account or {})
+    target = MailTarget.parse(f"lmtp://127.0.0.1:{dovecot.lmtp_port}")
+    config.setdefault("totp_step_s", SHORT_TOTP_STEP_S)
+    server = SandboxServer(
+        SandboxConfig(accounts=[Account(**values)], mail_target=target, **config)
+    )
+    stack.enter_context(server)
+    return Site(server, Account(**values), dovecot, user, imap_password, state_dir)
+
+
 @pytest.fixture
 def site_factory(
     dovecot: Dovecot,
@@ -97,25 +126,7 @@ def site_factory(
     with ExitStack() as stack:
 
         def make(account: dict[str, Any] | None = None, **config: Any) -> Site:
-            user = f"user{secrets.token_hex(4)}"
-            imap_password = secrets.token_urlsafe(12)
-            dovecot.add_user(user, imap_password)
-            values: dict[str, Any] = {
-                "email": f"{user}@example.test",
-                "password": secrets.token_urlsafe(12),
-                "totp_secret": pyotp.random_base32(),
-                "uid": next(_uids),
-                "mailbox": f"{user}@example.test",
-                "sub_uids": (next(_uids), next(_uids)),
-            }
-            values.update(account or {})
-            target = MailTarget.parse(f"lmtp://127.0.0.1:{dovecot.lmtp_port}")
-            config.setdefault("totp_step_s", SHORT_TOTP_STEP_S)
-            server = SandboxServer(
-                SandboxConfig(accounts=[Account(**values)], mail_target=target, **config)
-            )
-            stack.enter_context(server)
-            site = Site(server, Account(**values), dovecot, user, imap_password, tmp_path / "state")
+            site = new_site(dovecot, stack, tmp_path / "state", account, **config)
             leak_sites.append(site)
             return site
 
