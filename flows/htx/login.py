@@ -157,7 +157,7 @@ def press_send(ctx: SiteContext, send: Locator, countdown: Locator, alert: Locat
                 continue
             raise SiteError(
                 f"HTX could not send the code: {error} ({failed.describe()})",
-                hint="HTX's servers had a problem; nothing was created: try again later",
+                hint="HTX's servers had a problem; no code was sent: try again later",
             )
         if limited is not None and rate_limits < len(SEND_LIMIT_WAITS_S):
             ctx.reporter.info(f"HTX refused to send a code for now: {error}")
