@@ -61,6 +61,11 @@ class LoginError(HtxKeysError):
     exit_status = ExitStatus.LOGIN
 
 
+class SessionEnded(LoginError):
+    """The site ended the login in the middle of a run: a call was refused for want of a session
+    and the page went to the login form. Nothing the refused call asked for was done."""
+
+
 class SiteError(HtxKeysError):
     """The site did not show what the flow expected: a changed page, a timeout, a 5xx."""
 

@@ -122,10 +122,24 @@ def as_site_error(index: int, step: Step[Any], exc: BaseException) -> SiteError:
 
     what = "timed out" if isinstance(exc, PlaywrightTimeout) else "failed"
     detail = REDACTOR.scrub(_first_line(str(exc)))
+    if browser_gone(exc):
+        return SiteError(
+            f"Step {index} ({step.title}) failed: the browser closed (Chromium crashed or was "
+            "killed)",
+            hint="run again; if Chromium keeps closing, check its memory and HTX_KEYS_BROWSER",
+        )
     return SiteError(
         f"Step {index} ({step.title}) {what}: {detail}",
         hint="the page may have changed; selectors live in flows/htx/pages.py",
     )
+
+
+def browser_gone(exc: BaseException) -> bool:
+    """Whether a Playwright error means the page, its context or the browser is gone."""
+    if type(exc).__name__ == "TargetClosedError":
+        return True
+    text = str(exc)
+    return "has been closed" in text or "Target closed" in text or "Browser closed" in text
 
 
 @contextmanager

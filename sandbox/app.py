@@ -27,7 +27,9 @@ from sandbox import login_routes, outbox, texts
 from sandbox.accounts import Account, mask_phone
 from sandbox.codes import RESEND_AFTER_S
 from sandbox.config import SandboxConfig
+from sandbox.control import control_routes
 from sandbox.devices import DeviceCookie
+from sandbox.fault_calls import faulty
 from sandbox.mailer import Mailer
 from sandbox.markup import obscure_css, obscure_html
 from sandbox.relabel import Relabel
@@ -61,7 +63,8 @@ log = logging.getLogger("sandbox.app")
 
 HERE = Path(__file__).resolve().parent
 APIKEY = "/en-us/apikey/"
-SYSTEM_BUSY = "System busy, please try again later"
+# How long after the first code the resend_mail fault's newer code is mailed.
+RESEND_GAP_S = 1.5
 # Everything the pages need is served from here: no inline script, no third-party origin.
 PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
@@ -98,12 +101,14 @@ def create_app(config: SandboxConfig, state: SandboxState | None = None) -> Star
         Route(APIKEY, apikey_page),
         Route("/-/health", lambda _r: PlainTextResponse("ok")),
         *outbox.routes(),  # the SMS outbox, for programs on this machine
+        # Faults switched at run time, from this machine only (sandbox/control.py).
+        *control_routes(),
         *login_routes.routes(),
-        Route("/-/x/web/apikey/list", api(list_keys), methods=["GET"]),
-        Route("/-/x/web/apikey/precheck", api(precheck), methods=["POST"]),
-        Route("/-/x/web/apikey/create", api(create_key), methods=["POST"]),
-        Route("/-/x/web/apikey/delete", api(delete_key), methods=["POST"]),
-        Route("/-/x/web/verify/email/send", api(send_email_code), methods=["POST"]),
+        Route("/-/x/web/apikey/list", api(faulty("list", list_keys)), methods=["GET"]),
+        Route("/-/x/web/apikey/precheck", api(faulty("create", precheck)), methods=["POST"]),
+        Route("/-/x/web/apikey/create", api(faulty("confirm", create_key)), methods=["POST"]),
+        Route("/-/x/web/apikey/delete", api(faulty("delete", delete_key)), methods=["POST"]),
+        Route("/-/x/web/verify/email/send", api(faulty("send", send_email_code)), methods=["POST"]),
         Route("/-/x/web/verify/sms/send", api(send_sms_code), methods=["POST"]),
         Route("/static/style.css", stylesheet),
         Mount("/static", app=StaticFiles(directory=str(HERE / "static")), name="static"),
@@ -254,8 +259,13 @@ async def precheck(request: Request, account: Account | None, body: Body) -> Any
 async def send_email_code(request: Request, account: Account | None, body: Body) -> Any:
     user = need(account)
     purpose = text(body, "purpose")
-    code = ctx_of(request).state.issue_email_code(user, purpose)
+    ctx = ctx_of(request)
+    code = ctx.state.issue_email_code(user, purpose)
     await mail_code(request, user, purpose, code)
+    if ctx.config.faults.resend_mail:
+        # The fault: a newer code replaces this one and follows it by mail a little later.
+        newer = ctx.state.issue_email_code(user, purpose, again=True)
+        await mail_code(request, user, purpose, newer, later_s=RESEND_GAP_S)
     return {"maskedEmail": mask_email(user.mailbox), "resendIn": RESEND_AFTER_S}
 
 
@@ -267,8 +277,6 @@ async def send_sms_code(request: Request, account: Account | None, body: Body) -
 
 async def create_key(request: Request, account: Account | None, body: Body) -> Any:
     ctx = ctx_of(request)
-    if ctx.config.faults.fail_create:
-        raise Refused(SYSTEM_BUSY, status=500)
     req = parse_key_request(body.get("note"), body.get("permissions"), body.get("ips"))
     key = ctx.state.create_key(
         need(account),

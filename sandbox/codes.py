@@ -63,11 +63,12 @@ class CodeBook:
         self._codes: dict[tuple[str, str], _Code] = {}
         self._last_send: dict[tuple[str, str], float] = {}
 
-    def issue(self, email: str, purpose: str) -> str:
-        """A new code that replaces any older one; Refused within 60 s of the last Send."""
+    def issue(self, email: str, purpose: str, *, again: bool = False) -> str:
+        """A new code that replaces any older one; Refused within 60 s of the last Send
+        unless the site sends `again` by itself."""
         key = (email.lower(), purpose)
         wait = self.resend_in(email, purpose)
-        if wait > 0:
+        if wait > 0 and not again:
             raise Refused(RESEND_TOO_SOON.format(wait), field=self.texts.field)
         code = f"{secrets.randbelow(10**6):06d}"
         self._codes[key] = _Code(code, self._clock())

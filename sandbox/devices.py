@@ -19,7 +19,7 @@ DEVICE_COOKIE_MAX_AGE_S = 365 * 86400
 SCOPE_KEY = "sandbox.device"
 _DEVICE_ID = re.compile(r"^[0-9a-f]{32}$")
 # The signed REST API and static files are not pages: no cookie for API clients or assets.
-_SKIP_PREFIXES = ("/v1/", "/v2/", "/static/", "/-/health")
+_SKIP_PREFIXES = ("/v1/", "/v2/", "/static/", "/-/health", "/-/sandbox/")
 
 
 def new_device_id() -> str:

@@ -158,32 +158,36 @@ def _first_line(data: object) -> str:
 
 
 class Mailer:
-    """Delivers verification mail as the current faults say: now, later, or not at all."""
+    """Delivers verification mail as the current faults say: now, later, twice, or not at all."""
 
     def __init__(self, target: MailTarget | None, faults: Faults) -> None:
         self.target = target
         self.faults = faults
 
-    def send(self, msg: EmailMessage, rcpt: str) -> None:
-        """Deliver now (errors propagate to the caller) or start a delayed delivery thread."""
+    def send(self, msg: EmailMessage, rcpt: str, later_s: float = 0.0) -> None:
+        """Deliver now (errors propagate to the caller) or start a delayed delivery thread;
+        `later_s` adds to the faults' delay."""
         if self.target is None or self.faults.drop_mail:
             return
-        delay = self.faults.mail_delay_s
+        copies = 2 if self.faults.duplicate_mail else 1
+        delay = self.faults.mail_delay_s + later_s
         if delay > 0:
             threading.Thread(
                 target=self._deliver_later,
-                args=(msg, rcpt, delay),
+                args=(msg, rcpt, delay, copies),
                 name="sandbox-mail",
                 daemon=True,
             ).start()
             return
-        self.target.deliver(msg, rcpt)
+        for _ in range(copies):
+            self.target.deliver(msg, rcpt)
 
-    def _deliver_later(self, msg: EmailMessage, rcpt: str, delay: float) -> None:
+    def _deliver_later(self, msg: EmailMessage, rcpt: str, delay: float, copies: int) -> None:
         time.sleep(delay)
         try:
-            if self.target is not None:
-                self.target.deliver(msg, rcpt)
+            for _ in range(copies):
+                if self.target is not None:
+                    self.target.deliver(msg, rcpt)
         except (OSError, smtplib.SMTPException, imaplib.IMAP4.error) as exc:
             log_failure(self.target, rcpt, exc)
 

@@ -14,6 +14,7 @@ import ipaddress
 import math
 import secrets
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -225,15 +226,19 @@ class SandboxState(LoginState):
         # Every SMS "sent", oldest first; there is no real SMS gateway (sandbox/outbox.py
         # shows them to programs on this machine, as a gateway's API would).
         self.sms_outbox: list[SentSms] = []
+        # How often each key page call was made (sandbox/fault_calls.py names them): how a test
+        # tells that a run asked for one key, not two.
+        self.calls: Counter[str] = Counter()
 
     # -- email and SMS codes -----------------------------------------------------------------
 
-    def issue_email_code(self, account: Account, purpose: str) -> str:
-        """A new code for (account, purpose); it replaces any older one. Refused within 60 s."""
+    def issue_email_code(self, account: Account, purpose: str, *, again: bool = False) -> str:
+        """A new code for (account, purpose); it replaces any older one. Refused within 60 s,
+        unless the site itself sends `again` (the resend_mail fault)."""
         if purpose not in PURPOSES:
             raise Refused(f"Invalid purpose: {purpose}")
         with self._lock:
-            return self._email_codes.issue(account.email, purpose)
+            return self._email_codes.issue(account.email, purpose, again=again)
 
     def withdraw_email_code(self, account: Account, purpose: str, code: str) -> None:
         """Undo a Send whose mail could not be delivered, so the user may retry at once."""

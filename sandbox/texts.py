@@ -30,3 +30,6 @@ SURVEY_TEXT = "Tell us what you think of the new design: it takes one minute."
 # Cookies that remember a dismissed banner / announcement for one year.
 CONSENT_COOKIE = "htx_consent"
 NOTICE_COOKIE = "htx_notice"
+# A fault (Faults.send_rate_limited): Send refused for asking too often. HTX's REST gateway's
+# wording for its frequency limit [V: ccxt htx.py]; that the website's Send says the same is [I].
+SEND_RATE_LIMITED = "Frequency of requests has exceeded the limit, please try again later"

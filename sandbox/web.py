@@ -131,8 +131,11 @@ def logged_in(request: Request, token: str, data: Any) -> Response:
     return response
 
 
-async def mail_code(request: Request, user: Account, purpose: str, code: str) -> None:
-    """Build, record and deliver a verification mail; on failure withdraw the code and refuse."""
+async def mail_code(
+    request: Request, user: Account, purpose: str, code: str, *, later_s: float = 0.0
+) -> None:
+    """Build, record and deliver a verification mail (`later_s` seconds later than the faults
+    say); on failure withdraw the code and refuse."""
     ctx = ctx_of(request)
     msg = build_verification_mail(
         code, purpose, user.mailbox, ctx.config.mail_from, ctx.state.now()
@@ -145,7 +148,7 @@ async def mail_code(request: Request, user: Account, purpose: str, code: str) ->
         msg["X-Original-To"] = user.mailbox
     ctx.state.record_mail(user.mailbox, msg)
     try:
-        await run_in_threadpool(ctx.mailer.send, msg, rcpt)
+        await run_in_threadpool(ctx.mailer.send, msg, rcpt, later_s)
     except Exception as exc:  # any failure to deliver is the page's "failed to send"
         log_failure(ctx.config.mail_target, rcpt, exc)
         ctx.state.withdraw_email_code(user, purpose, code)

@@ -22,3 +22,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # sorted() is stable: tests of one module keep their order, and the order is the same on
     # every worker (xdist checks that all workers collected the same list).
     items[:] = sorted(items, key=lambda item: -module_cost(item))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    # The fault matrix's table (tests/e2e/test_fault_matrix.py): rows travel in the reports,
+    # so the main process prints them under xdist too.
+    from tests.support.fault_matrix import summary
+
+    summary(terminalreporter)

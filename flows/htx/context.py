@@ -9,6 +9,7 @@ from pathlib import Path
 from playwright.sync_api import Page
 
 from automation.code_command import CodeSource
+from automation.http_watch import HttpWatch
 from automation.otp import Totp
 from automation.runner import Reporter
 from automation.store import KeyRecord, Store
@@ -38,6 +39,8 @@ class SiteContext:
     session_renewed: bool = False  # a saved session had expired and a full login replaced it
     new_device: bool = False
     extra: dict[str, object] = field(default_factory=dict)
+    # The error answers (401, 429, 5xx) the site gave the page's calls: what a shown error was.
+    http: HttpWatch | None = None
 
 
 @dataclass(kw_only=True)

@@ -13,10 +13,17 @@ from playwright.sync_api import Locator, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from automation.code_command import CommandCodes
-from automation.errors import CaptchaRequired, LoginError, RejectedError
+from automation.errors import CaptchaRequired, LoginError, RejectedError, SiteError
 from automation.runner import Flow, Step
 from flows.htx.context import SiteContext
 from flows.htx.finding import clear_first_visit, first_of, press, seconds_until_enabled
+from flows.htx.outcome import (
+    mark,
+    rate_limited,
+    retry_server_error,
+    server_error,
+    wait_outcome,
+)
 from flows.htx.pages import (
     APIKEY_PATH,
     ApiManagementPage,
@@ -35,6 +42,9 @@ EMAIL_CODE_ATTEMPTS = 3
 EMAIL_RETRY = (
     "HTX refused the email code; trying the next one (a newer email or an older unused one)"
 )
+# How long to wait before each new Send after HTX's rate limit refused one (HTX does not say how
+# long its limit lasts; a person would wait a little, then a little longer).
+SEND_LIMIT_WAITS_S = (5.0, 10.0)
 
 
 def open_site(ctx: SiteContext) -> None:
@@ -127,20 +137,44 @@ def with_fresh_ga_codes(ctx: SiteContext, attempt: Callable[[], str | None]) -> 
 
 
 def press_send(ctx: SiteContext, send: Locator, countdown: Locator, alert: Locator) -> None:
-    """Press an email code's Send button once HTX allows it; only later mail counts."""
+    """Press an email code's Send button once HTX allows it; only later mail counts.
+
+    A Send refused by a server error is tried once more, one refused by HTX's rate limit after
+    a pause, up to twice: a refused Send sent nothing, so trying again cannot send twice."""
     send.wait_for(timeout=ctx.timeout_ms)
-    seconds = seconds_until_enabled(send)
-    if seconds:
-        # A code went out less than a minute ago (an earlier run): HTX offers Resend when its
-        # countdown ends, so wait for it as a person would.
-        ctx.reporter.waiting(seconds, "HTX to allow a new email code (one was sent recently)")
-        expect(send).to_be_enabled(timeout=(seconds + 15) * 1000)
-    ctx.inbox.mark()
-    ctx.extra["sent_at"] = time.monotonic()
-    press(send, "the Send button", ctx.timeout_ms)
-    error = first_of(countdown, alert, ctx.timeout_ms)
-    if error:
-        raise RejectedError(f"HTX did not send the code: {error}")
+    server_errors = rate_limits = 0
+    while True:
+        seconds = seconds_until_enabled(send)
+        if seconds:
+            # A code went out less than a minute ago (an earlier run): HTX offers Resend when
+            # its countdown ends, so wait for it as a person would.
+            ctx.reporter.waiting(seconds, "HTX to allow a new email code (one was sent recently)")
+            expect(send).to_be_enabled(timeout=(seconds + 15) * 1000)
+        ctx.inbox.mark()
+        ctx.extra["sent_at"] = time.monotonic()
+        since = mark(ctx)
+        press(send, "the Send button", ctx.timeout_ms)
+        error = wait_outcome(ctx, countdown, alert, "Send")
+        if error is None:
+            return
+        failed, limited = server_error(ctx, since), rate_limited(ctx, since)
+        if failed is not None:
+            if server_errors < 1:
+                server_errors += 1
+                retry_server_error(ctx, failed, error, "Send")
+                continue
+            raise SiteError(
+                f"HTX could not send the code: {error} ({failed.describe()})",
+                hint="HTX's servers had a problem; no code was sent: try again later",
+            )
+        if limited is not None and rate_limits < len(SEND_LIMIT_WAITS_S):
+            ctx.reporter.info(f"HTX refused to send a code for now: {error}")
+            ctx.reporter.waiting(SEND_LIMIT_WAITS_S[rate_limits], "HTX's limit on sending codes")
+            ctx.page.wait_for_timeout(SEND_LIMIT_WAITS_S[rate_limits] * 1000)
+            rate_limits += 1
+            continue
+        hint = "HTX limits how often codes are sent: wait a few minutes" if limited else None
+        raise RejectedError(f"HTX did not send the code: {error}", hint=hint)
 
 
 def read_email_code(ctx: SiteContext) -> str:

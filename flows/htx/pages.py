@@ -3,7 +3,7 @@
 The texts and the ways to find each element are data in flows/htx/locators.py (an ordered
 list of ways per element, keyed "Class.property"); here each property asks for its element by
 that name, so the rest of the code keeps its names. Elements that show secrets are listed by
-`sensitive_locators` so screenshots and videos can mask them.
+`sensitive_locators` (flows/htx/masks.py) so screenshots and videos can mask them.
 """
 
 from __future__ import annotations
@@ -247,15 +247,36 @@ class ApiManagementPage:
         return bool(self.empty_placeholder.count() or self._data_rows())
 
     def wait_settled(self, timeout_ms: float) -> None:
-        """Wait for `settled`; a table that never settles is a SiteError, never "no keys"."""
+        """Wait for `settled`; a table that never settles, or that shows a message instead
+        of its keys (HTX could not list them), is a SiteError, never "no keys"."""
         deadline = time.monotonic() + timeout_ms / 1000
         while not self.settled():
+            message = self._message()
+            if message:
+                raise SiteError(
+                    f"HTX did not list the keys: {message}",
+                    hint="HTX may have a passing problem: try again later",
+                )
             if time.monotonic() >= deadline:
                 raise SiteError(
                     f"The key list did not finish loading within {timeout_ms / 1000:g} s",
                     hint="HTX may be slow: try again, or raise --timeout",
                 )
             self.page.wait_for_timeout(100)
+
+    def _message(self) -> str:
+        """The text of a table that has finished loading with neither rows nor its empty
+        placeholder: one cell across the table saying what went wrong."""
+        if not self.key_table.is_visible() or self.loading.count():
+            return ""
+        texts = []
+        for row in self.key_table.get_by_role("row").all():
+            cells = [c.strip() for c in row.get_by_role("cell").all_inner_texts()]
+            if len(cells) == 1 and cells[0]:
+                texts.append(cells[0])
+        if self.empty_placeholder.count():
+            return ""  # the placeholder came after `settled` looked: no keys, not a message
+        return texts[0] if len(texts) == 1 else ""
 
     def _data_rows(self) -> list[list[str]]:
         result = []
@@ -331,69 +352,3 @@ class DeleteDialog(_Area):
     @property
     def cancel_button(self) -> Locator:
         return find(self.root, "DeleteDialog.cancel_button")
-
-
-def failure_mask(page: Page) -> list[Locator]:
-    """For pictures of a failed step, when the page may not be what the flow expects.
-
-    Labels may have changed (that may be why the step failed), so masking by label is not
-    enough: every input is masked, and so is every dialog except the Security Authentication
-    one, whose error text is what a failure picture is for. A dialog showing a new key may
-    have any name.
-    """
-    dialogs = page.locator("dialog[open], [role=dialog]").filter(has_not_text=T_SECURITY_DIALOG)
-    return [
-        page.locator("input, textarea"),
-        dialogs,
-        *uid_locators(page),
-        *sensitive_locators(page),
-    ]
-
-
-def sensitive_locators(page: Page) -> list[Locator]:
-    """Everything that may show a secret or personal data, for masking in images."""
-    login = LoginPage(page)
-    dialog = SecurityDialog(page)
-    created = CreatedDialog(page)
-    return [
-        login.email_box,
-        login.password_box,
-        login.ga_box,
-        NewDeviceStep(page).email_code_box,
-        dialog.email_code_box,
-        dialog.sms_code_box,
-        dialog.ga_box,
-        created.access_key_box,
-        created.secret_key_box,
-    ]
-
-
-# Any email address, masked ones ("de***@example.com") included.
-EMAIL_PATTERN = re.compile(r"[^\s@<>\"'()]+@[^\s@<>\"'()]+\.[A-Za-z]{2,}")
-# The account's number as a header shows it ("UID 10000001"): personal, like the address.
-UID_PATTERN = re.compile(r"\bUID\b[\s:#]*\d{5,}")
-
-
-def uid_locators(page: Page) -> list[Locator]:
-    """The account's number: "UID 10000001" in one element, or after an element saying UID."""
-    after_label = "xpath=//*[normalize-space(.)='UID' or normalize-space(.)='UID:']"
-    return [
-        page.get_by_text(UID_PATTERN),
-        page.locator(f"{after_label}/following-sibling::*[1]"),
-    ]
-
-
-def recording_mask(page: Page, texts: list[str]) -> list[Locator]:
-    """For the pictures of a recording: the sensitive fields, every element whose text shows
-    an email address, and every element showing one of `texts` (the account's login, a key).
-
-    Text is matched, not places: the live site may show the address or a key where the
-    sandbox does not.
-    """
-    shown = [page.get_by_text(text) for text in texts if len(text) >= 4]
-    return [
-        *sensitive_locators(page),
-        page.get_by_text(EMAIL_PATTERN),
-        *uid_locators(page),
-        *shown,
-    ]

@@ -13,20 +13,25 @@ import datetime as dt
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator
 
-from automation.errors import RejectedError, SiteError
+from automation.errors import HtxKeysError, RejectedError, SiteError
+from automation.http_watch import Answer
 from automation.redaction import REDACTOR
 from automation.runner import Flow, Step
 from automation.store import KeyRecord, announce_and_store
 from flows.htx.context import ProvisionContext
-from flows.htx.finding import first_of, press, read_value
+from flows.htx.finding import press, read_value
 from flows.htx.limits import NO_IP_EXPIRY_DAYS, KeyRequest
 from flows.htx.login import LOGIN_STEPS
+from flows.htx.outcome import mark, retry_server_error, server_error, wait_outcome
 from flows.htx.pages import (
+    APIKEY_PATH,
     ApiManagementPage,
     CreatedDialog,
     SecurityDialog,
 )
 from flows.htx.security import OPEN_API_MANAGEMENT, SEND_EMAIL_CODE, confirm_codes
+
+RECONCILE_HINT = "`htx-keys keys reconcile` lists it if so (its note carries the tool's tag)"
 
 __all__ = ["KEY_STEPS", "PROVISION", "ProvisionContext", "iso", "new_record", "utc_now"]
 
@@ -75,11 +80,25 @@ def fill_form(ctx: ProvisionContext) -> None:
 def press_create(ctx: ProvisionContext) -> None:
     api = ApiManagementPage(ctx.page)
     dialog = SecurityDialog(ctx.page)
-    press(api.create_button, "the Create button", ctx.timeout_ms)
-    dialog.root.or_(api.form_errors).first.wait_for(timeout=ctx.timeout_ms)
-    if not dialog.root.is_visible():
-        errors = "; ".join(t.strip() for t in api.form_errors.all_inner_texts())
-        raise RejectedError(f"HTX refused the form: {errors}")
+    # What the list holds before: a Confirm that fails may still have made a key (made_anyway).
+    ctx.extra["keys_before"] = {row.access_key for row in api.rows(ctx.timeout_ms)}
+    for attempt in (1, 2):
+        since = mark(ctx)
+        press(api.create_button, "the Create button", ctx.timeout_ms)
+        error = wait_outcome(ctx, dialog.root, api.form_errors, "Create")
+        if error is None:
+            return
+        failed = server_error(ctx, since)
+        if failed is None:
+            errors = "; ".join(t.strip() for t in api.form_errors.all_inner_texts())
+            raise RejectedError(f"HTX refused the form: {errors}")
+        if attempt == 1:  # the form check makes nothing: safe to try again
+            retry_server_error(ctx, failed, error, "Create")
+            continue
+        raise SiteError(
+            f"HTX could not check the form: {error} ({failed.describe()})",
+            hint="HTX's servers had a problem; nothing was created: try again later",
+        )
 
 
 def confirm_create(ctx: ProvisionContext) -> None:
@@ -87,8 +106,38 @@ def confirm_create(ctx: ProvisionContext) -> None:
     alert = SecurityDialog(ctx.page).alert
     confirm_codes(
         ctx,
-        lambda: first_of(created.root, alert, ctx.timeout_ms),
-        "a key may have been created; check API Management before trying again",
+        lambda: wait_outcome(ctx, created.root, alert, "Confirm"),
+        "a key may have been created: `htx-keys keys reconcile` lists it if so",
+        on_server_error=lambda answer, error: made_anyway(ctx, answer, error),
+    )
+
+
+def made_anyway(ctx: ProvisionContext, answer: Answer, error: str) -> HtxKeysError:
+    """The error for a Confirm that HTX answered with a server error: whether it made the key
+    anyway (without showing its secret) is read from the key list, and said."""
+    said = f"HTX answered {answer.describe()} to Confirm ({error})"
+    before = ctx.extra.get("keys_before")
+    try:
+        if not isinstance(before, set):
+            raise SiteError("the key list before Create was not read")
+        # In a tab of its own: the dialog with HTX's error stays as it is, for the picture of
+        # the failed step.
+        tab = ctx.page.context.new_page()
+        try:
+            tab.goto(f"{ctx.base_url}{APIKEY_PATH}")
+            rows = ApiManagementPage(tab).rows(ctx.timeout_ms)
+        finally:
+            tab.close()
+    except (PlaywrightError, HtxKeysError):
+        return SiteError(f"{said}; a key may have been made", hint=RECONCILE_HINT)
+    new = [r.access_key for r in rows if r.access_key not in before and r.note == ctx.request.note]
+    if new:
+        return SiteError(
+            f"{said} but made key {', '.join(new)} anyway, without showing its secret",
+            hint="HTX shows a secret only once: `htx-keys keys reconcile --revoke` deletes the key",
+        )
+    return SiteError(
+        f"{said}; no key was made", hint="HTX's servers had a problem: try again later"
     )
 
 

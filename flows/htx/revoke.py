@@ -17,6 +17,7 @@ from automation.runner import Step
 from automation.store import short
 from flows.htx.context import SiteContext
 from flows.htx.finding import press
+from flows.htx.outcome import check_session
 from flows.htx.pages import ApiManagementPage, DeleteDialog, SecurityDialog
 from flows.htx.security import OPEN_API_MANAGEMENT, SEND_EMAIL_CODE, confirm_codes
 
@@ -58,6 +59,7 @@ def gone_or_error(ctx: SiteContext, row: Locator) -> str | None:
     api = ApiManagementPage(ctx.page)
     deadline = time.monotonic() + ctx.timeout_ms / 1000
     while time.monotonic() < deadline:
+        check_session(ctx, "Confirm")
         if dialog.alert.count() and dialog.alert.first.is_visible():
             return dialog.alert.first.inner_text().strip()
         if not dialog.root.is_visible() and api.settled() and row.count() == 0:

@@ -13,7 +13,8 @@ from typing import Any
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from automation.errors import HumanNeeded, RejectedError, SiteError
+from automation.errors import HtxKeysError, HumanNeeded, RejectedError, SiteError
+from automation.http_watch import Answer
 from automation.redaction import REDACTOR
 from automation.runner import Step
 from flows.htx.context import SiteContext
@@ -27,6 +28,7 @@ from flows.htx.login import (
     read_email_code,
     with_fresh_ga_codes,
 )
+from flows.htx.outcome import mark, server_error
 from flows.htx.pages import ApiManagementPage, Header, SecurityDialog
 
 # An SMS code the site did not take; with the code command, the next one is asked for.
@@ -63,11 +65,18 @@ def send_codes(ctx: SiteContext) -> None:
         ctx.extra["sms"] = True
 
 
-def confirm_codes(ctx: SiteContext, outcome: Callable[[], str | None], unsure: str) -> None:
+def confirm_codes(
+    ctx: SiteContext,
+    outcome: Callable[[], str | None],
+    unsure: str,
+    on_server_error: Callable[[Answer, str], HtxKeysError] | None = None,
+) -> None:
     """Enter the email code (and SMS code) and a fresh GA code, press Confirm.
 
     `outcome` waits for success (None) or returns the dialog's error; `unsure` says what may
-    have happened when neither shows in time.
+    have happened when neither shows in time. An error behind which HTX answered a server error
+    is never tried again (the action may have been done): `on_server_error` makes the error
+    to raise, by default one that says `unsure`.
     """
     dialog = SecurityDialog(ctx.page)
     dialog.email_code_box.fill(read_email_code(ctx))
@@ -77,13 +86,20 @@ def confirm_codes(ctx: SiteContext, outcome: Callable[[], str | None], unsure: s
 
     def attempt() -> str | None:
         dialog.ga_box.fill(ctx.totp.next_code())  # waits for a step not used before
+        since = mark(ctx)
         press(dialog.confirm_button, "the Confirm button", ctx.timeout_ms)
         try:
-            return outcome()
+            error = outcome()
         except PlaywrightTimeout:
             raise SiteError(
-                f"No answer within {ctx.timeout_ms / 1000:.0f} s after Confirm: {unsure}"
+                f"No answer within {ctx.timeout_ms / 1000:g} s after Confirm: {unsure}"
             ) from None
+        failed = server_error(ctx, since)
+        if error is not None and failed is not None:
+            if on_server_error is not None:
+                raise on_server_error(failed, error)
+            raise SiteError(f"HTX answered {failed.describe()} to Confirm ({error}): {unsure}")
+        return error
 
     while True:
         error = with_fresh_ga_codes(ctx, attempt)

@@ -15,6 +15,7 @@ from typing import Any
 from automation.browser import BrowserOptions, open_page
 from automation.code_command import CodeSource
 from automation.errors import HtxKeysError
+from automation.http_watch import HttpWatch
 from automation.otp import Totp
 from automation.recording import new_run_dir
 from automation.runner import Flow, Reporter, RunResult, run_flow
@@ -29,6 +30,7 @@ from htx_keys.app.code_sources import code_sources, describe
 from htx_keys.app.output import Made
 from htx_keys.app.preflight import Prepared, RunOptions, new_totp, prepare
 from htx_keys.app.recording import Recording, new_recording
+from htx_keys.app.relogin import run_signed_in
 from htx_keys.app.web_run import WebRun, run_secret_names
 
 
@@ -133,6 +135,7 @@ def _flow_context(
         ask=options.ask,
         captcha_timeout_s=options.captcha_timeout_s,
         saved_session=prep.saved_state is not None,
+        http=HttpWatch(page, settings.base_url),
     )
     if prep.request is not None and prep.store is not None:
         return ProvisionContext(
@@ -149,7 +152,7 @@ def provision(prep: Prepared, options: RunOptions, reporter: Reporter) -> Provis
     with site_context(prep, options, reporter, PROVISION) as (ctx, rec):
         assert isinstance(ctx, ProvisionContext)
         hooks = [*options.hooks, *rec.hooks]
-        run = run_flow(PROVISION, ctx, reporter=reporter, hooks=hooks, tracing=rec.tracing)
+        run = run_signed_in(PROVISION, ctx, reporter=reporter, hooks=hooks, tracing=rec.tracing)
         if ctx.session_renewed and options.session is not None:
             options.session.save(dict(ctx.page.context.storage_state()))
             reporter.info(f"the saved session was renewed ({options.session.description})")

@@ -18,7 +18,8 @@ from automation.modes import ArtifactModes
 from automation.recording import FailureScreenshot, StepShots
 from automation.runner import Reporter, StepHook
 from flows.htx.context import SiteContext
-from flows.htx.pages import failure_mask, recording_mask, sensitive_labels
+from flows.htx.masks import failure_mask, recording_mask
+from flows.htx.pages import sensitive_labels
 
 
 def texts_to_hide(ctx: SiteContext) -> list[str]:

@@ -134,6 +134,10 @@ def serve_sandbox(
         server.start()
         stack.callback(server.stop)
         say(f"HTX sandbox at {server.base_url} (Ctrl-C to stop)")
+        say(
+            f"  faults: GET or POST (JSON) {server.base_url}/-/sandbox/faults from this machine "
+            '(sandbox/README.md, "Faults")'
+        )
         for account in accounts:
             say(f"  account {account.email} (uid {account.uid}), mail to {account.mailbox}")
         if imap is not None:

@@ -19,13 +19,14 @@ from automation.store import KeyRecord, Store, short
 from flows.htx.context import ProvisionContext, SiteContext
 from flows.htx.key_list import ExchangeKey, from_row
 from flows.htx.limits import KeyRequest
-from flows.htx.login import LOGIN_STEPS
+from flows.htx.login import LOGIN, LOGIN_STEPS
 from flows.htx.pages import ApiManagementPage
 from flows.htx.provision import KEY_STEPS
 from flows.htx.revoke import REVOKE_STEPS, RevokeContext
 from flows.htx.security import OPEN_API_MANAGEMENT
 from htx_keys.app.preflight import Prepared, RunOptions
 from htx_keys.app.provisioning import site_context
+from htx_keys.app.relogin import run_signed_in
 
 SIGN_IN = Flow[SiteContext](
     name="keys",
@@ -73,14 +74,20 @@ class WebSession:
             rescue_dir=self.prep.settings.state_dir / "rescue",
             on_key=seen,
         )
-        run_flow(CREATE, ctx, reporter=self.reporter, hooks=self.hooks, tracing=self.tracing)
+        self._run(CREATE, ctx)
         assert ctx.record is not None and ctx.stored_in is not None
         return ctx.record, ctx.stored_in
 
     def delete(self, access_key: str) -> None:
         self.reporter.info(f"deleting key {short(access_key)} on HTX")
         ctx = self._derive(RevokeContext, access_key=access_key)
-        run_flow(DELETE, ctx, reporter=self.reporter, hooks=self.hooks, tracing=self.tracing)
+        self._run(DELETE, ctx)
+
+    def _run(self, flow: Flow[C], ctx: C) -> None:
+        """One operation; if HTX ends the session midway, log in again and start it over."""
+        run_signed_in(
+            flow, ctx, reporter=self.reporter, hooks=self.hooks, tracing=self.tracing, login=LOGIN
+        )
 
     def storage_state(self) -> dict[str, Any]:
         """The browser's login, to sign in again later without codes (kept in memory only);

@@ -8,7 +8,9 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
 import keyring
 import pytest
@@ -40,6 +42,17 @@ def test_demo_provisions_into_the_keyring(
     print(f"htx-keys demo wall time: {run.seconds:.1f} s")
 
 
+def control(base_url: str, name: str, change: dict[str, object] | None = None) -> Any:
+    """The sandbox's loopback-only controls (sandbox/control.py): GET, or POST a change."""
+    request = urllib.request.Request(
+        f"{base_url}/-/sandbox/{name}",
+        data=None if change is None else json.dumps(change).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
 def test_sandbox_command_and_provision_in_two_terminals(
     tmp_path: Path, leak_secrets: dict[str, str]
 ) -> None:
@@ -62,6 +75,9 @@ def test_sandbox_command_and_provision_in_two_terminals(
         assert settings["HTX_TOTP_PERIOD"] == "5"  # what provision must use with this replica
         for name in ("HTX_PASSWORD", "HTX_TOTP_SECRET", "HTX_IMAP_PASSWORD"):
             leak_secrets[f"sandbox {name}"] = settings.get(name) or ""
+        # Faults switch while it runs, over loopback HTTP: every mail comes twice from now on.
+        base = str(settings["HTX_BASE_URL"])
+        assert control(base, "faults", {"duplicate_mail": True})["duplicate_mail"] is True
         store = tmp_path / "keys.json"
         run = run_cli(
             [
@@ -83,6 +99,9 @@ def test_sandbox_command_and_provision_in_two_terminals(
         records = json.loads(store.read_text())
         assert [r["access_key"] for r in records] == [out["access_key"]]
         leak_secrets["secret key"] = records[0]["secret_key"]
+        # One Send, one Confirm: the second copy of the mail changed nothing.
+        calls = control(base, "calls")
+        assert (calls["send"], calls["confirm"]) == (1, 1), calls
     finally:
         server.send_signal(signal.SIGINT)
         _, err = server.communicate(timeout=40)

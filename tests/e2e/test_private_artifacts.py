@@ -24,7 +24,7 @@ from automation.modes import ArtifactModes
 from automation.recording import FailureScreenshot
 from automation.redaction import REDACTOR
 from automation.runner import Step
-from flows.htx.pages import failure_mask
+from flows.htx.masks import failure_mask
 from tests.support.browsers import CHROMIUM, need
 from tests.support.cli import run_cli
 from tests.support.keys import saved_session, stored

@@ -23,7 +23,8 @@ from playwright.sync_api import Page, expect
 
 from automation.blur import ATTR as BLUR_ATTR
 from automation.blur import apply_blur
-from flows.htx.pages import SENSITIVE_LABELS, failure_mask, recording_mask
+from flows.htx.masks import failure_mask, recording_mask
+from flows.htx.pages import SENSITIVE_LABELS
 from tests.support.browsers import need
 from tests.support.cli import Run, run_cli
 from tests.support.ga import SHORT_TOTP_STEP_S

@@ -158,8 +158,8 @@ def test_a_refused_code_gives_way_to_an_older_unused_one(
     mailer = site.server.app.state.ctx.mailer
     deliver = mailer.send
 
-    def and_a_blind_one(msg: EmailMessage, rcpt: str) -> None:
-        deliver(msg, rcpt)
+    def and_a_blind_one(msg: EmailMessage, rcpt: str, later_s: float = 0.0) -> None:
+        deliver(msg, rcpt, later_s)
         code = extract_code(msg)
         assert code is not None
         other = f"{(int(code) + 1) % 10**6:06d}"

@@ -40,6 +40,9 @@ listen = {host}
 protocols = imap lmtp
 log_path = {d}/dovecot.log
 auth_verbose = yes
+# Process titles name the user and what the session does ("dovecot-<instance>/imap [user
+# 127.0.0.1 IDLE]"): how a test finds the process serving a mailbox to cut its connection.
+verbose_proctitle = yes
 ssl = yes
 ssl_cert = <{cert}
 ssl_key = <{key}
@@ -229,6 +232,21 @@ class Dovecot:
         """Hand a message to Dovecot over LMTP, as the mail server in front of it would."""
         with smtplib.LMTP(HOST, self.lmtp_port, timeout=10) as lmtp:
             lmtp.sendmail(mail_from, [rcpt], msg_bytes)
+
+    def imap_processes(self, user: str, state: str = "") -> list[int]:
+        """The pids of the imap processes serving `user` (whose title shows `state`, such as
+        "IDLE", when given): found by their process titles, and only under this Dovecot."""
+        if self._proc is None:
+            return []
+        from tests.support.procs import cmdline, descendants
+
+        found = []
+        for pid in descendants(self._proc.pid):
+            title = cmdline(pid)
+            # "dovecot-<instance>/imap [user 127.0.0.1 IDLE]"; imap-login is the TLS proxy.
+            if f"/imap [{user} " in title and state in title:
+                found.append(pid)
+        return found
 
     # -- internals -----------------------------------------------------------------------------
 

@@ -27,7 +27,15 @@ from sandbox.server import SandboxServer
 from tests.support.dovecot import Dovecot
 from tests.support.ga import SHORT_TOTP_STEP_S
 
-__all__ = ["Site", "SiteFactory", "TeamFactory", "htx_site", "site_factory", "team_factory"]
+__all__ = [
+    "Site",
+    "SiteFactory",
+    "TeamFactory",
+    "htx_site",
+    "new_site",
+    "site_factory",
+    "team_factory",
+]
 
 _uids = itertools.count(20000001)
 
@@ -83,6 +91,53 @@ SiteFactory = Callable[..., Site]
 TeamFactory = Callable[..., list[Site]]
 
 
+def new_site(
+    dovecot: Dovecot,
+    stack: ExitStack,
+    state_dir: Path,
+    account: dict[str, Any] | None = None,
+    **config: Any,
+) -> Site:
+    """A started sandbox (stopped by `stack`) with its own account and Dovecot mailbox."""
+    (site,) = serve_sites(dovecot, stack, state_dir, [account or {}], shared=False, **config)
+    return site
+
+
+def serve_sites(
+    dovecot: Dovecot,
+    stack: ExitStack,
+    state_dir: Path,
+    tables: list[dict[str, Any]],
+    *,
+    shared: bool,
+    **config: Any,
+) -> list[Site]:
+    """One started server (stopped by `stack`) with an account per table: each with its own
+    mailbox, or (`shared`) all delivering into one mailbox under addresses of their own."""
+    box = f"user{secrets.token_hex(4)}"
+    imap_password = secrets.token_urlsafe(12)
+    dovecot.add_user(box, imap_password)
+    accounts = []
+    for table in tables:
+        user = f"user{secrets.token_hex(4)}" if shared else box
+        values: dict[str, Any] = {
+            "email": f"{user}@example.test",
+            "password": secrets.token_urlsafe(12),
+            "totp_secret": pyotp.random_base32(),
+            "uid": next(_uids),
+            "mailbox": f"{user}@example.test",
+            "deliver_to": f"{box}@example.test" if shared else "",
+            "sub_uids": (next(_uids), next(_uids)),
+        }
+        values.update(table)
+        accounts.append(Account(**values))
+    target = MailTarget.parse(f"lmtp://127.0.0.1:{dovecot.lmtp_port}")
+    config.setdefault("totp_step_s", SHORT_TOTP_STEP_S)
+    server = SandboxServer(SandboxConfig(accounts=accounts, mail_target=target, **config))
+    stack.enter_context(server)
+    return [Site(server, account, dovecot, box, imap_password, state_dir) for account in accounts]
+
+
 @pytest.fixture
 def site_factory(
     dovecot: Dovecot,
@@ -128,33 +183,7 @@ def _server_maker(
     dovecot: Dovecot, tmp_path: Path, leak_sites: list[Site], stack: ExitStack
 ) -> Callable[..., list[Site]]:
     def serve(tables: list[dict[str, Any]], *, shared: bool, **config: Any) -> list[Site]:
-        """One server with an account per table: each with its own mailbox, or (`shared`)
-        all delivering into one mailbox under addresses of their own."""
-        box = f"user{secrets.token_hex(4)}"
-        imap_password = secrets.token_urlsafe(12)
-        dovecot.add_user(box, imap_password)
-        accounts = []
-        for table in tables:
-            user = f"user{secrets.token_hex(4)}" if shared else box
-            values: dict[str, Any] = {
-                "email": f"{user}@example.test",
-                "password": secrets.token_urlsafe(12),
-                "totp_secret": pyotp.random_base32(),
-                "uid": next(_uids),
-                "mailbox": f"{user}@example.test",
-                "deliver_to": f"{box}@example.test" if shared else "",
-                "sub_uids": (next(_uids), next(_uids)),
-            }
-            values.update(table)
-            accounts.append(Account(**values))
-        target = MailTarget.parse(f"lmtp://127.0.0.1:{dovecot.lmtp_port}")
-        config.setdefault("totp_step_s", SHORT_TOTP_STEP_S)
-        server = SandboxServer(SandboxConfig(accounts=accounts, mail_target=target, **config))
-        stack.enter_context(server)
-        sites = [
-            Site(server, account, dovecot, box, imap_password, tmp_path / "state")
-            for account in accounts
-        ]
+        sites = serve_sites(dovecot, stack, tmp_path / "state", tables, shared=shared, **config)
         leak_sites.extend(sites)
         return sites
 

@@ -413,14 +413,14 @@ def test_ga_code_used_at_login_is_refused_at_create(site: Site) -> None:
     assert body["message"] == "Incorrect Google Authenticator code"
 
 
-def test_fail_create_fault(logged_in: Site) -> None:
+def test_fail_call_fault_on_confirm(logged_in: Site) -> None:
     code = logged_in.send()
-    logged_in.faults.fail_create = True
+    logged_in.faults.fail_call = "confirm"
     status, body = logged_in.post(
         "apikey/create", create_body(logged_in, emailCode=code, gaCode=logged_in.ga())
     )
     assert (status, body["message"]) == (500, "System busy, please try again later")
-    logged_in.faults.fail_create = False
+    logged_in.faults.fail_call = ""
     assert (
         logged_in.post(
             "apikey/create", create_body(logged_in, emailCode=code, gaCode=logged_in.ga())
@@ -593,7 +593,7 @@ def test_an_alias_delivers_to_the_mailbox_it_points_at() -> None:
     delivered: list[tuple[str, EmailMessage]] = []
 
     class Recorder:
-        def send(self, msg: EmailMessage, rcpt: str) -> None:
+        def send(self, msg: EmailMessage, rcpt: str, later_s: float = 0.0) -> None:
             delivered.append((rcpt, msg))
 
     with TestClient(app) as client:
