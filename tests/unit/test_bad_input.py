@@ -362,13 +362,13 @@ CASES: dict[str, Bad] = {
     "session-unknown": Bad(
         PROVISION,
         CONFIG,
-        "HTX_KEYS_SESSION must be keyring, file:PATH or none, not 'cookies'",
+        "HTX_KEYS_SESSION must be keyring, file:PATH, env:VAR or none, not 'cookies'",
         env={"HTX_KEYS_SESSION": "cookies"},
     ),
     "session-file-without-path": Bad(
         [*PROVISION, "--session", "file:"],
         USAGE,
-        "--session must be keyring, file:PATH or none, not 'file:'",
+        "--session must be keyring, file:PATH, env:VAR or none, not 'file:'",
     ),
     # --- GitHub outputs: writable before the key exists --------------------------------------
     "github-output-a-directory": github(
