@@ -369,3 +369,16 @@ def test_the_reap_workflow_runs_on_a_schedule_one_at_a_time() -> None:
     steps = flow["jobs"]["reap"]["steps"]
     assert any(s.get("run") == ".venv/bin/htx-keys keys reap --yes" for s in steps)
     assert flow["jobs"]["reap"]["env"]["HTX_KEYS_SESSION"] == "env:HTX_SESSION"
+
+
+def test_count_does_not_count_a_key_whose_lease_ran_out() -> None:
+    from htx_keys.app.lifecycle import plan_count
+
+    now = dt.datetime.now(dt.UTC)
+    over = key("OVER", tag_note("bots", TAG, now - dt.timedelta(minutes=1)))
+    live = key("LIVE", tag_note("bots", TAG, now + dt.timedelta(hours=1)))
+    records = [KeyRecord(k.access_key, "SK", "a", k.note, ["read"], [], "t", None)
+               for k in (over, live)]  # fmt: skip
+    request = KeyRequest(tag_note("bots", TAG, now + dt.timedelta(hours=2)), ("read",), ())
+    plan = plan_count([over, live], records, request, 2, tag=TAG, allow_duplicate=False)
+    assert [r.access_key for r in plan.existing] == ["LIVE"] and plan.missing == 1
