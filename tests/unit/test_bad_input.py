@@ -425,6 +425,11 @@ CASES: dict[str, Bad] = {
         USAGE,
         "--note already ends with the tool's tag [htx-keys]: give it without",
     ),
+    "ttl-sub-user": Bad(
+        [*PROVISION, "--ttl", "2h", "--sub-uid", "5"],
+        USAGE,
+        "--ttl is for the account's own keys (`keys reap`); not with --sub-uid",
+    ),
     "reap-without-yes": Bad(
         ["keys", "reap"],
         USAGE,

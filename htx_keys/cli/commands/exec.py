@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from automation.errors import ExitWith
+from automation.errors import ExitWith, InputError
 from htx_keys.app.web_options import WebOptions
 from htx_keys.cli.console import print_error
 from htx_keys.cli.options import (
@@ -71,6 +71,8 @@ def exec_command(
     from htx_keys.app.output import KeyOutput
 
     check_parent_key(sub_uid, parent_key)
+    if sub_uid is not None and ttl is not None:
+        raise InputError("--ttl is for the account's own keys (`keys reap`); not with --sub-uid")
     find_program(command[0])  # checked now; run as typed (argv[0] unchanged)
     out = KeyOutput(fmt, write_outputs=False)
     out.check()

@@ -100,6 +100,8 @@ def provision(
         raise InputError("--allow-duplicate goes with --count")
     if sub_uid is not None and count is not None:
         raise InputError("--count makes the account's own keys; not with --sub-uid")
+    if sub_uid is not None and ttl is not None:
+        raise InputError("--ttl is for the account's own keys (`keys reap`); not with --sub-uid")
     run = web_run(
         web,
         quiet=quiet,
