@@ -6,9 +6,11 @@ any machine that can log in reaps, with or without the store that held the key: 
 that died before its cleanup step leaves nothing behind for long. A key without a lease (made
 by hand, or by the tool without --ttl) is never touched. Safe on a schedule: the list comes
 from the REST API when a stored key can sign, and when nothing has run out no browser starts;
-otherwise from the API Management page. What will be deleted is shown and confirmed (--yes,
---dry-run) before the first delete, and each key is judged again on the page just before its
-delete, so a key another reaper took meanwhile is passed over, not an error.
+otherwise from the API Management page. Leases are judged by this machine's clock, checked
+first against the site's (HTTP Date): a clock that runs ahead would reap early, so one more
+than a minute off stops the run before anything is deleted. What will be deleted is shown and
+confirmed (--yes, --dry-run) before the first delete, and each key is judged again on the
+page just before its delete, so a key another reaper took meanwhile is passed over.
 """
 
 from __future__ import annotations
@@ -18,11 +20,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from automation.errors import InputError, NotFound
+from automation.errors import ConfigError, InputError, NotFound
 from flows.htx.key_list import ExchangeKey
 from flows.htx.lease import describe_left, lease_of
 from flows.htx.limits import has_tag
 from htx_keys.app.audit import REAP
+from htx_keys.app.checks import check_clock
 from htx_keys.app.deletes import DELETE, Consent, Planned, approve
 from htx_keys.app.lifecycle import exchange_listing, forget
 from htx_keys.app.output import deletion_table
@@ -30,6 +33,7 @@ from htx_keys.app.web_run import WebRun
 from htx_keys.app.web_session import WebSession, web_session
 
 RUNNING = "lease running"
+MAX_SKEW_S = 60.0  # a lease is minutes or hours; GA codes need the clock closer anyway
 
 
 def judge_leases(keys: Sequence[ExchangeKey], tag: str, now: dt.datetime) -> list[Planned]:
@@ -73,6 +77,8 @@ def reap(run: WebRun, consent: Consent, now: dt.datetime | None = None) -> Reape
         raise InputError(
             "HTX_KEYS_NOTE_TAG is 'none': leases live in the tool's tag, so there are none to reap"
         )
+    if not consent.dry_run and now is None:
+        check_own_clock(run.settings.base_url)
     when = now or dt.datetime.now(dt.UTC)
     listing = exchange_listing(run.settings, run.store, run.reporter, "auto")
     if listing is not None:
@@ -90,6 +96,18 @@ def reap(run: WebRun, consent: Consent, now: dt.datetime | None = None) -> Reape
             _approve(consent, result)
         _delete_on_site(run, session, page, result, when)
     return result
+
+
+def check_own_clock(url: str) -> None:
+    """Leases are judged by this machine's clock: one that runs ahead of the site's would
+    reap keys early. Off by more than MAX_SKEW_S (the site's HTTP Date says), nothing is
+    reaped; a site that cannot be reached or sends no Date is left to the run to find out."""
+    row = check_clock(url, max_skew_s=MAX_SKEW_S)
+    if row.result == "FAIL" and row.detail.startswith("this machine's clock"):
+        raise ConfigError(
+            f"{row.detail}: leases are judged by this machine's clock, so nothing was reaped",
+            hint="sync the clock (NTP), then run `htx-keys keys reap` again",
+        )
 
 
 def _approve(consent: Consent, result: Reaped) -> None:

@@ -382,3 +382,33 @@ def test_count_does_not_count_a_key_whose_lease_ran_out() -> None:
     request = KeyRequest(tag_note("bots", TAG, now + dt.timedelta(hours=2)), ("read",), ())
     plan = plan_count([over, live], records, request, 2, tag=TAG, allow_duplicate=False)
     assert [r.access_key for r in plan.existing] == ["LIVE"] and plan.missing == 1
+
+
+def test_reap_deletes_nothing_when_this_machines_clock_is_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from types import SimpleNamespace
+
+    from htx_keys.app import reap as reap_module
+    from htx_keys.app.checks import Check
+    from htx_keys.app.deletes import Consent
+
+    asked: list[float] = []
+
+    def clock(url: str, max_skew_s: float) -> Check:
+        asked.append(max_skew_s)
+        return Check("clock", "FAIL", "this machine's clock is 300 s ahead of the site's")
+
+    def no_listing(*_args: object) -> None:
+        raise AssertionError("the keys were read with a clock that is off")
+
+    monkeypatch.setattr(reap_module, "check_clock", clock)
+    monkeypatch.setattr(reap_module, "exchange_listing", no_listing)
+    run = SimpleNamespace(tag=TAG, settings=Settings(email="me@example.test"))
+    with pytest.raises(ConfigError) as caught:
+        reap_module.reap(run, Consent(yes=True))  # type: ignore[arg-type]
+    assert caught.value.message == (
+        "this machine's clock is 300 s ahead of the site's: leases are judged by this "
+        "machine's clock, so nothing was reaped"
+    )
+    assert asked == [60.0]
