@@ -239,3 +239,7 @@ def test_no_run_shows_a_secret(scene: Scene) -> None:
              for part in ("stdout", "stderr")}  # fmt: skip
     texts["login stderr"] = scene.login.stderr
     assert leaks(scene.secrets, texts, []) == []
+    # Nor any file the runs wrote (the module's leak check knows the site's secrets, not
+    # these two): the state dir, its audit log, run artifacts, the store.
+    others = {k: scene.secrets[k] for k in ("exported session", "GitLab job token")}
+    assert leaks(others, {}, [scene.base]) == []
