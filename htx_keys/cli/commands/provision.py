@@ -17,6 +17,7 @@ from htx_keys.cli.options import (
     web_options,
     web_run,
 )
+from htx_keys.cli.params import ttl_option
 
 
 @click.command()
@@ -49,6 +50,7 @@ from htx_keys.cli.options import (
     is_flag=True,
     help="With --count: create N more keys, whatever already exists.",
 )
+@ttl_option
 @key_output_options
 @web_options()
 def provision(
@@ -61,6 +63,7 @@ def provision(
     no_verify: bool,
     count: int | None,
     allow_duplicate: bool,
+    ttl: float | None,
     fmt: str,
     quiet: bool,
     show_secret: bool,
@@ -73,8 +76,11 @@ def provision(
     says otherwise; stdout shows the access key and its facts, never the secret (unless
     --format env --show-secret). The new key is then checked with signed REST calls
     (`verified` in the output). The note gets the tool's tag ("ci-bot [htx-keys]", see
-    HTX_KEYS_NOTE_TAG) so `keys reconcile` can tell the tool's keys from others.
+    HTX_KEYS_NOTE_TAG) so `keys reconcile` can tell the tool's keys from others; with --ttl
+    the tag carries the end of the key's lease ("ci-bot [htx-keys until 20261130T030000Z]"),
+    for `keys reap`.
     """
+    from flows.htx.lease import lease_end
     from flows.htx.limits import check_request
     from htx_keys.app.output import KeyOutput
 
@@ -86,6 +92,7 @@ def provision(
         ips or settings.default_ips,
         allow_withdraw=allow_withdraw,
         tag=settings.note_tag,
+        until=lease_end(ttl) if ttl is not None else None,
     )
     out.check()
     check_parent_key(sub_uid, parent_key)
@@ -93,6 +100,8 @@ def provision(
         raise InputError("--allow-duplicate goes with --count")
     if sub_uid is not None and count is not None:
         raise InputError("--count makes the account's own keys; not with --sub-uid")
+    if sub_uid is not None and ttl is not None:
+        raise InputError("--ttl is for the account's own keys (`keys reap`); not with --sub-uid")
     run = web_run(
         web,
         quiet=quiet,
