@@ -182,7 +182,7 @@ def read_email_code(ctx: SiteContext) -> str:
     sent_at = ctx.extra.get("sent_at")
     if isinstance(sent_at, float):
         got = "email code from the code command" if from_command(ctx) else "verification email read"
-        ctx.reporter.info(f"{got} {time.monotonic() - sent_at:.1f} s after Send")
+        ctx.reporter.info(f"{got} {time.monotonic() - sent_at:.2f} s after Send")
     return code
 
 

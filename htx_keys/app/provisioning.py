@@ -187,6 +187,6 @@ def provision_one(run: WebRun, request: KeyRequest) -> Made:
     prep = prepare(run.settings, request, run.store, run.options)
     result = provision(prep, run.options, run.reporter)
     reporter = run.reporter
-    waited = f" ({reporter.waited:.0f} s of it waiting on HTX's timers)" if reporter.waited else ""
+    waited = f" ({reporter.waited:.1f} s of it waiting on HTX's timers)" if reporter.waited else ""
     reporter.info(f"done in {result.run.seconds:.1f} s{waited}")
     return Made(result.record, result.stored_in, result.verification)
