@@ -24,7 +24,6 @@ import os
 import re
 import select
 import ssl
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
