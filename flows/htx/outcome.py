@@ -29,15 +29,24 @@ def wait_outcome(
     """None once `wanted` shows, else the error's text. The login form instead means HTX ended
     the session: SessionEnded, since a call refused that way did nothing."""
     timeout = ctx.timeout_ms if timeout_ms is None else timeout_ms
-    # On the login page itself (its new-device step) the login form says nothing.
-    watch = LOGIN_PATH not in urlsplit(ctx.page.url).path
-    either = wanted.or_(error)
-    (either.or_(login_form(ctx)) if watch else either).first.wait_for(timeout=timeout)
+    answered(ctx, wanted, error).first.wait_for(timeout=timeout)
     if wanted.first.is_visible():
         return None
-    if watch:
+    if watching_session(ctx):
         check_session(ctx, what)
     return error.first.inner_text().strip()
+
+
+def answered(ctx: SiteContext, wanted: Locator, error: Locator) -> Locator:
+    """What the page shows once the site has answered: `wanted`, the error, or the login
+    form (HTX ended the session)."""
+    either = wanted.or_(error)
+    return either.or_(login_form(ctx)) if watching_session(ctx) else either
+
+
+def watching_session(ctx: SiteContext) -> bool:
+    """On the login page itself (its new-device step) the login form says nothing."""
+    return LOGIN_PATH not in urlsplit(ctx.page.url).path
 
 
 def login_form(ctx: SiteContext) -> Locator:
