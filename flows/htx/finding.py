@@ -111,13 +111,25 @@ def find(scope: Scope, name: str, **args: str) -> Locator:
     of them joined (to wait for)."""
     found = ways(scope, name, **args)
     for index, locator in enumerate(found):
-        try:
-            if locator.filter(visible=True).count():
-                FOUND_BY[name] = index
-                return locator
-        except PlaywrightError:
-            continue  # a way the page cannot evaluate (a bad selector) is a way that fails
+        if index == 1 and _shows(_joined(found[1:])) is False:
+            break  # none of the others shows either: asked of the page once, not way by way
+        if _shows(locator):
+            FOUND_BY[name] = index
+            return locator
     FOUND_BY.pop(name, None)
+    return _joined(found)
+
+
+def _shows(locator: Locator) -> bool | None:
+    """Whether it matches a visible element; None when the page cannot evaluate it (a bad
+    selector: a way that fails, and that spoils any locator it is joined into)."""
+    try:
+        return bool(locator.filter(visible=True).count())
+    except PlaywrightError:
+        return None
+
+
+def _joined(found: list[Locator]) -> Locator:
     joined = found[0]
     for locator in found[1:]:
         joined = joined.or_(locator)
