@@ -86,6 +86,7 @@ class Inbox:
         self._next_report = 0.0
         self._idling = False  # in IDLE since mark(): new mail is announced the moment it lands
         self._early: str | None = None  # a code poll() found before wait_for_code() asked
+        self.code_at: float | None = None  # time.monotonic() when the last code was found
         self._connecting: threading.Thread | None = None
         self._connected: IMAPClient | BaseException | None = None
 
@@ -188,10 +189,11 @@ class Inbox:
                 self._idling = True
                 return False
         except (IMAPClientError, OSError):
-            self._drop()
+            self._drop()  # wait_for_code() connects again; the mark holds
+            self._report("mail connection interrupted; reconnecting…")
             return False
         REDACTOR.add(code, label="email code")
-        self._early = code
+        self._early, self.code_at = code, time.monotonic()
         return True
 
     def wait_for_code(self, timeout: float = 120.0) -> str:
@@ -216,6 +218,7 @@ class Inbox:
                 if code is not None:
                     # A code is a secret like any other: Playwright records the value filled in.
                     REDACTOR.add(code, label="email code")
+                    self.code_at = time.monotonic()
                     return code
                 if time.monotonic() >= deadline:
                     break
