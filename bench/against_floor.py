@@ -8,8 +8,10 @@ and each starts in a fresh GA window (the two share the account: a code works on
 with a login (password + GA code) and with a saved session (storage state). For each it prints
 the medians of: wall time; the work (wall minus the wait for a fresh GA window, which HTX
 imposes); Send -> email code in hand; the CPU seconds of the whole process tree (Chromium, the
-Playwright driver, Python); and the ratios tool/floor. Goals (issue 14): work ratio <= 1.15
-with a login, <= 1.2 with a saved session; Send -> code within 50 ms of the floor's.
+Playwright driver, Python); and the ratios tool/floor, of the medians and (the figure the
+goals are checked on, the least touched by load that comes and goes) the median of each
+back-to-back pair's ratio. Goals (issue 14): work ratio <= 1.15 with a login, <= 1.2 with a
+saved session; Send -> code within 50 ms of the floor's.
 Run: .venv/bin/python bench/against_floor.py [PAIRS]
 """
 
@@ -137,6 +139,10 @@ def report(kind: str, floor: list[Sample], tool: list[Sample]) -> bool:
             f"{med(samples, 'work'):7.2f}s{med(samples, 'send_to_code'):11.3f}s"
             f"{med(samples, 'cpu'):7.2f}s"
         )
+    # Each pair ran back to back: the ratio within a pair is the least touched by a load
+    # that comes and goes on a shared machine.
+    pairs = statistics.median(t.work / f.work for f, t in zip(floor, tool, strict=True))
+    cpu_pairs = statistics.median(t.cpu / f.cpu for f, t in zip(floor, tool, strict=True))
     ratio = med(tool, "work") / med(floor, "work")
     send = med(tool, "send_to_code") - med(floor, "send_to_code")
     cpu = med(tool, "cpu") / med(floor, "cpu")
@@ -146,7 +152,8 @@ def report(kind: str, floor: list[Sample], tool: list[Sample]) -> bool:
         f"wall {med(tool, 'wall') / med(floor, 'wall'):.3f}, CPU {cpu:.3f}; "
         f"Send->code {send * 1000:+.0f} ms (goal <= +{SEND_GOAL_S * 1000:.0f} ms)"
     )
-    return ratio <= goal and send <= SEND_GOAL_S
+    print(f"  median of the pairs' ratios: work {pairs:.3f}, CPU {cpu_pairs:.3f}")
+    return pairs <= goal and send <= SEND_GOAL_S
 
 
 def main(pairs: int) -> int:

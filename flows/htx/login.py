@@ -50,8 +50,10 @@ EMAIL_RETRY = (
 SEND_LIMIT_WAITS_S = (5.0, 10.0)
 # Set by open_site: the page it opened (or the login's return) is API Management already.
 ON_API_PAGE = "on_api_page"
-# How long each look at the mailbox lasts while the page is also watched after Send.
-CODE_POLL_S = 0.05
+# How long each look at the mailbox lasts while the page is also watched after Send: the
+# mail is noticed the moment it lands while the tool listens, so most of the time goes to
+# listening; the page's answer (an error, the countdown) is seen within this much.
+CODE_POLL_S = 0.25
 
 
 def open_site(ctx: SiteContext) -> None:
