@@ -21,19 +21,17 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import email
-import socket
-import ssl
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientError, LoginError
-from imapclient.imapclient import SocketTimeout
+from imapclient.exceptions import IMAPClientError
 
 from automation.errors import MailError, MailTimeout
-from automation.mail_auth import authenticate, login_failure
+from automation.mail_connect import SelectError, clean, connect, idle_news, take_news
 from automation.mail_settings import MailSettings, check_settings
 from automation.mailparse import (
     RECIPIENT_HEADERS,
@@ -86,6 +84,11 @@ class Inbox:
         self._verdicts: dict[tuple[int | None, int], str] = {}
         self._handed_out: set[str] = set()  # codes returned since the mark: never twice
         self._next_report = 0.0
+        self._idling = False  # in IDLE since mark(): new mail is announced the moment it lands
+        self._early: str | None = None  # a code poll() found before wait_for_code() asked
+        self.code_at: float | None = None  # time.monotonic() when the last code was found
+        self._connecting: threading.Thread | None = None
+        self._connected: IMAPClient | BaseException | None = None
 
     @property
     def where(self) -> str:
@@ -99,10 +102,36 @@ class Inbox:
         self.close()
 
     def open(self) -> None:
+        if self._connecting is not None:
+            self._connecting.join()
+            self._connecting, connected, self._connected = None, self._connected, None
+            if isinstance(connected, BaseException):
+                raise connected
+            self._client = connected
         if self._client is None:
             self._client = self._connect()
 
+    def connect_in_background(self) -> None:
+        """Start connecting (TLS, login, select) while the caller starts other things (the
+        browser); open(), or anything that needs the connection, waits for it and raises
+        what it raised."""
+        if self._client is not None or self._connecting is not None:
+            return
+
+        def connect() -> None:
+            try:
+                self._connected = self._connect()
+            except BaseException as exc:  # handed to open(), in the caller's thread
+                self._connected = exc
+
+        self._connecting = threading.Thread(target=connect, name="imap-connect", daemon=True)
+        self._connecting.start()
+
     def close(self) -> None:
+        if self._connecting is not None:
+            with contextlib.suppress(Exception):
+                self.open()
+        self._stop_idle()
         client, self._client = self._client, None
         if client is not None:
             with contextlib.suppress(Exception):
@@ -113,10 +142,12 @@ class Inbox:
 
     def mark(self) -> None:
         """Remember where the folder ends now: call right BEFORE pressing "Send"."""
+        self._early = None
         for attempt in (1, 2):
-            self.open()
-            assert self._client is not None
             try:
+                self.open()
+                self._stop_idle()
+                assert self._client is not None
                 # Re-select: the UIDNEXT seen by open() is stale if mail arrived since.
                 uidnext = self._select(self._client).get(b"UIDNEXT")
                 if not isinstance(uidnext, int):  # servers SHOULD send it; else highest UID + 1
@@ -124,11 +155,46 @@ class Inbox:
                 self._mark = _Mark(uidnext, self._uidvalidity, self._clock())
                 self._verdicts.clear()
                 self._handed_out.clear()
+                # Listen from here on: the mail is announced the moment it lands (poll()).
+                if self._client.has_capability("IDLE"):
+                    self._client.idle()
+                    self._idling = True
                 return
             except (IMAPClientError, OSError) as exc:
                 self._drop()  # the idle connection may have been closed by the server
                 if attempt == 2:
                     raise MailError(f"IMAP server {self.where} failed: {self._clean(exc)}") from exc
+
+    @property
+    def listening(self) -> bool:
+        """In IDLE since mark(), or holding the code already: poll() can tell."""
+        return self._idling or self._early is not None
+
+    def poll(self, seconds: float) -> bool:
+        """Whether a code is in hand, listening up to `seconds` for the mail (in IDLE since
+        mark()): a caller waiting for the page after Send learns of the mail the moment it
+        lands, and wait_for_code() then returns its code at once. False also when the
+        server has no IDLE or the connection failed: wait_for_code() deals with those."""
+        if self._early is not None:
+            return True
+        if not self._idling or self._client is None or self._mark is None:
+            return False
+        try:
+            if not idle_news(self._client, seconds):
+                return False
+            self._stop_idle()
+            code = self._search()
+            if code is None:  # not ours, or no code: listen on
+                self._client.idle()
+                self._idling = True
+                return False
+        except (IMAPClientError, OSError):
+            self._drop()  # wait_for_code() connects again; the mark holds
+            self._report("mail connection interrupted; reconnecting…")
+            return False
+        REDACTOR.add(code, label="email code")
+        self._early, self.code_at = code, time.monotonic()
+        return True
 
     def wait_for_code(self, timeout: float = 120.0) -> str:
         """Block until a matching mail that arrived after mark() holds a code; return it.
@@ -137,17 +203,22 @@ class Inbox:
         code, from a newer mail or an older one passed over before, or waits for new mail."""
         if self._mark is None:
             raise RuntimeError("Inbox.mark() must be called before pressing Send")
+        if self._early is not None:
+            early, self._early = self._early, None
+            return early
         start = time.monotonic()
         deadline, self._next_report = start + timeout, start + PROGRESS_EVERY
         failures = 0
         while True:
             try:
                 self.open()
+                self._stop_idle()
                 code = self._search()
                 failures = 0
                 if code is not None:
                     # A code is a secret like any other: Playwright records the value filled in.
                     REDACTOR.add(code, label="email code")
+                    self.code_at = time.monotonic()
                     return code
                 if time.monotonic() >= deadline:
                     break
@@ -172,62 +243,10 @@ class Inbox:
     # -- internals -----------------------------------------------------------------------------
 
     def _connect(self) -> IMAPClient:
-        s = self.settings
-        context = ssl.create_default_context(cafile=str(s.ca_file) if s.ca_file else None)
-        client: IMAPClient | None = None
-        try:
-            client = IMAPClient(
-                s.host,
-                port=s.effective_port,
-                ssl=s.security == "tls",
-                ssl_context=context,
-                timeout=SocketTimeout(connect=15.0, read=60.0),
-            )
-            if s.security == "starttls":
-                if not client.has_capability("STARTTLS"):
-                    raise MailError(
-                        f"IMAP server {self.where} does not offer STARTTLS",
-                        hint="use security=tls (port 993) if the server has implicit TLS",
-                    )
-                client.starttls(context)
-            client.normalise_times = False  # keep INTERNALDATE's zone: we compare instants
-            authenticate(client, s, self.where)
-            self._select(client)
-            return client
-        except BaseException as exc:
-            if client is not None:
-                with contextlib.suppress(Exception):
-                    client.shutdown()
-            if isinstance(exc, MailError) or not isinstance(exc, Exception):
-                raise
-            message, hint = self._describe(exc)
-            raise MailError(message, hint=hint) from exc
+        return connect(self.settings, self.where, self._select)
 
-    def _describe(self, exc: Exception) -> tuple[str, str | None]:
-        """A one-line message (host:port and cause, never the password) and a hint."""
-        where, cannot = self.where, f"Cannot connect to IMAP server {self.where}"
-        if isinstance(exc, LoginError):
-            return login_failure(self.settings, where, self._clean(exc))
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            return (
-                f"TLS certificate verification failed for {where}: {exc.verify_message}",
-                "If the server uses a private CA, give its certificate as the IMAP CA file",
-            )
-        if isinstance(exc, ssl.SSLError):
-            return f"TLS handshake with {where} failed: {exc.reason or self._clean(exc)}", None
-        if isinstance(exc, ConnectionRefusedError):
-            return f"{cannot}: connection refused", None
-        if isinstance(exc, socket.gaierror):
-            return f"{cannot}: host not found", None
-        if isinstance(exc, TimeoutError):
-            return (
-                f"{cannot}: timed out",
-                "Check the port and security: tls is usually 993, starttls 143",
-            )
-        if isinstance(exc, _SelectError):
-            folder = self.settings.folder
-            return f"Cannot open folder {folder!r} at {where}: {self._clean(exc)}", None
-        return f"IMAP server {where} failed: {self._clean(exc)}", None
+    def _clean(self, exc: BaseException) -> str:
+        return clean(self.settings, exc)
 
     def _select(self, client: IMAPClient) -> dict[bytes, object]:
         try:
@@ -235,12 +254,20 @@ class Inbox:
         except IMAPClientError as exc:
             if isinstance(exc, IMAPClient.AbortError):
                 raise
-            raise _SelectError(str(exc)) from exc
+            raise SelectError(str(exc)) from exc
         validity = info.get(b"UIDVALIDITY")
         self._uidvalidity = validity if isinstance(validity, int) else None
         return info
 
+    def _stop_idle(self) -> None:
+        """Leave IDLE (what the server said meanwhile is looked at by the next search)."""
+        if self._idling and self._client is not None:
+            self._idling = False
+            self._client.idle_done()
+        self._idling = False
+
     def _drop(self) -> None:
+        self._idling = False
         client, self._client = self._client, None
         if client is not None:
             with contextlib.suppress(Exception):
@@ -249,7 +276,7 @@ class Inbox:
     def _search(self) -> str | None:
         client, mark = self._client, self._mark
         assert client is not None and mark is not None
-        _take_news(client)  # what is announced from here on is looked at by this search
+        take_news(client)  # what is announced from here on is looked at by this search
         # A new UIDVALIDITY makes old UIDs meaningless: fall back to the date alone, strictly
         # after the mark, less a few seconds for INTERNALDATE's whole seconds and a server clock
         # slightly behind ours.
@@ -304,7 +331,7 @@ class Inbox:
                 if code not in self._handed_out:  # a duplicate of a refused code is no better
                     self._handed_out.add(code)
                     return code
-        if _take_news(client):
+        if take_news(client):
             # Mail announced while we searched is not announced again by IDLE: look now.
             return self._search()
         return None
@@ -322,14 +349,13 @@ class Inbox:
             # server's IDLE misses a delivery.
             end = min(deadline, time.monotonic() + poll * 5)
             client.idle()
-            try:
-                while (left := end - time.monotonic()) > 0:
-                    responses = client.idle_check(timeout=min(1.0, left))
-                    self._tick(start)
-                    if responses:
-                        break
-            finally:
-                client.idle_done()
+            self._idling = True
+            while (left := end - time.monotonic()) > 0:
+                news = idle_news(client, min(1.0, left))
+                self._tick(start)
+                if news:
+                    break
+            self._stop_idle()
         else:
             end = min(deadline, time.monotonic() + poll)
             while (left := end - time.monotonic()) > 0:
@@ -347,15 +373,6 @@ class Inbox:
         if self._on_progress is not None:
             self._on_progress(text)
 
-    def _clean(self, exc: BaseException) -> str:
-        text = str(exc)
-        if text.startswith(("b'", 'b"')) and text.endswith(("'", '"')):
-            text = text[2:-1]  # imapclient passes the server's bytes through str()
-        if self.settings.password:
-            text = text.replace(self.settings.password, "***")
-        text = " ".join(text.split())
-        return (text[:157] + "…") if len(text) > 160 else (text or type(exc).__name__)
-
     def _timeout_hint(self) -> str:
         seen = Counter(self._verdicts.values())
         notes = [
@@ -372,17 +389,3 @@ class Inbox:
         ]
         notes.append("check the spam folder and that the account's email is this mailbox")
         return "; ".join(notes)
-
-
-def _take_news(client: IMAPClient) -> bool:
-    """Whether the server announced new mail (EXISTS) since the last call, outside IDLE.
-
-    imaplib files unsolicited responses in ``untagged_responses`` (imapclient reads the same
-    dict for SELECT); there is no public accessor.
-    """
-    pending = getattr(getattr(client, "_imap", None), "untagged_responses", None)
-    return isinstance(pending, dict) and bool(pending.pop("EXISTS", None))
-
-
-class _SelectError(IMAPClientError):  # type: ignore[misc]  # imapclient has no type hints
-    """The folder could not be selected (kept apart from connection failures for the message)."""

@@ -94,6 +94,7 @@ class Totp:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         on_wait: Callable[[float], None] | None = None,
+        on_sleep: Callable[[float], None] | None = None,
     ) -> None:
         if period <= 0:
             raise ValueError("period must be positive")
@@ -108,7 +109,8 @@ class Totp:
         self._min_remaining = min_remaining
         self._clock = clock
         self._sleep = sleep
-        self._on_wait = on_wait
+        self._on_wait = on_wait  # told of a wait worth announcing (over half a second)
+        self._on_sleep = on_sleep  # told of every wait, short ones too
         self._last_step: int | None = None
         self._state_file: Path | None = None
         self._lock_file: Path | None = None
@@ -164,6 +166,8 @@ class Totp:
                 self._on_wait(wait)
                 announced = True
             self._sleep(wait)
+            if self._on_sleep is not None:
+                self._on_sleep(wait)
 
     def mark_rejected(self) -> None:
         """The site refused the last code: never use its step or the current one again.

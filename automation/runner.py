@@ -98,9 +98,15 @@ class Reporter:
     def info(self, message: str) -> None:
         self._write(f"      {message}")
 
-    def waiting(self, seconds: float, what: str) -> None:
-        self.waited += seconds
+    def waiting(self, seconds: float, what: str, *, counted: bool = True) -> None:
+        """Say that a wait the site imposes begins; `counted=False` when the one waiting
+        counts it itself (count_wait), short waits included."""
+        if counted:
+            self.count_wait(seconds)
         self.info(f"waiting {seconds:.0f} s for {what}")
+
+    def count_wait(self, seconds: float) -> None:
+        self.waited += seconds
 
 
 @dataclass

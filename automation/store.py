@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from automation.errors import ConfigError, InputError, Interrupted, StoreError
 from automation.store_base import (
@@ -20,7 +21,9 @@ from automation.store_base import (
     short,
 )
 from automation.store_files import EnvFileStore, JsonStore, rescue_save
-from automation.store_keyring import KeyringStore, keyring_usable
+
+if TYPE_CHECKING:
+    from automation.store_keyring import KeyringStore, keyring_usable
 
 __all__ = [
     "DEFAULT_SERVICE",
@@ -40,6 +43,17 @@ __all__ = [
 ]
 
 
+def __getattr__(name: str) -> Any:
+    """KeyringStore and keyring_usable, imported when first asked for: the keyring package
+    takes a noticeable part of a second to import, and a run that stores in a file and
+    keeps no session in the keyring never needs it."""
+    if name in ("KeyringStore", "keyring_usable"):
+        from automation import store_keyring
+
+        return getattr(store_keyring, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def open_store(spec: str, state_dir: Path | None = None) -> Store:
     """The store a --store value names. A keyring store keeps its index's lock file in
     `state_dir` (default: the default state dir), where every run using it must find it."""
@@ -47,6 +61,8 @@ def open_store(spec: str, state_dir: Path | None = None) -> Store:
     if kind == "keyring":
         if sep and not arg.strip():
             raise InputError("Store 'keyring:' needs a service name: keyring:SERVICE")
+        from automation.store_keyring import KeyringStore
+
         return KeyringStore(arg.strip() or DEFAULT_SERVICE, lock_dir=state_dir)
     if kind in ("json", "env-file"):
         if not arg.strip():

@@ -111,13 +111,25 @@ def find(scope: Scope, name: str, **args: str) -> Locator:
     of them joined (to wait for)."""
     found = ways(scope, name, **args)
     for index, locator in enumerate(found):
-        try:
-            if locator.filter(visible=True).count():
-                FOUND_BY[name] = index
-                return locator
-        except PlaywrightError:
-            continue  # a way the page cannot evaluate (a bad selector) is a way that fails
+        if index == 1 and _shows(_joined(found[1:])) is False:
+            break  # none of the others shows either: asked of the page once, not way by way
+        if _shows(locator):
+            FOUND_BY[name] = index
+            return locator
     FOUND_BY.pop(name, None)
+    return _joined(found)
+
+
+def _shows(locator: Locator) -> bool | None:
+    """Whether it matches a visible element; None when the page cannot evaluate it (a bad
+    selector: a way that fails, and that spoils any locator it is joined into)."""
+    try:
+        return bool(locator.filter(visible=True).count())
+    except PlaywrightError:
+        return None
+
+
+def _joined(found: list[Locator]) -> Locator:
     joined = found[0]
     for locator in found[1:]:
         joined = joined.or_(locator)
@@ -127,6 +139,8 @@ def find(scope: Scope, name: str, **args: str) -> Locator:
 # --- overlays --------------------------------------------------------------------------------
 def dismiss_overlays(page: Page, timeout_ms: float = 2_000) -> list[str]:
     """Close the known first-visit overlays that are showing; their names, for the log."""
+    if not _any_overlay(page):
+        return []
     closed = []
     for overlay, (root_name, button_name) in locators.KNOWN_OVERLAYS.items():
         button = find(page, button_name)
@@ -139,6 +153,21 @@ def dismiss_overlays(page: Page, timeout_ms: float = 2_000) -> list[str]:
             continue  # gone by itself meanwhile, or not closable: covered() will tell
         closed.append(overlay)
     return closed
+
+
+def _any_overlay(page: Page) -> bool:
+    """Whether any known overlay's button shows, asked of the page once: every click asks,
+    and usually none does."""
+    buttons = [w for _, name in locators.KNOWN_OVERLAYS.values() for w in ways(page, name)]
+    if not buttons:
+        return False
+    joined = buttons[0]
+    for locator in buttons[1:]:
+        joined = joined.or_(locator)
+    try:
+        return bool(joined.filter(visible=True).count())
+    except PlaywrightError:
+        return True  # a way the page cannot evaluate: let each overlay be looked at alone
 
 
 def clear_first_visit(page: Page, settle_ms: float = 1_500) -> list[str]:

@@ -24,20 +24,38 @@ def mark(ctx: SiteContext) -> float:
 
 
 def wait_outcome(
-    ctx: SiteContext, wanted: Locator, error: Locator, what: str, timeout_ms: float | None = None
+    ctx: SiteContext,
+    wanted: Locator,
+    error: Locator,
+    what: str,
+    timeout_ms: float | None = None,
+    *,
+    watch: bool | None = None,
 ) -> str | None:
     """None once `wanted` shows, else the error's text. The login form instead means HTX ended
-    the session: SessionEnded, since a call refused that way did nothing."""
+    the session: SessionEnded, since a call refused that way did nothing. `watch`: whether to
+    look for the login form, as watching_session() said before the action (the page may
+    be on the login form by now)."""
     timeout = ctx.timeout_ms if timeout_ms is None else timeout_ms
-    # On the login page itself (its new-device step) the login form says nothing.
-    watch = LOGIN_PATH not in urlsplit(ctx.page.url).path
-    either = wanted.or_(error)
-    (either.or_(login_form(ctx)) if watch else either).first.wait_for(timeout=timeout)
+    watch = watching_session(ctx) if watch is None else watch
+    answered(ctx, wanted, error, watch).first.wait_for(timeout=timeout)
     if wanted.first.is_visible():
         return None
     if watch:
         check_session(ctx, what)
     return error.first.inner_text().strip()
+
+
+def answered(ctx: SiteContext, wanted: Locator, error: Locator, watch: bool) -> Locator:
+    """What the page shows once the site has answered: `wanted`, the error, or (`watch`) the
+    login form (HTX ended the session)."""
+    either = wanted.or_(error)
+    return either.or_(login_form(ctx)) if watch else either
+
+
+def watching_session(ctx: SiteContext) -> bool:
+    """On the login page itself (its new-device step) the login form says nothing."""
+    return LOGIN_PATH not in urlsplit(ctx.page.url).path
 
 
 def login_form(ctx: SiteContext) -> Locator:

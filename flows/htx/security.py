@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -23,20 +24,25 @@ from flows.htx.login import (
     EMAIL_CODE_ATTEMPTS,
     EMAIL_REJECTED,
     EMAIL_RETRY,
+    ON_API_PAGE,
     from_command,
     press_send,
     read_email_code,
     with_fresh_ga_codes,
 )
 from flows.htx.outcome import mark, server_error
-from flows.htx.pages import ApiManagementPage, Header, SecurityDialog
+from flows.htx.pages import APIKEY_PATH, ApiManagementPage, Header, SecurityDialog
 
 # An SMS code the site did not take; with the code command, the next one is asked for.
 SMS_REJECTED = ("Incorrect SMS verification code", "SMS verification code has expired")
 
 
 def open_api_management(ctx: SiteContext) -> None:
-    Header(ctx.page).open_api_management()
+    # Right after open_site the page is API Management already (a saved session opened it,
+    # a login returned to it): loading it again through the menu would only cost time.
+    fresh = ctx.extra.pop(ON_API_PAGE, False)
+    if not (fresh and urlsplit(ctx.page.url).path == APIKEY_PATH):
+        Header(ctx.page).open_api_management()
     api = ApiManagementPage(ctx.page)
     api.heading.wait_for(timeout=ctx.timeout_ms)
     # The table arrives after the page: nothing is read from it, nor pictured, before.

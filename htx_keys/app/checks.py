@@ -18,7 +18,7 @@ from automation.mail_settings import MailSettings, check_settings
 from automation.otp import validate_secret
 from automation.redaction import REDACTOR
 from automation.schema import ENV_NAMES
-from automation.store import KeyringStore, check_store, keyring_usable, open_store
+from automation.store import check_store, open_store
 from htx_keys.app.code_sources import code_command_of, imap_in_use
 from htx_keys.app.preflight import mail_settings, needed_settings
 
@@ -139,6 +139,8 @@ def check_store_rows(spec: str) -> list[Check]:
         store = open_store(spec)
     except HtxKeysError as exc:
         return [Check("store", "FAIL", exc.message, "use keyring, json:PATH or env-file:PATH")]
+    from automation.store_keyring import KeyringStore, keyring_usable
+
     if isinstance(store, KeyringStore):
         ok, reason = keyring_usable(store.service)
         if ok:

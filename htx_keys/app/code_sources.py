@@ -60,16 +60,29 @@ def code_sources(
     command: CodeCommand | None,
     reporter: Reporter,
 ) -> Iterator[tuple[CodeSource, CodeSource | None]]:
-    """(email codes, SMS codes or None): the mailbox is opened first, so a wrong IMAP
-    password fails before anything is made."""
+    """(email codes, SMS codes or None). The mailbox connects in the background: call
+    `ready` once the browser has started, so a wrong IMAP password fails before anything
+    is made."""
     account = settings.email or ""
     sms = None
     if command is not None:
         sms = CommandCodes(command, "sms", account, on_progress=reporter.info)
     if mail is not None:
-        with Inbox(mail, on_progress=reporter.info) as inbox:
+        # Connecting (TLS, login) overlaps whatever the caller starts next, the browser;
+        # the caller opens it (and so fails on a wrong password) before the site is touched.
+        inbox = Inbox(mail, on_progress=reporter.info)
+        inbox.connect_in_background()
+        try:
             yield inbox, sms
+        finally:
+            inbox.close()
         return
     if command is None:  # prepare() asks for one of the two
         raise ValueError("neither a mailbox nor a code command")
     yield CommandCodes(command, "email", account, on_progress=reporter.info), sms
+
+
+def ready(source: CodeSource) -> None:
+    """Wait for the mailbox's connection (started by code_sources); its error if it failed."""
+    if isinstance(source, Inbox):
+        source.open()

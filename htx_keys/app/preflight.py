@@ -72,8 +72,9 @@ def new_totp(secret: str, state_dir: Path | None, reporter: Reporter, period: in
         period=period,
         state_dir=state_dir,
         on_wait=lambda s: reporter.waiting(
-            s, "a fresh Google Authenticator code (each code works once)"
+            s, "a fresh Google Authenticator code (each code works once)", counted=False
         ),
+        on_sleep=reporter.count_wait,
     )
 
 

@@ -26,7 +26,7 @@ from flows.htx.limits import KeyRequest
 from flows.htx.login import LOGIN
 from flows.htx.provision import PROVISION
 from flows.htx.verify import Verification, verify_key
-from htx_keys.app.code_sources import code_sources, describe
+from htx_keys.app.code_sources import code_sources, describe, ready
 from htx_keys.app.output import Made
 from htx_keys.app.preflight import Prepared, RunOptions, new_totp, prepare
 from htx_keys.app.recording import Recording, new_recording
@@ -51,9 +51,10 @@ class ProvisionResult:
 def site_context(
     prep: Prepared, options: RunOptions, reporter: Reporter, flow: Flow[Any]
 ) -> Iterator[tuple[SiteContext, Recording]]:
-    """The mailbox (opened first: a wrong IMAP password fails before anything is made) or the
-    code command, the browser with the saved session if there is one, and a context for the
-    flow; the run's pictures, trace and video, kept as the modes say and scrubbed."""
+    """The mailbox (connecting while the browser starts; a wrong IMAP password fails before
+    the site is touched) or the code command, the browser with the saved session if there
+    is one, and a context for the flow; the run's pictures, trace and video, kept as the
+    modes say and scrubbed."""
     settings = prep.settings
     state_dir = settings.state_dir
     ledger = state_dir if options.use_totp_state else None
@@ -88,6 +89,7 @@ def site_context(
         failed = True
         try:
             with open_page(browser) as page:
+                ready(inbox)  # a wrong IMAP password stops the run before the site is touched
                 rec.start(page, settings.email or "", flow.title)
                 try:
                     yield _flow_context(prep, options, reporter, page, totp, inbox, sms), rec
@@ -187,6 +189,6 @@ def provision_one(run: WebRun, request: KeyRequest) -> Made:
     prep = prepare(run.settings, request, run.store, run.options)
     result = provision(prep, run.options, run.reporter)
     reporter = run.reporter
-    waited = f" ({reporter.waited:.0f} s of it waiting on HTX's timers)" if reporter.waited else ""
+    waited = f" ({reporter.waited:.1f} s of it waiting on HTX's timers)" if reporter.waited else ""
     reporter.info(f"done in {result.run.seconds:.1f} s{waited}")
     return Made(result.record, result.stored_in, result.verification)

@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 from imapclient import IMAPClient
 
-from automation.errors import MailTimeout
+from automation.errors import MailError, MailTimeout
 from automation.mail import Inbox
 from sandbox.mailserver import EmbeddedImap
 
@@ -66,6 +66,45 @@ def test_code_arrives_through_idle(server: EmbeddedImap) -> None:
         elapsed = time.monotonic() - started[0]
     assert code == "246802"
     print(f"pymap/STARTTLS/IDLE: APPEND to code {elapsed:.3f} s")
+
+
+def test_listening_from_the_mark_has_the_code_the_moment_it_lands(server: EmbeddedImap) -> None:
+    """What the flow does around Send: connect in the background, mark (IDLE from there on),
+    then poll between looks at the page; wait_for_code() hands over the code poll() took."""
+    said: list[str] = []
+    inbox = Inbox(server.settings(poll_interval=1.0), on_progress=said.append)
+    inbox.connect_in_background()
+    try:
+        inbox.mark()
+        assert inbox.listening
+        assert not inbox.poll(0.05)  # nothing yet
+        landed: list[float] = []
+
+        def deliver() -> None:
+            time.sleep(0.2)
+            append(server, verification_mail("864200"))
+            landed.append(time.monotonic())
+
+        threading.Thread(target=deliver, daemon=True).start()
+        deadline = time.monotonic() + 20
+        while not inbox.poll(0.05) and time.monotonic() < deadline:
+            pass
+        assert inbox.code_at is not None and landed
+        assert inbox.wait_for_code(timeout=0.01) == "864200"  # no search, no wait: in hand
+        print(
+            f"pymap/STARTTLS/IDLE: APPEND done to code in hand {inbox.code_at - landed[0]:+.3f} s"
+        )
+        assert not any("reconnecting" in line for line in said), said
+    finally:
+        inbox.close()
+
+
+def test_a_wrong_password_in_the_background_fails_on_open(server: EmbeddedImap) -> None:
+    inbox = Inbox(server.settings(password="not-the-password-1"))
+    inbox.connect_in_background()
+    with pytest.raises(MailError, match="IMAP login"):
+        inbox.open()
+    inbox.close()
 
 
 def test_demo_data_and_stale_mail_are_ignored(server: EmbeddedImap) -> None:
