@@ -243,6 +243,7 @@ def provision_planned(item: Planned, choice: BrowserChoice, stop: threading.Even
     try:
         result = provision(replace(item.prep, browser=choice), item.run.options, reporter)
     except HtxKeysError as exc:
+        reporter.info(f"failed (exit {int(exc.exit_status)}): {exc.message}")
         if exc.hint:
             reporter.info(f"hint: {exc.hint}")
         return Outcome(item.account, error=exc)

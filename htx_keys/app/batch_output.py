@@ -23,6 +23,7 @@ KEY_FIELDS = (
     "stored_in",
     "verified",
     "read_back",
+    "verification_note",
 )
 
 
