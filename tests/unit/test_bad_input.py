@@ -67,6 +67,17 @@ def mail_timeout(raw: str, message: str) -> Bad:
     return Bad(PROVISION, CONFIG, message, env={"HTX_MAIL_TIMEOUT": raw})
 
 
+def with_accounts(args: list[str], status: int, message: str) -> Bad:
+    """Bad input to a command that reads the accounts file ({tmp}/accounts.toml: `main`)."""
+    return Bad(
+        args,
+        status,
+        message,
+        files={"accounts.toml": ACCOUNTS},
+        env={"HTX_KEYS_CONFIG": "{tmp}/accounts.toml"},
+    )
+
+
 def github(env: dict[str, str | None], message: str, args: list[str] = PROVISION) -> Bad:
     return Bad([*args, "--format", "github"], CONFIG, message, env=env)
 
@@ -435,12 +446,10 @@ CASES: dict[str, Bad] = {
         env={"HTX_KEYS_STORE": "s3:bucket"},
     ),
     # --- several accounts: provision --accounts / --all-accounts ------------------------------
-    "jobs-zero": Bad(
+    "jobs-zero": with_accounts(
         [*PROVISION, "--accounts", "main", "--jobs", "0"],
         USAGE,
         "Invalid value for '--jobs': 0 is not in the range 1<=x<=16.",
-        files={"accounts.toml": ACCOUNTS},
-        env={"HTX_KEYS_CONFIG": "{tmp}/accounts.toml"},
     ),
     "jobs-without-accounts": Bad(
         [*PROVISION, "--jobs", "2"], USAGE, "--jobs goes with --accounts or --all-accounts"
@@ -455,19 +464,15 @@ CASES: dict[str, Bad] = {
         USAGE,
         "Give --accounts or --all-accounts, not both",
     ),
-    "accounts-unknown": Bad(
+    "accounts-unknown": with_accounts(
         [*PROVISION, "--accounts", "main,nobody"],
         USAGE,
         "--accounts: No account 'nobody' in {tmp}/accounts.toml; the accounts there are: main",
-        files={"accounts.toml": ACCOUNTS},
-        env={"HTX_KEYS_CONFIG": "{tmp}/accounts.toml"},
     ),
-    "accounts-twice": Bad(
+    "accounts-twice": with_accounts(
         [*PROVISION, "--accounts", "main", "--accounts", "main"],
         USAGE,
         "--accounts names 'main' twice",
-        files={"accounts.toml": ACCOUNTS},
-        env={"HTX_KEYS_CONFIG": "{tmp}/accounts.toml"},
     ),
     "accounts-empty": Bad(
         [*PROVISION, "--accounts", ","], USAGE, "--accounts needs at least one account name"
@@ -499,7 +504,7 @@ CASES: dict[str, Bad] = {
         "--ws-endpoint was given 2 endpoints: several go with provision --accounts or "
         "--all-accounts; give one",
     ),
-    "accounts-endpoint-in-the-clear": Bad(
+    "accounts-endpoint-in-the-clear": with_accounts(
         [
             *PROVISION,
             "--accounts",
@@ -511,10 +516,8 @@ CASES: dict[str, Bad] = {
         ],
         USAGE,
         clear("--ws-endpoint", "ws://192.0.2.1:9/b", "wss://"),
-        files={"accounts.toml": ACCOUNTS},
-        env={"HTX_KEYS_CONFIG": "{tmp}/accounts.toml"},
     ),
-    "accounts-ws-and-cdp": Bad(
+    "accounts-ws-and-cdp": with_accounts(
         [
             *PROVISION,
             "--accounts",
@@ -526,8 +529,6 @@ CASES: dict[str, Bad] = {
         ],
         USAGE,
         "Give --cdp-endpoint or --ws-endpoint, not both",
-        files={"accounts.toml": ACCOUNTS},
-        env={"HTX_KEYS_CONFIG": "{tmp}/accounts.toml"},
     ),
 }
 
