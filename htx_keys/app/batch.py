@@ -242,11 +242,14 @@ def provision_planned(item: Planned, choice: BrowserChoice, stop: threading.Even
     reporter = item.run.reporter
     try:
         result = provision(replace(item.prep, browser=choice), item.run.options, reporter)
-    except HtxKeysError as exc:
-        reporter.info(f"failed (exit {int(exc.exit_status)}): {exc.message}")
-        if exc.hint:
-            reporter.info(f"hint: {exc.hint}")
-        return Outcome(item.account, error=exc)
+    except Exception as exc:
+        error = _stopped(exc) if stop.is_set() else exc
+        if not isinstance(error, HtxKeysError):
+            raise
+        reporter.info(f"failed (exit {int(error.exit_status)}): {error.message}")
+        if error.hint:
+            reporter.info(f"hint: {error.hint}")
+        return Outcome(item.account, error=error)
     waited = f" ({reporter.waited:.0f} s of it waiting on HTX's timers)" if reporter.waited else ""
     reporter.info(f"done in {result.run.seconds:.1f} s{waited}")
     made = Made(result.record, result.stored_in, result.verification)
@@ -258,6 +261,14 @@ def provision_planned(item: Planned, choice: BrowserChoice, stop: threading.Even
         )
         return Outcome(item.account, made, error)
     return Outcome(item.account, made)
+
+
+def _stopped(exc: Exception) -> Interrupted:
+    """A run ended by the interrupt (its browser closed under it): said so, with what it hit."""
+    text = exc.message if isinstance(exc, HtxKeysError) else str(exc)
+    detail = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    hint = exc.hint if isinstance(exc, HtxKeysError) else None  # a rescue file, say
+    return Interrupted(f"stopped by the interrupt: {detail}", hint=hint)
 
 
 def provision_accounts(
