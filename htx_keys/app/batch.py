@@ -14,14 +14,14 @@ stored or rescued the moment it is read, whatever happens to the other accounts.
 
 from __future__ import annotations
 
+import queue
 import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from automation.browser import BrowserChoice, choose_browser
+from automation.browser import BrowserChoice, choose_browser, thread_playwright
 from automation.errors import ConfigError, HtxKeysError, InputError, Interrupted, VerifyError
 from automation.runner import Reporter
 from flows.htx.limits import check_request
@@ -195,6 +195,7 @@ def run_planned(
     if not ready:
         return [], False
     stop = threading.Event()
+    problems: list[str] = []
     with ExitStack() as stack:
         if remote:
             choices = remote
@@ -206,31 +207,76 @@ def run_planned(
             server = stack.enter_context(BrowserServer(local, headed=headed))
             shared = f"{local.description}, one browser for {len(ready)} accounts"
             choices = [BrowserChoice(None, shared, ws_endpoint=server.endpoint)]
-        pool = stack.enter_context(
-            ThreadPoolExecutor(max_workers=min(jobs, len(ready)), thread_name_prefix="account")
-        )
-        futures: list[Future[Outcome]] = [
-            pool.submit(provision_planned, item, choices[n % len(choices)], stop)
-            for n, item in enumerate(ready)
+        work: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for n in range(len(ready)):
+            work.put(n)
+        results: list[Outcome | None] = [None] * len(ready)
+
+        def worker() -> None:
+            with thread_playwright():  # one Playwright (driver) per worker thread
+                while True:
+                    try:
+                        n = work.get_nowait()
+                    except queue.Empty:
+                        return
+                    results[n] = _guarded(ready[n], choices[n % len(choices)], stop)
+
+        threads = [
+            threading.Thread(target=_logged(worker, problems), name=f"account-{n}", daemon=True)
+            for n in range(min(jobs, len(ready)))
         ]
+        for thread in threads:
+            thread.start()
         interrupted = False
         try:
-            wait(futures)
+            _join(threads)
         except KeyboardInterrupt:
             interrupted = True
             stop.set()
             if server is not None:
                 server.stop()
-            wait(futures)
-    return [_result(item, future) for item, future in zip(ready, futures, strict=True)], interrupted
+            _join(threads)
+    outcomes = []
+    for item, result in zip(ready, results, strict=True):
+        if result is None:  # its worker could not start Playwright
+            why = problems[0] if problems else "its worker ended first"
+            result = Outcome(item.account, error=HtxKeysError(f"not run: {why}"))
+        outcomes.append(result)
+    return outcomes, interrupted
 
 
-def _result(item: Planned, future: Future[Outcome]) -> Outcome:
-    exc = future.exception()
-    if exc is None:
-        return future.result()
+def _join(threads: list[threading.Thread]) -> None:
+    """Wait for the workers; short joins, so Ctrl-C reaches this thread at once."""
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.2)
+
+
+def _logged(worker: Callable[[], None], problems: list[str]) -> Callable[[], None]:
+    """A worker whose own failure (Playwright's driver would not start) is kept for the
+    report of the accounts it left."""
+
+    def run() -> None:
+        try:
+            worker()
+        except Exception as exc:
+            problems.append(_unexpected(exc).message)
+
+    return run
+
+
+def _guarded(item: Planned, choice: BrowserChoice, stop: threading.Event) -> Outcome:
+    try:
+        return provision_planned(item, choice, stop)
+    except Exception as exc:
+        return Outcome(item.account, error=_unexpected(exc))
+
+
+def _unexpected(exc: Exception) -> HtxKeysError:
+    if isinstance(exc, HtxKeysError):
+        return exc
     detail = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return Outcome(item.account, error=HtxKeysError(f"unexpected {type(exc).__name__}: {detail}"))
+    return HtxKeysError(f"unexpected {type(exc).__name__}: {detail}")
 
 
 def provision_planned(item: Planned, choice: BrowserChoice, stop: threading.Event) -> Outcome:

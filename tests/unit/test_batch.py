@@ -5,6 +5,7 @@ real thing is tests/e2e/test_provision_accounts.py."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -129,6 +130,11 @@ def accounts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+def no_playwright() -> Any:
+    """The workers' Playwright, not started: the fake runs drive no browser."""
+    return contextlib.nullcontext()
+
+
 def fake_provision(failing: str, seen: list[tuple[str, str, str]]) -> Any:
     """Each account's run: notes its thread and browser; `failing` fails at its step 9."""
     lock = threading.Lock()
@@ -155,6 +161,7 @@ def test_every_account_runs_and_one_failure_stops_no_other(
 ) -> None:
     seen: list[tuple[str, str, str]] = []
     monkeypatch.setattr("htx_keys.app.provisioning.provision", fake_provision("bob", seen))
+    monkeypatch.setattr(batch, "thread_playwright", no_playwright)
     endpoints = "ws://127.0.0.1:9/one,ws://127.0.0.1:9/two"
     web = WebOptions(config_file=accounts, ws_endpoint=endpoints)
     outcomes, interrupted = batch.provision_accounts(
@@ -169,7 +176,7 @@ def test_every_account_runs_and_one_failure_stops_no_other(
     assert bob.exit_status == ExitStatus.SITE
     # dave never ran; the others ran in worker threads, spread over both endpoints in turn.
     assert sorted(name for name, _, _ in seen) == ["alice", "bob", "carol"]
-    assert {thread for _, thread, _ in seen} <= {"account_0", "account_1"}
+    assert {thread for _, thread, _ in seen} <= {"account-0", "account-1"}
     where = {name: endpoint for name, _, endpoint in seen}
     assert where == {
         "carol": "ws://127.0.0.1:9/one",
@@ -194,6 +201,7 @@ def test_the_cli_prints_a_line_per_account_and_exits_17(
     accounts: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("htx_keys.app.provisioning.provision", fake_provision("bob", []))
+    monkeypatch.setattr(batch, "thread_playwright", no_playwright)
     where = ["--config", str(accounts), "--ws-endpoint", "ws://127.0.0.1:9/one"]
     run = invoke(["provision", "--note", "ci", "--accounts", "alice,bob", *where, "--quiet"])
     assert run.exit_code == 17, run.output
@@ -201,3 +209,21 @@ def test_the_cli_prints_a_line_per_account_and_exits_17(
     assert lines[0].startswith("alice  ok      ak-alice  Read-only, Trade")
     assert lines[1] == "bob    FAILED  exit 5: Step 9 (Enter the codes and confirm) timed out"
     assert run.stderr == "htx-keys: error: 1 of 2 accounts failed: bob (exit 5)\n"
+
+
+def test_accounts_whose_worker_could_not_start_playwright_are_reported(
+    accounts: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    @contextlib.contextmanager
+    def broken() -> Any:
+        raise RuntimeError("the driver would not start")
+        yield
+
+    monkeypatch.setattr(batch, "thread_playwright", broken)
+    web = WebOptions(config_file=accounts, ws_endpoint="ws://127.0.0.1:9/one")
+    outcomes, _ = batch.provision_accounts(web, ["alice", "bob"], KeyAsk("ci"), quiet=True)
+    assert [(o.account, o.exit_status) for o in outcomes] == [("alice", 1), ("bob", 1)]
+    assert outcomes[0].error is not None
+    assert outcomes[0].error.message == (
+        "not run: unexpected RuntimeError: the driver would not start"
+    )
