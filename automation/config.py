@@ -105,6 +105,9 @@ class Settings:
     # Seconds a key must exist before `keys reconcile` may call it an orphan: a younger one
     # may belong to a run that is about to store it.
     min_age: float = 600.0
+    # The audit trail (automation/audit.py): one JSON line per create, revoke, rotate, reap;
+    # None: audit.jsonl in the state dir.
+    audit_log: Path | None = None
     # name of the .env file the values came from, for error messages
     source: str = field(default="", compare=False)
     # the named account these settings are for (None: the plain HTX_* settings)

@@ -56,6 +56,7 @@ ENV_NAMES: dict[str, str] = {
     "ws_endpoint": "HTX_KEYS_WS_ENDPOINT",
     "allow_insecure_transport": "HTX_KEYS_ALLOW_INSECURE_TRANSPORT",
     "min_age": "HTX_KEYS_MIN_AGE",
+    "audit_log": "HTX_KEYS_AUDIT_LOG",
 }
 # The OAuth2 client secret and refresh token are secrets too, but not asked for by
 # `htx-keys account set` (SECRETS): `htx-keys mail login` keeps the refresh token in the
@@ -97,11 +98,12 @@ TOOL_SETTINGS = frozenset(
         "ws_endpoint",
         "allow_insecure_transport",
         "min_age",
+        "audit_log",
     }
 )
 # Which settings an accounts file may hold (never a secret), and how they are kept there.
 FILE_SETTINGS = tuple(name for name in ENV_NAMES if name not in SECRET_SETTINGS | TOOL_SETTINGS)
-PATH_SETTINGS = ("imap_ca_file", "state_dir", "site_file")
+PATH_SETTINGS = ("imap_ca_file", "state_dir", "site_file", "audit_log")
 NUMBER_SETTINGS = ("imap_port", "mail_timeout")
 # The URL settings and the schemes each takes; the site's are bases that paths are added to.
 URL_SCHEMES: dict[str, tuple[str, ...]] = {
@@ -116,7 +118,8 @@ URL_SCHEMES: dict[str, tuple[str, ...]] = {
     "imap_oauth_device_url": ("http", "https"),
 }
 SITE_URLS = ("base_url", "api_url")
-SESSION_KINDS = "keyring, file:PATH or none"
+SESSION_EXPORT_PREFIX = "htx-keys-session:1:"  # automation/session.py EXPORT_PREFIX
+SESSION_KINDS = "keyring, file:PATH, env:VAR or none"
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 # An account's secrets, asked for and listed in this order; the labels are how a person
@@ -237,6 +240,8 @@ def check_session(spec: str, label: str) -> str:
     kind, _, arg = spec.strip().partition(":")
     if (kind in ("keyring", "none") and not arg) or (kind == "file" and arg.strip()):
         return spec.strip()
+    if kind == "env" and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", arg.strip()):
+        return spec.strip()
     raise ConfigError(f"{label} must be {SESSION_KINDS}, not {spec!r}")
 
 
@@ -290,10 +295,12 @@ def without_secrets(environ: Mapping[str, str]) -> dict[str, str]:
     """An environment for a program the tool runs (`exec`'s command, the code command):
     without the account's secrets (HTX_PASSWORD, HTX_TOTP_SECRET, HTX_IMAP_PASSWORD) and
     where its saved login is (HTX_KEYS_SESSION: a session is as good as a password while it
-    lasts), in their generic and per-account forms."""
+    lasts), in their generic and per-account forms; nor any variable that holds an exported
+    session (--session env:VAR), whatever its name."""
     names = {ENV_NAMES[name] for name in (*SECRET_SETTINGS, "session")}
     return {
         key: value
         for key, value in environ.items()
         if not any(key == name or key.startswith(f"{name}_") for name in names)
+        and not value.lstrip().startswith(SESSION_EXPORT_PREFIX)
     }

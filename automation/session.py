@@ -9,8 +9,13 @@ that look like tokens) enter the redactor when it is loaded and when it is saved
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import json
+import os
+import re
+import zlib
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any
@@ -19,8 +24,14 @@ from urllib.parse import urlsplit
 from automation.errors import ConfigError, InputError, StoreError
 from automation.files import atomic_write
 from automation.redaction import REDACTOR
+from automation.schema import SESSION_EXPORT_PREFIX
 
 SESSION_SERVICE = "htx-keys-session"
+# An exported session (`htx-keys login --export-session`, read by --session env:VAR): this
+# prefix, then the storage state's JSON, deflated and base64url-encoded: one line of safe
+# characters that a CI's secret store holds as it is.
+EXPORT_PREFIX = SESSION_EXPORT_PREFIX
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 # Values this long are taken for tokens whatever they look like; shorter ones only when
@@ -197,13 +208,95 @@ class KeyringSession(SessionStore):
         self._loaded = (None,)
 
 
+def export_session(state: dict[str, Any]) -> str:
+    """A session as one line for a CI secret (the secret itself: print it only when asked)."""
+    packed = zlib.compress(json.dumps(state, separators=(",", ":")).encode(), 9)
+    text = EXPORT_PREFIX + base64.urlsafe_b64encode(packed).decode().rstrip("=")
+    REDACTOR.add(text, label="exported session")
+    return text
+
+
+def import_session(text: str, label: str) -> dict[str, Any]:
+    """The storage state an exported session holds; a ConfigError naming `label` (never the
+    value) when it is not one."""
+    text = text.strip()
+    if not text.startswith(EXPORT_PREFIX):
+        raise ConfigError(
+            f"{label} does not hold a session exported by `htx-keys login --export-session`"
+        )
+    REDACTOR.add(text, label="exported session")
+    body = text[len(EXPORT_PREFIX) :]
+    try:
+        packed = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        state = json.loads(zlib.decompress(packed))
+    except (binascii.Error, ValueError, zlib.error):
+        raise ConfigError(f"{label} holds a damaged session: export it again") from None
+    if not isinstance(state, dict):
+        raise ConfigError(f"{label} holds a damaged session: export it again")
+    register_state(state)
+    return state
+
+
+class EnvSession(SessionStore):
+    """A session exported into an environment variable: what a CI secret is. Read-only: a
+    session the run had to renew (it expired, and HTX_PASSWORD logged in again) serves this
+    run only, and the message says to export a new one."""
+
+    def __init__(self, variable: str) -> None:
+        self.variable = variable
+        self.description = f"environment variable {variable}"
+
+    def load(self) -> dict[str, Any] | None:
+        text = os.environ.get(self.variable, "")
+        if not text.strip():
+            raise ConfigError(
+                f"{self.variable} is empty or not set (--session env:{self.variable})",
+                hint="put the line `htx-keys login --export-session` prints into that "
+                "variable (a CI secret)",
+            )
+        return import_session(text, self.variable)
+
+    def save(self, state: dict[str, Any]) -> None:
+        register_state(state)
+        self.description = (
+            f"for this run only: {self.variable} cannot be written; run "
+            "`htx-keys login --export-session` and update the secret"
+        )
+
+    def delete(self) -> None:
+        raise InputError(
+            f"--session env:{self.variable}: the session is in a CI secret; delete it there"
+        )
+
+
+class MemorySession(SessionStore):
+    """A session kept in memory only: `login --export-session` prints it."""
+
+    description = "memory (to be printed)"
+
+    def __init__(self) -> None:
+        self.state: dict[str, Any] | None = None
+
+    def load(self) -> dict[str, Any] | None:
+        return self.state
+
+    def save(self, state: dict[str, Any]) -> None:
+        register_state(state)
+        self.state = state
+
+    def delete(self) -> None:
+        self.state = None
+
+
 def open_session_store(spec: str, base_url: str, email: str) -> SessionStore:
-    """keyring (default) | file:PATH | none."""
+    """keyring (default) | file:PATH | env:VAR | none."""
     kind, _, arg = spec.strip().partition(":")
+    if kind == "env" and ENV_NAME.fullmatch(arg.strip()):
+        return EnvSession(arg.strip())
     if kind == "keyring" and not arg:
         return KeyringSession(base_url, email)
     if kind == "file" and arg.strip():
         return FileSession(Path(arg.strip()).expanduser().absolute())
     if kind == "none" and not arg:
         return NoSession()
-    raise InputError(f"Unknown session store '{spec}': use keyring, file:PATH or none")
+    raise InputError(f"Unknown session store '{spec}': use keyring, file:PATH, env:VAR or none")

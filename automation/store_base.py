@@ -36,6 +36,9 @@ class KeyRecord:
     expires_at: str | None  # None: does not expire (bound to IP addresses)
     site: str = ""  # base URL of the site the key was made on
     sub_uid: int | None = None  # set for a sub-user's key (made over REST by the parent)
+    # When the key's lease ends (provision --ttl; ISO 8601 UTC), as its note's tag says; None:
+    # no lease (`keys reap` never deletes it).
+    lease_until: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,7 +53,8 @@ class KeyRecord:
         """Build from to_dict() output; ValueError (naming fields, never values) if malformed."""
         if not isinstance(d, dict):
             raise ValueError("a key record must be a JSON object")
-        required = [n for n in cls.__dataclass_fields__ if n not in ("site", "sub_uid")]
+        optional = ("site", "sub_uid", "lease_until")
+        required = [n for n in cls.__dataclass_fields__ if n not in optional]
         missing = [n for n in required if n not in d]
         if missing:
             raise ValueError(f"key record is missing {', '.join(missing)}")
@@ -61,8 +65,9 @@ class KeyRecord:
             for n in ("permissions", "ip_addresses")
             if not (isinstance(d[n], list) and all(isinstance(x, str) for x in d[n]))
         ]
-        if d["expires_at"] is not None and not isinstance(d["expires_at"], str):
-            bad.append("expires_at")
+        for name in ("expires_at", "lease_until"):
+            if d.get(name) is not None and not isinstance(d[name], str):
+                bad.append(name)
         sub_uid = d.get("sub_uid")
         if sub_uid is not None and (isinstance(sub_uid, bool) or not isinstance(sub_uid, int)):
             bad.append("sub_uid")

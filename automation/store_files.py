@@ -151,6 +151,7 @@ _FIELDS = {
 
 
 _SUB_USER = "sub user"  # written only for sub-user keys
+_LEASE = "lease until"  # written only for keys with a lease
 
 
 def _plain(text: str) -> bool:
@@ -224,6 +225,8 @@ class EnvFileStore(_FileStore):
             lines.append(f"# {label}: {_encode(getattr(record, name))}")
         if record.sub_uid is not None:
             lines.append(f"# {_SUB_USER}: {record.sub_uid}")
+        if record.lease_until is not None:
+            lines.append(f"# {_LEASE}: {_encode(record.lease_until)}")
         lines += [f"{ACCESS_VAR}={record.access_key}", f"{SECRET_VAR}={record.secret_key}"]
         return "\n".join(lines) + "\n"
 
@@ -250,7 +253,7 @@ class EnvFileStore(_FileStore):
                 in_header = True
                 continue
             match = _FIELD.match(line.strip())
-            if in_header and match and (match.group(1) in _FIELDS or match.group(1) == _SUB_USER):
+            if in_header and match and (match.group(1) in (*_FIELDS, _SUB_USER, _LEASE)):
                 continue
             in_header = False
             if not _ASSIGNMENT.match(line):
@@ -272,6 +275,9 @@ class EnvFileStore(_FileStore):
             match = _FIELD.match(line.strip()) if in_header else None
             if match and match.group(1) == _SUB_USER and match.group(2).strip().isdigit():
                 fields["sub_uid"] = int(match.group(2))
+                continue
+            if match and match.group(1) == _LEASE:
+                fields["lease_until"] = _decode(match.group(2), False)
                 continue
             if not match or match.group(1) not in _FIELDS:
                 in_header = False

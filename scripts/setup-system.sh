@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # System packages htx-keys needs on Debian/Ubuntu. Safe to run again: installs only what is
-# missing. Plain: Chromium and ffmpeg (for the demo and video). --test adds what the tests
+# missing. Plain: Chromium, its headless build (chromium-headless-shell: what headless runs use,
+# lighter than the full browser) and ffmpeg (for the demo and video). --test adds what the tests
 # run for real: Dovecot (IMAP + LMTP), gnome-keyring with D-Bus, secret-tool, Xvfb, and
 # tesseract (the leak check reads screenshots and video frames for secrets).
 set -euo pipefail
 
-packages=(chromium ffmpeg fonts-liberation ca-certificates)
+packages=(chromium chromium-headless-shell ffmpeg fonts-liberation ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(dovecot-imapd dovecot-lmtpd gnome-keyring dbus dbus-x11 libsecret-tools xvfb xauth
     tesseract-ocr tesseract-ocr-eng)

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from automation.errors import InputError
+from flows.htx.lease import split_tag, tag_text
 
 MAX_NOTE = 255
 MAX_IPS = 20
@@ -43,22 +44,34 @@ class KeyRequest:
         return created + dt.timedelta(days=NO_IP_EXPIRY_DAYS) if self.expires else None
 
 
-def tag_note(note: str, tag: str) -> str:
-    """The note as the key carries it on HTX: "ci-bot [htx-keys]" (the tag marks the keys
-    this tool made; `keys reconcile` only ever looks at those). Tagged once only."""
+def tag_note(note: str, tag: str, until: dt.datetime | None = None) -> str:
+    """The note as the key carries it on HTX: "ci-bot [htx-keys]", or with a lease "ci-bot
+    [htx-keys until 20261130T030000Z]" (the tag marks the keys this tool made; `keys
+    reconcile` and `keys reap` only ever look at those). Tagged once only: a note that has
+    the tag keeps it, and its lease."""
     if not tag or has_tag(note, tag):
         return note
-    return f"{note} [{tag}]"
+    return f"{note} [{tag_text(tag, until)}]"
 
 
 def has_tag(note: str, tag: str) -> bool:
-    return bool(tag) and note.endswith(f"[{tag}]")
+    parts = split_tag(note)
+    return bool(tag) and parts is not None and parts[1] == tag
+
+
+def untagged(note: str, tag: str) -> str:
+    """The note without the tool's tag (and lease): what a person gave as --note."""
+    parts = split_tag(note)
+    return parts[0] if tag and parts is not None and parts[1] == tag else note
 
 
 def note_matches(on_exchange: str, wanted: str, tag: str) -> bool:
-    """`--note ci-bot` names the key whose note is "ci-bot [htx-keys]", or "ci-bot" itself."""
+    """`--note ci-bot` names the key whose note is "ci-bot [htx-keys]" (with a lease or
+    not), or "ci-bot" itself."""
     wanted = wanted.strip()
-    return on_exchange == wanted or on_exchange == tag_note(wanted, tag)
+    if on_exchange == wanted:
+        return True
+    return has_tag(on_exchange, tag) and untagged(on_exchange, tag) == untagged(wanted, tag)
 
 
 # How a message names a character a note cannot hold: these few by what they do, the
@@ -98,19 +111,25 @@ def check_note_text(note: str, option: str = "--note") -> None:
         raise InputError(f"{option} must be one line of printable text; it holds {found}")
 
 
-def check_note(note: str | None, tag: str = "") -> str:
+def check_note(note: str | None, tag: str = "", until: dt.datetime | None = None) -> str:
     check_note_text(note or "")
     text = (note or "").strip()
     if not text:
         raise InputError("--note is required and cannot be empty (HTX makes the note compulsory)")
     if len(text) > MAX_NOTE:
         raise InputError(f"--note is {len(text)} characters long; HTX allows at most {MAX_NOTE}")
-    tagged = tag_note(text, tag)
+    if until is not None and not tag:
+        raise InputError(
+            "--ttl writes the lease into the tool's tag, and HTX_KEYS_NOTE_TAG is 'none'"
+        )
+    if until is not None and has_tag(text, tag):
+        raise InputError(f"--note already ends with the tool's tag [{tag}]: give it without")
+    tagged = tag_note(text, tag, until)
     if len(tagged) > MAX_NOTE:
+        fix = "shorten it" if until else "shorten it, or set HTX_KEYS_NOTE_TAG=none"
         raise InputError(
             f"--note is {len(text)} characters long, {len(tagged)} with the tool's tag "
-            f"'{tagged[len(text) :]}'; HTX allows at most {MAX_NOTE} (shorten it, or set "
-            "HTX_KEYS_NOTE_TAG=none)"
+            f"'{tagged[len(text) :]}'; HTX allows at most {MAX_NOTE} ({fix})"
         )
     return tagged
 
@@ -177,9 +196,11 @@ def check_request(
     *,
     allow_withdraw: bool = False,
     tag: str = "",
+    until: dt.datetime | None = None,
 ) -> KeyRequest:
+    """`until`: the end of the key's lease (--ttl), written into its tag."""
     return KeyRequest(
-        note=check_note(note, tag),
+        note=check_note(note, tag, until),
         permissions=check_permissions(permissions, allow_withdraw=allow_withdraw),
         ip_addresses=check_ips(ips),
     )

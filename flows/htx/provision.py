@@ -20,6 +20,8 @@ from automation.runner import Flow, Step
 from automation.store import KeyRecord, announce_and_store
 from flows.htx.context import ProvisionContext
 from flows.htx.finding import press, read_value
+from flows.htx.lease import iso as lease_iso
+from flows.htx.lease import lease_of
 from flows.htx.limits import NO_IP_EXPIRY_DAYS, KeyRequest
 from flows.htx.login import LOGIN_STEPS
 from flows.htx.outcome import mark, retry_server_error, server_error, wait_outcome
@@ -46,7 +48,7 @@ def new_record(
     sub_uid: int | None = None,
 ) -> KeyRecord:
     """The record of a pair HTX has just shown: the request's facts, made now, with the expiry
-    HTX would give it if it is never used."""
+    HTX would give it if it is never used, and the end of its lease (from its note's tag)."""
     now = utc_now()
     expires = request.expiry_if_unused(now)
     return KeyRecord(
@@ -60,6 +62,7 @@ def new_record(
         expires_at=iso(expires) if expires else None,
         site=site,
         sub_uid=sub_uid,
+        lease_until=lease_iso(lease_of(request.note)),
     )
 
 

@@ -14,6 +14,7 @@ stored or rescued the moment it is read, whatever happens to the other accounts.
 
 from __future__ import annotations
 
+import datetime as dt
 import queue
 import threading
 from collections.abc import Callable
@@ -41,6 +42,7 @@ class KeyAsk:
     ips: tuple[str, ...] = ()
     allow_withdraw: bool = False
     verify: bool = True
+    until: dt.datetime | None = None  # --ttl: the end of every key's lease
 
 
 @dataclass
@@ -168,6 +170,7 @@ def plan(
                 key.ips or settings.default_ips,
                 allow_withdraw=key.allow_withdraw,
                 tag=settings.note_tag,
+                until=key.until,
             )
             run.ask_for(*run_secret_names(run.session, run.settings))
             prep = prepare(run.settings, request, run.store, run.options)

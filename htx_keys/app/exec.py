@@ -114,7 +114,8 @@ def _sub_user_key(
 
     def seen(record: KeyRecord) -> None:
         made.append(record)  # from this moment on, a failure revokes it
-        out.on_key(record)
+        if run.options.on_key is not None:  # the output's, audited
+            run.options.on_key(record)
 
     def revoke() -> None:
         record = made[0]

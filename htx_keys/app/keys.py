@@ -190,7 +190,9 @@ def rotate(
         listing = sub_user_listing(run.settings, run.store, sub_uid, parent_key)
         old = one_key(listing.keys, access_key, note, run.tag)
         run.reporter.info(f"rotating {short(old.access_key)} of sub-user {sub_uid} ({old.note})")
-        way = sub_user_rotation(run.settings, run.store, sub_uid, parent_key, run.reporter, on_key)
+        way = sub_user_rotation(
+            run.settings, run.store, sub_uid, parent_key, run.reporter, run.options.on_key
+        )
         result = rotate_key(way, old, run.store, run.settings, run.reporter, verify=verify)
     else:
         prep = run.prepare(creating=True)

@@ -19,6 +19,7 @@ from automation.hosts import canonical_site
 from automation.runner import Reporter
 from automation.store import EnvFileStore, KeyRecord, Store, short
 from flows.htx.key_list import ExchangeKey, from_api
+from flows.htx.lease import lease_of
 from flows.htx.limits import MAX_KEYS, KeyRequest, has_tag, note_matches
 
 
@@ -173,9 +174,15 @@ def plan_count(
     allow_duplicate: bool,
 ) -> CountPlan:
     held = {r.access_key: r for r in records}
-    # An expired key is no key for the job: it neither counts nor blocks a new one.
+    # An expired key is no key for the job: it neither counts nor blocks a new one; nor is a
+    # key whose lease has run out (`keys reap` is about to delete it).
+    now = dt.datetime.now(dt.UTC)
     carrying = [
-        k for k in keys if note_matches(k.note, request.note, tag) and k.status != "expired"
+        k
+        for k in keys
+        if note_matches(k.note, request.note, tag)
+        and k.status != "expired"
+        and (lease_of(k.note, tag) or now + dt.timedelta(seconds=1)) > now
     ]
     existing = [held[k.access_key] for k in carrying if k.access_key in held]
     unheld = [k for k in carrying if k.access_key not in held]

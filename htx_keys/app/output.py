@@ -46,6 +46,8 @@ def key_summary(
     }
     if record.sub_uid is not None:
         summary["sub_uid"] = record.sub_uid
+    if record.lease_until is not None:
+        summary["lease_until"] = record.lease_until  # `keys reap` deletes it from then on
     if verification is not None:
         # true: works and reads back as asked; false: it does not; null: not checkable here
         summary["verified"] = verification.verified
@@ -74,6 +76,8 @@ def render(summary: dict[str, Any], fmt: str) -> str:
         f"  expires       {expiry}",
         f"  stored in     {summary['stored_in']}",
     ]
+    if summary.get("lease_until"):
+        lines.insert(-1, f"  lease ends    {summary['lease_until']} (then `keys reap` deletes it)")
     back = summary.get("read_back") or {}
     if "valid_days" in back and back["valid_days"] is not None:
         days = back["valid_days"]
@@ -207,6 +211,8 @@ class KeyOutput:
                 (f"note{suffix}", record.note),
                 (f"expires_at{suffix}", record.expires_at or ""),
             ]
+            if record.lease_until:  # `keys reap` deletes the key from then on
+                outputs.append((f"lease_until{suffix}", record.lease_until))
             env += [(f"{name}{suffix}", value) for name, value in _pair(record)]
         _append(Path(self.environ["GITHUB_OUTPUT"]), outputs)
         if self.export_env:

@@ -14,6 +14,7 @@ from automation.store import KeyRecord, Store, short
 from flows.htx.key_list import ExchangeKey
 from flows.htx.limits import KeyRequest, tag_note
 from flows.htx.verify import Verification
+from htx_keys.app.audit import ROTATE, audit, failed, key_facts
 from htx_keys.app.lifecycle import forget
 from htx_keys.app.provisioning import check_new_key
 from htx_keys.app.web_session import WebSession
@@ -67,17 +68,20 @@ def rotate_key(
         f"the old key {short(old.access_key)} still works"
     )
     verification = None
+    facts = {**key_facts(old, old.access_key), **({"sub_uid": way.sub_uid} if way.sub_uid else {})}
     try:
         if verify:
             verification = way.check(record)
             check_before_deleting(verification, record, old, old_held, way.sub_uid)
         way.delete(old.access_key)
     except (HtxKeysError, KeyboardInterrupt) as exc:
+        audit(settings, ROTATE, facts, failed(exc), reporter, replaced_by=record.access_key)
         if isinstance(exc, VerifyError):
             raise
         where = f"the new key {record.access_key} is stored in {stored_in}"
         what = f"{where}; the old key {old.access_key} may still exist"
         raise stopped_rotation(exc, what, way.sub_uid) from None
+    audit(settings, ROTATE, facts, "rotated", reporter, replaced_by=record.access_key)
     return Rotated(record, stored_in, verification, old, forget(store, old.access_key))
 
 
@@ -86,7 +90,7 @@ def web_rotation(session: WebSession, store: Store, settings: Settings) -> Rotat
         create=lambda request: session.create(request, store),
         created=session.created,
         check=lambda record: check_new_key(settings.api_url, record, session.reporter),
-        delete=session.delete,
+        delete=lambda access_key: session.delete(access_key, event=None),  # one rotate line
     )
 
 

@@ -15,6 +15,7 @@ from automation.store import KeyRecord, Store, short
 from flows.htx.key_list import from_api
 from flows.htx.limits import KeyRequest
 from flows.htx.rest import HtxRest
+from htx_keys.app.audit import REVOKE, audit, failed, record_facts
 from htx_keys.app.lifecycle import Listing, forget, not_revoked
 from htx_keys.app.provisioning import check_new_key
 from htx_keys.app.rotation import Rotation
@@ -90,15 +91,20 @@ def revoke_sub_user_key(
     reporter: Reporter,
 ) -> str:
     """Delete the key over REST and forget it here; one that HTX no longer lists counts as
-    deleted. Any other failure names the key and how to finish."""
+    deleted. Any other failure names the key and how to finish. The audit log gets a line."""
+    held = next((r for r in store.list() if r.access_key == access_key), None)
+    facts = record_facts(held) if held else {"access_key": access_key, "sub_uid": sub_uid}
     try:
         delete_sub_user_key(settings, parent, sub_uid, access_key, reporter)
+        audit(settings, REVOKE, facts, "deleted", reporter)
     except (HtxKeysError, KeyboardInterrupt) as exc:
         if isinstance(exc, HtxKeysError) and not _still_listed(
             settings, parent, sub_uid, access_key
         ):
             reporter.info(f"key {short(access_key)} was already gone from HTX")
+            audit(settings, REVOKE, facts, "already gone", reporter)
         else:
+            audit(settings, REVOKE, facts, failed(exc), reporter)
             raise not_revoked(
                 exc,
                 f"The key {access_key} of sub-user {sub_uid}",

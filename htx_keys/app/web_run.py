@@ -11,6 +11,7 @@ from automation.config import Settings
 from automation.runner import Reporter
 from automation.session import SessionStore, open_session_store
 from automation.store import KeyRecord, Store, open_store
+from htx_keys.app.audit import audited_on_key
 from htx_keys.app.code_sources import without_unused
 from htx_keys.app.preflight import Prepared, RunOptions, prepare
 from htx_keys.app.web_options import WebOptions
@@ -61,6 +62,7 @@ class WebRun:
         settings = web.settings()
         settings.require(*require)
         session = open_session_store(settings.session, settings.base_url, settings.email or "")
+        reporter = Reporter(quiet=quiet)
         options = RunOptions(
             headed=web.headed,
             timeout_ms=web.timeout * 1000,
@@ -70,10 +72,10 @@ class WebRun:
             verify=verify,
             session=session,
             ask=ask,
-            on_key=on_key,
+            on_key=audited_on_key(settings, on_key, reporter),  # every key made is audited
         )
         store = open_store(settings.store, settings.state_dir)
-        return cls(settings, store, session, options, Reporter(quiet=quiet), ask_secrets)
+        return cls(settings, store, session, options, reporter, ask_secrets)
 
     def ask_for(self, *names: str) -> None:
         """Ask for the named secrets that are missing (on a terminal)."""

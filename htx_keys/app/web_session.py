@@ -24,6 +24,7 @@ from flows.htx.pages import ApiManagementPage
 from flows.htx.provision import KEY_STEPS
 from flows.htx.revoke import REVOKE_STEPS, RevokeContext
 from flows.htx.security import OPEN_API_MANAGEMENT
+from htx_keys.app.audit import REVOKE, audit, failed, key_facts
 from htx_keys.app.preflight import Prepared, RunOptions
 from htx_keys.app.provisioning import site_context
 from htx_keys.app.relogin import run_signed_in
@@ -51,12 +52,15 @@ class WebSession:
     tracing: Any = None
     on_key: Callable[[KeyRecord], None] | None = None
     created: list[KeyRecord] = field(default_factory=list)
+    seen: dict[str, ExchangeKey] = field(default_factory=dict)  # the keys the table showed
 
     def keys(self) -> list[ExchangeKey]:
         """The key table, read once it has settled (rows, or its empty placeholder): a table
         still loading is a SiteError, never an empty list."""
         api = ApiManagementPage(self.ctx.page)
-        return [from_row(row) for row in api.rows(self.ctx.timeout_ms)]
+        found = [from_row(row) for row in api.rows(self.ctx.timeout_ms)]
+        self.seen.update((k.access_key, k) for k in found)
+        return found
 
     def create(self, request: KeyRequest, store: Store) -> tuple[KeyRecord, str]:
         """Create one key; it is stored (or rescued) before this returns or raises. Every key
@@ -78,10 +82,21 @@ class WebSession:
         assert ctx.record is not None and ctx.stored_in is not None
         return ctx.record, ctx.stored_in
 
-    def delete(self, access_key: str) -> None:
+    def delete(self, access_key: str, event: str | None = REVOKE) -> None:
+        """Delete a key through the website; the audit log gets a line (`event`: revoke,
+        reap) however it ends; None: the caller writes it (a rotation's one line)."""
         self.reporter.info(f"deleting key {short(access_key)} on HTX")
         ctx = self._derive(RevokeContext, access_key=access_key)
-        self._run(DELETE, ctx)
+        facts = key_facts(self.seen.get(access_key), access_key)
+        settings = self.prep.settings
+        try:
+            self._run(DELETE, ctx)
+        except BaseException as exc:
+            if event:
+                audit(settings, event, facts, failed(exc), self.reporter)
+            raise
+        if event:
+            audit(settings, event, facts, "deleted", self.reporter)
 
     def _run(self, flow: Flow[C], ctx: C) -> None:
         """One operation; if HTX ends the session midway, log in again and start it over."""

@@ -154,8 +154,9 @@ def session_option(func: F) -> F:
         "--session",
         "session_spec",
         metavar="SPEC",
-        help="Where the saved login (from `htx-keys login`) is kept: keyring, file:PATH, or "
-        f"none to always log in [env {ENV_NAMES['session']}; default keyring].",
+        help="Where the saved login (from `htx-keys login`) is kept: keyring, file:PATH, env:VAR "
+        f"(`login --export-session`'s line, in a CI secret), or none to always log in [env "
+        f"{ENV_NAMES['session']}; default keyring].",
     )(func)
 
 

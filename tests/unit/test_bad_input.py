@@ -373,13 +373,79 @@ CASES: dict[str, Bad] = {
     "session-unknown": Bad(
         PROVISION,
         CONFIG,
-        "HTX_KEYS_SESSION must be keyring, file:PATH or none, not 'cookies'",
+        "HTX_KEYS_SESSION must be keyring, file:PATH, env:VAR or none, not 'cookies'",
         env={"HTX_KEYS_SESSION": "cookies"},
     ),
     "session-file-without-path": Bad(
         [*PROVISION, "--session", "file:"],
         USAGE,
-        "--session must be keyring, file:PATH or none, not 'file:'",
+        "--session must be keyring, file:PATH, env:VAR or none, not 'file:'",
+    ),
+    "session-env-unset": Bad(
+        [*PROVISION, "--session", "env:HTX_SESSION"],
+        CONFIG,
+        "HTX_SESSION is empty or not set (--session env:HTX_SESSION)",
+    ),
+    "session-env-not-exported": Bad(
+        [*PROVISION, "--session", "env:HTX_SESSION"],
+        CONFIG,
+        "HTX_SESSION does not hold a session exported by `htx-keys login --export-session`",
+        env={"HTX_SESSION": '{"cookies": []}'},
+    ),
+    "session-env-damaged": Bad(
+        [*PROVISION, "--session", "env:HTX_SESSION"],
+        CONFIG,
+        "HTX_SESSION holds a damaged session: export it again",
+        env={"HTX_SESSION": "htx-keys-session:1:bm90IGRlZmxhdGVk"},
+    ),
+    "session-env-bad-name": Bad(
+        [*PROVISION, "--session", "env:1X"],
+        USAGE,
+        "--session must be keyring, file:PATH, env:VAR or none, not 'env:1X'",
+    ),
+    "login-export-with-session": Bad(
+        ["login", "--export-session", "--session", "file:s.json"],
+        USAGE,
+        "--export-session prints the session; it goes with no --session",
+    ),
+    "login-into-env": Bad(
+        ["login", "--session", "env:HTX_SESSION"],
+        USAGE,
+        "--session env:VAR is read-only: use `htx-keys login --export-session` and save what "
+        "it prints in that variable",
+    ),
+    # --- leases --------------------------------------------------------------------------------
+    "ttl-zero": Bad(
+        [*PROVISION, "--ttl", "0s"],
+        USAGE,
+        "Invalid value for '--ttl': must be between 1s and 366d, not '0s'",
+    ),
+    "ttl-words": Bad(
+        ["exec", "--ttl", "soon", "--", "true"],
+        USAGE,
+        "Invalid value for '--ttl': must be a duration like 2h, 30m or 90s, not 'soon'",
+    ),
+    "ttl-without-tag": Bad(
+        [*PROVISION, "--ttl", "2h"],
+        USAGE,
+        "--ttl writes the lease into the tool's tag, and HTX_KEYS_NOTE_TAG is 'none'",
+        env={"HTX_KEYS_NOTE_TAG": "none"},
+    ),
+    "ttl-note-already-tagged": Bad(
+        ["provision", "--note", "n [htx-keys]", "--ttl", "2h"],
+        USAGE,
+        "--note already ends with the tool's tag [htx-keys]: give it without",
+    ),
+    "ttl-sub-user": Bad(
+        [*PROVISION, "--ttl", "2h", "--sub-uid", "5"],
+        USAGE,
+        "--ttl is for the account's own keys (`keys reap`); not with --sub-uid",
+    ),
+    "reap-without-yes": Bad(
+        ["keys", "reap"],
+        USAGE,
+        "keys reap asks before deleting and stdin is not a terminal: add --yes to delete "
+        "without asking, or --dry-run to see what would be deleted",
     ),
     # --- GitHub outputs: writable before the key exists --------------------------------------
     "github-output-a-directory": github(

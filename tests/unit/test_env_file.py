@@ -72,6 +72,7 @@ CASES: dict[str, Case] = {
     "HTX_KEYS_STATE_DIR": Case("{tmp}/walk-state", lambda s: s.prep.settings.state_dir),
     "HTX_KEYS_NOTE_TAG": Case("walk", lambda s: s.note),
     "HTX_KEYS_MIN_AGE": Case("5m", lambda s: s.prep.settings.min_age),
+    "HTX_KEYS_AUDIT_LOG": Case("{tmp}/walk-audit.jsonl", lambda s: s.prep.settings.audit_log),
     "HTX_KEYS_SITE_FILE": Case("{tmp}/walk-site.toml", lambda s: site_file_path(s.prep.settings)),
     "HTX_KEYS_SESSION": Case("file:{tmp}/walk-session.json", lambda s: s.run.session.description),
     "HTX_KEYS_CDP_ENDPOINT": Case(

@@ -274,6 +274,36 @@ def test_not_installed_falls_back_to_the_platforms_chrome_or_edge(
         browser.choose_browser()
 
 
+def test_headless_runs_use_debians_headless_shell_when_it_is_installed(
+    home: Path, monkeypatch: pytest.MonkeyPatch, no_cached_chromium: None
+) -> None:
+    as_platform(monkeypatch, "linux", home)
+    monkeypatch.setattr("playwright.sync_api.sync_playwright", RefusingPlaywright())
+    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(home / "none"))
+    full = executable(home / "usr/lib/chromium/chromium")
+    shell = home / "usr/lib/chromium/chromium-headless-shell"
+    monkeypatch.setattr(browser, "LINUX_BROWSERS", (str(full),))
+    monkeypatch.setattr(browser, "LINUX_HEADLESS_SHELLS", (str(shell),))
+    alone = browser.choose_browser()
+    assert (alone.executable_for(headed=False), alone.description) == (
+        str(full),
+        f"system browser {full}",
+    )
+    executable(shell)
+    both = browser.choose_browser()
+    assert both.executable_for(headed=False) == str(shell)
+    assert both.executable_for(headed=True) == str(full)  # a window needs the full browser
+    assert both.description == f"system browser {full} (headless: {shell})"
+    # A browser the user names is used as it is, headless or not.
+    named = browser.choose_browser(str(full))
+    assert named.executable_for(headed=False) == str(full)
+    # Elsewhere there is no such package: the browser found is used for both.
+    as_platform(monkeypatch, "darwin", home)
+    monkeypatch.setattr(browser, "MAC_BROWSERS", ())
+    with pytest.raises(ConfigError):
+        browser.choose_browser()
+
+
 def test_system_browser_places_per_platform(home: Path) -> None:
     env = {"PROGRAMFILES": "C:\\PF", "LOCALAPPDATA": "C:\\Users\\al\\AppData\\Local"}
     assert browser.system_browsers("win32", env, home)[:2] == [

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from automation.errors import ExitWith
+from automation.errors import ExitWith, InputError
 from htx_keys.app.web_options import WebOptions
 from htx_keys.cli.console import print_error
 from htx_keys.cli.options import (
@@ -19,6 +19,7 @@ from htx_keys.cli.options import (
     web_options,
     web_run,
 )
+from htx_keys.cli.params import ttl_option
 
 
 @click.command()
@@ -37,6 +38,7 @@ from htx_keys.cli.options import (
 )
 @sub_uid_option("Make the key for this sub-user over REST (no browser), signed by the parent.")
 @parent_key_option
+@ttl_option
 @quiet_option
 @web_options()
 def exec_command(
@@ -48,6 +50,7 @@ def exec_command(
     allow_withdraw: bool,
     sub_uid: int | None,
     parent_key: str | None,
+    ttl: float | None,
     fmt: str,
     quiet: bool,
     web: WebOptions,
@@ -58,13 +61,18 @@ def exec_command(
     revoked when CMD ends, also when it fails or is stopped (Ctrl-C, SIGTERM, a hang-up:
     SIGTERM and SIGHUP are passed on to CMD); the exit status is CMD's (128+N when a signal
     N ended it). CMD does not see the account's secrets nor HTX_KEYS_SESSION. With --format
-    github the pair is masked in the job's log before CMD starts.
+    github the pair is masked in the job's log before CMD starts. With --ttl the key has a
+    lease too: should this run be killed before it revokes the key, `keys reap` deletes it
+    once the lease has run out.
     """
+    from flows.htx.lease import lease_end
     from flows.htx.limits import check_request
     from htx_keys.app.exec import default_note, find_program, run_with_key
     from htx_keys.app.output import KeyOutput
 
     check_parent_key(sub_uid, parent_key)
+    if sub_uid is not None and ttl is not None:
+        raise InputError("--ttl is for the account's own keys (`keys reap`); not with --sub-uid")
     find_program(command[0])  # checked now; run as typed (argv[0] unchanged)
     out = KeyOutput(fmt, write_outputs=False)
     out.check()
@@ -80,6 +88,7 @@ def exec_command(
         ips or run.settings.default_ips,
         allow_withdraw=allow_withdraw,
         tag=run.tag,
+        until=lease_end(ttl) if ttl is not None else None,
     )
     status = run_with_key(
         run, request, list(command), sub_uid, parent_key, out,

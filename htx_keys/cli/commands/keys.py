@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -13,7 +12,8 @@ import click
 from automation.errors import ConfigError, InputError
 from automation.schema import ENV_NAMES, parse_age
 from htx_keys.app.web_options import WebOptions
-from htx_keys.cli.console import echo, echo_err
+from htx_keys.cli.consent import make_consent
+from htx_keys.cli.console import echo
 from htx_keys.cli.options import (
     check_parent_key,
     format_option,
@@ -26,7 +26,7 @@ from htx_keys.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from htx_keys.app.deletes import Consent
+    pass
 
 F = TypeVar("F", bound=Callable[..., Any])
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhw]?)\s*$", re.I)
@@ -68,28 +68,6 @@ def consent_options(goes_with: str) -> Callable[[F], F]:
         )(func)
 
     return decorate
-
-
-def make_consent(yes: bool, dry_run: bool, quiet: bool, *, needed: bool, what: str) -> Consent:
-    """Checked before anything starts: without a terminal to ask on, --yes is required."""
-    from htx_keys.app.deletes import Consent
-
-    if yes and not needed:
-        raise InputError(f"--yes goes with {what}")
-    if needed and not (yes or dry_run) and not sys.stdin.isatty():
-        raise InputError(
-            f"{what} asks before deleting and stdin is not a terminal: add --yes to delete "
-            "without asking, or --dry-run to see what would be deleted"
-        )
-
-    def show(table: str) -> None:
-        if not (quiet and yes):
-            echo_err(table)
-
-    def ask(question: str) -> bool:
-        return click.confirm(question, default=False, err=True)
-
-    return Consent(yes=yes, dry_run=dry_run, ask=ask, show=show)
 
 
 def check_age(value: str | None) -> float | None:
@@ -292,3 +270,14 @@ def reconcile(
         return
     echo(orphan_report(result.rows(), fmt))
     result.check()
+
+
+def _add_lease_commands() -> None:
+    """`keys reap` and `keys history` live in their own module (keys_leases.py)."""
+    from htx_keys.cli.commands.keys_leases import history, reap
+
+    keys.add_command(reap)
+    keys.add_command(history)
+
+
+_add_lease_commands()

@@ -10,7 +10,7 @@ import click
 from automation.errors import InputError
 from htx_keys.cli.browser_option import remote_browser_options
 from htx_keys.cli.code_option import code_command_option
-from htx_keys.cli.console import echo
+from htx_keys.cli.console import echo, echo_err, echo_secret
 from htx_keys.cli.options import (
     account_options,
     ask_person,
@@ -19,6 +19,14 @@ from htx_keys.cli.options import (
     site_options,
 )
 from htx_keys.cli.params import Seconds
+
+EXPORT_WARNING = (
+    "htx-keys: warning: the line on stdout is a signed-in session of {email} on HTX: whoever "
+    "holds it is logged in as that account, with no password and no login GA code, until "
+    "the session ends (HTX ends it; `htx-keys logout` does not). It sees the account and "
+    "does all that needs no further code (creating or deleting a key still asks for the "
+    "emailed code and a GA code). Keep it only as a CI secret, read with --session env:VAR."
+)
 
 
 @click.command()
@@ -32,6 +40,13 @@ from htx_keys.cli.params import Seconds
 )
 @quiet_option
 @session_option
+@click.option(
+    "--export-session",
+    is_flag=True,
+    help="Print the new session on stdout as one line, instead of saving it, for a CI "
+    "secret that later runs read with --session env:VAR. Whoever holds that line is signed "
+    "in to your HTX account until the session ends: keep it as a secret.",
+)
 @click.option(
     "--browser",
     "browser_path",
@@ -47,6 +62,7 @@ def login(
     captcha_timeout: float,
     quiet: bool,
     session_spec: str | None,
+    export_session: bool,
     browser_path: str | None,
     browser_channel: str | None,
     cdp_endpoint: str | None,
@@ -65,9 +81,20 @@ def login(
     (cookies) is then saved in the OS keyring (or --session file:PATH, mode 0600), and
     `provision`, `doctor` and the other commands reuse it: no password, captcha or login GA
     code while it lasts. When it expires they log in again if the password is set.
+
+    For CI: --export-session prints the session as one line instead; save it as a CI secret
+    (say HTX_SESSION) and give the jobs --session env:HTX_SESSION. Each CI run then skips the
+    password, the captcha a datacenter address may draw, and the login GA code.
     """
     from automation.runner import Reporter
-    from automation.session import NoSession, open_session_store
+    from automation.session import (
+        EnvSession,
+        MemorySession,
+        NoSession,
+        SessionStore,
+        open_session_store,
+    )
+    from automation.session import export_session as export
     from htx_keys.app.code_sources import without_unused
     from htx_keys.app.preflight import RunOptions, prepare
     from htx_keys.app.provisioning import sign_in
@@ -84,9 +111,19 @@ def login(
     names = without_unused(settings, ("password", "totp_secret", "imap_password"))
     settings = prompt_missing_secrets(settings, names)
     settings.require("email")
-    session = open_session_store(settings.session, settings.base_url, settings.email or "")
+    if export_session and session_spec is not None:
+        raise InputError("--export-session prints the session; it goes with no --session")
+    if export_session:
+        session: SessionStore = MemorySession()
+    else:
+        session = open_session_store(settings.session, settings.base_url, settings.email or "")
     if isinstance(session, NoSession):
         raise InputError("--session none: `login` exists to save a session")
+    if isinstance(session, EnvSession):
+        raise InputError(
+            "--session env:VAR is read-only: use `htx-keys login --export-session` and save "
+            "what it prints in that variable"
+        )
     options = RunOptions(
         headed=not headless,
         ask=ask_person,
@@ -94,6 +131,10 @@ def login(
     )
     prep = prepare(settings, None, None, options)  # a fresh login: no saved session is used
     where = sign_in(prep, session, options, Reporter(quiet=quiet))
+    if isinstance(session, MemorySession) and session.state is not None:
+        echo_err(EXPORT_WARNING.format(email=settings.email))
+        echo_secret(export(session.state))  # asked for by name: the one output that holds it
+        return
     echo(f"Signed in as {settings.email}; session saved in {where}")
 
 

@@ -17,6 +17,7 @@ from htx_keys.cli.options import (
     web_options,
     web_run,
 )
+from htx_keys.cli.params import ttl_option
 
 
 @click.command()
@@ -71,6 +72,7 @@ from htx_keys.cli.options import (
     f"{DEFAULT_JOBS}]. One account's waits (the mail, the next GA window) overlap the others' "
     "work; each running account costs a browser context and a Playwright driver.",
 )
+@ttl_option
 @key_output_options
 @web_options(several_endpoints=True)
 def provision(
@@ -83,6 +85,7 @@ def provision(
     no_verify: bool,
     count: int | None,
     allow_duplicate: bool,
+    ttl: float | None,
     fmt: str,
     quiet: bool,
     show_secret: bool,
@@ -98,7 +101,9 @@ def provision(
     says otherwise; stdout shows the access key and its facts, never the secret (unless
     --format env --show-secret). The new key is then checked with signed REST calls
     (`verified` in the output). The note gets the tool's tag ("ci-bot [htx-keys]", see
-    HTX_KEYS_NOTE_TAG) so `keys reconcile` can tell the tool's keys from others.
+    HTX_KEYS_NOTE_TAG) so `keys reconcile` can tell the tool's keys from others; with --ttl
+    the tag carries the end of the key's lease ("ci-bot [htx-keys until 20261130T030000Z]"),
+    for `keys reap`.
 
     With --accounts a,b,c (or --all-accounts) it makes one key for each named account of the
     accounts file, --jobs of them at once in one browser, and prints a line per account (or a
@@ -117,6 +122,7 @@ def provision(
             permissions=permissions,
             ips=ips,
             allow_withdraw=allow_withdraw,
+            ttl=ttl,
             verify=not no_verify,
             fmt=fmt,
             quiet=quiet,
@@ -126,6 +132,7 @@ def provision(
         return
     if jobs is not None:
         raise InputError("--jobs goes with --accounts or --all-accounts")
+    from flows.htx.lease import lease_end
     from flows.htx.limits import check_request
     from htx_keys.app.output import KeyOutput
 
@@ -137,6 +144,7 @@ def provision(
         ips or settings.default_ips,
         allow_withdraw=allow_withdraw,
         tag=settings.note_tag,
+        until=lease_end(ttl) if ttl is not None else None,
     )
     out.check()
     check_parent_key(sub_uid, parent_key)
@@ -144,6 +152,8 @@ def provision(
         raise InputError("--allow-duplicate goes with --count")
     if sub_uid is not None and count is not None:
         raise InputError("--count makes the account's own keys; not with --sub-uid")
+    if sub_uid is not None and ttl is not None:
+        raise InputError("--ttl is for the account's own keys (`keys reap`); not with --sub-uid")
     run = web_run(
         web,
         quiet=quiet,

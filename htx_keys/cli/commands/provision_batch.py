@@ -3,6 +3,8 @@ key for each account (app/batch.py) and a line or JSON object per account."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from automation.errors import InputError, Interrupted
 from htx_keys.app.web_options import DEFAULT_JOBS, WebOptions
 from htx_keys.cli.console import echo
@@ -18,6 +20,7 @@ def provision_batch(
     permissions: tuple[str, ...],
     ips: tuple[str, ...],
     allow_withdraw: bool,
+    ttl: float | None,
     verify: bool,
     fmt: str,
     quiet: bool,
@@ -43,7 +46,7 @@ def provision_batch(
     outcomes, interrupted = provision_accounts(
         web,
         names,
-        KeyAsk(note, permissions, ips, allow_withdraw, verify),
+        KeyAsk(note, permissions, ips, allow_withdraw, verify, until=_until(ttl)),
         jobs=jobs or DEFAULT_JOBS,
         quiet=quiet,
         ask=ask_person,
@@ -54,3 +57,10 @@ def provision_batch(
     if interrupted:
         raise Interrupted("interrupted: no further account was started")
     check_outcomes(outcomes)
+
+
+def _until(ttl: float | None) -> dt.datetime | None:
+    """--ttl: one end for every account's lease, counted from now."""
+    from flows.htx.lease import lease_end
+
+    return lease_end(ttl) if ttl is not None else None
