@@ -135,14 +135,18 @@ def no_playwright() -> Any:
     return contextlib.nullcontext()
 
 
-def fake_provision(failing: str, seen: list[tuple[str, str, str]]) -> Any:
-    """Each account's run: notes its thread and browser; `failing` fails at its step 9."""
+def fake_provision(
+    failing: str, seen: list[tuple[str, str, str]], notes: list[str] | None = None
+) -> Any:
+    """Each account's run: notes its thread, browser and key note; `failing` fails at step 9."""
     lock = threading.Lock()
+    notes = [] if notes is None else notes
 
     def provision(prep: Any, options: Any, reporter: Any) -> Any:
         name = prep.settings.account
         with lock:
             seen.append((name, threading.current_thread().name, prep.browser.ws_endpoint))
+            notes.append(prep.request.note)
         time.sleep(0.05)
         if name == failing:
             raise SiteError("Step 9 (Enter the codes and confirm) timed out")
@@ -200,15 +204,21 @@ def test_an_interrupted_run_starts_no_further_account(accounts: Path) -> None:
 def test_the_cli_prints_a_line_per_account_and_exits_17(
     accounts: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("htx_keys.app.provisioning.provision", fake_provision("bob", []))
+    notes: list[str] = []
+    fake = fake_provision("bob", [], notes)
+    monkeypatch.setattr("htx_keys.app.provisioning.provision", fake)
     monkeypatch.setattr(batch, "thread_playwright", no_playwright)
     where = ["--config", str(accounts), "--ws-endpoint", "ws://127.0.0.1:9/one"]
-    run = invoke(["provision", "--note", "ci", "--accounts", "alice,bob", *where, "--quiet"])
+    run = invoke(
+        ["provision", "--note", "ci", "--accounts", "alice,bob", "--ttl", "2h", *where, "-q"]
+    )
     assert run.exit_code == 17, run.output
     lines = run.stdout.splitlines()
     assert lines[0].startswith("alice  ok      ak-alice  Read-only, Trade")
     assert lines[1] == "bob    FAILED  exit 5: Step 9 (Enter the codes and confirm) timed out"
     assert run.stderr == "htx-keys: error: 1 of 2 accounts failed: bob (exit 5)\n"
+    # --ttl: one lease end, in every account's key note
+    assert len(notes) == 2 and notes[0] == notes[1] and " until 20" in notes[0], notes
 
 
 def test_accounts_whose_worker_could_not_start_playwright_are_reported(
