@@ -17,6 +17,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -250,10 +251,8 @@ def open_page(options: BrowserOptions) -> Iterator[Any]:
     context, so nothing of other users' sessions is seen or left behind; leaving disconnects
     from it without stopping it.
     """
-    from playwright.sync_api import sync_playwright
-
     # Playwright leaves empty tracing folders in /tmp unless told where they go.
-    with tempfile.TemporaryDirectory(prefix="htx-keys-pw-") as traces_dir, sync_playwright() as p:
+    with tempfile.TemporaryDirectory(prefix="htx-keys-pw-") as traces_dir, _playwright() as p:
         browser = _start(p, options, traces_dir)
         try:
             context = browser.new_context(
@@ -270,6 +269,37 @@ def open_page(options: BrowserOptions) -> Iterator[Any]:
                 context.close()
         finally:
             browser.close()
+
+
+_THREAD = threading.local()
+
+
+@contextmanager
+def thread_playwright() -> Iterator[None]:
+    """One Playwright instance (one driver process) for every `open_page` of this thread until
+    the block ends, instead of one each: for a worker thread that runs accounts in turn.
+    Playwright's objects belong to the thread that started them, hence one per thread."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        _THREAD.playwright = p
+        try:
+            yield
+        finally:
+            _THREAD.playwright = None
+
+
+@contextmanager
+def _playwright() -> Iterator[Any]:
+    """This thread's Playwright (thread_playwright), else one for this page alone."""
+    held = getattr(_THREAD, "playwright", None)
+    if held is not None:
+        yield held
+        return
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
 
 
 def _start(p: Any, options: BrowserOptions, traces_dir: str) -> Any:

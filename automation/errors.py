@@ -28,6 +28,7 @@ class ExitStatus(IntEnum):
     ATTENTION = 14  # keys need a person: expiring soon (`keys list --expiring-within`), orphans
     NOT_FOUND = 15  # no such key, on HTX or here
     CODE_COMMAND = 16  # the code command failed, timed out or printed no code
+    SOME_FAILED = 17  # provision --accounts: one account or more failed (each says why)
     INTERRUPTED = 130  # Ctrl-C / SIGTERM
 
 
@@ -134,6 +135,13 @@ class CodeCommandError(HtxKeysError):
     """The code command (HTX_KEYS_CODE_COMMAND) failed, timed out or printed no code."""
 
     exit_status = ExitStatus.CODE_COMMAND
+
+
+class SomeFailed(HtxKeysError):
+    """Several accounts were provisioned and one or more of them failed; the output has a
+    line (or object) per account saying which and why."""
+
+    exit_status = ExitStatus.SOME_FAILED
 
 
 class ExitWith(HtxKeysError):

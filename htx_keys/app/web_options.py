@@ -12,6 +12,11 @@ from automation.modes import ArtifactModes, Mode
 if TYPE_CHECKING:
     from automation.config import Settings
 
+# provision --accounts: how many accounts run at once by default, and at most (each running
+# account costs a browser context, a Playwright driver and a thread).
+DEFAULT_JOBS = 4
+MAX_JOBS = 16
+
 
 @dataclass(frozen=True)
 class WebOptions:
@@ -39,6 +44,17 @@ class WebOptions:
     code_command: str | None = None
 
     def settings(self) -> Settings:
+        for flag, several in (
+            ("--ws-endpoint", self.ws_endpoints),
+            ("--cdp-endpoint", self.cdp_endpoints),
+        ):
+            if len(several) > 1:
+                from automation.errors import InputError
+
+                raise InputError(
+                    f"{flag} was given {len(several)} endpoints: several go with "
+                    "provision --accounts or --all-accounts; give one"
+                )
         return command_settings(
             self.base_url,
             self.api_url,
@@ -63,8 +79,21 @@ class WebOptions:
         }
 
     @property
+    def ws_endpoints(self) -> list[str]:
+        """--ws-endpoint's values (repeated or comma separated, for provision --accounts)."""
+        return split_endpoints(self.ws_endpoint)
+
+    @property
+    def cdp_endpoints(self) -> list[str]:
+        return split_endpoints(self.cdp_endpoint)
+
+    @property
     def artifacts(self) -> ArtifactModes:
         return ArtifactModes(self.trace, self.video, self.screenshot)
+
+
+def split_endpoints(value: str | None) -> list[str]:
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
 def command_settings(

@@ -16,6 +16,7 @@ from automation.modes import MODES, Mode
 from automation.schema import ENV_NAMES, SECRET_SETTINGS
 from flows.htx.limits import MAX_IPS
 from htx_keys.app.web_options import WebOptions
+from htx_keys.cli.browser_option import browser_options_for
 from htx_keys.cli.code_option import code_command_option
 from htx_keys.cli.console import echo_err
 from htx_keys.cli.params import Seconds
@@ -148,50 +149,6 @@ def store_option(func: F) -> F:
     )(func)
 
 
-def browser_options(func: F) -> F:
-    func = click.option(
-        "--headed",
-        is_flag=True,
-        help="Show the browser window (default: headless). A person at the window and the "
-        "terminal is then asked to solve captchas and type SMS codes.",
-    )(func)
-    func = remote_browser_options(func)
-    func = click.option(
-        "--browser",
-        "browser_path",
-        metavar="PATH",
-        help="Chromium/Chrome to use [env HTX_KEYS_BROWSER; default: Playwright's Chromium, "
-        "else a system one].",
-    )(func)
-    return func
-
-
-def remote_browser_options(func: F) -> F:
-    """--browser-channel, --cdp-endpoint and --ws-endpoint. No click envvar: the settings read
-    HTX_KEYS_* from the environment or the .env file (click would see the environment only)."""
-    func = click.option(
-        "--ws-endpoint",
-        metavar="URL",
-        help="Use a Playwright server (playwright run-server, Browserless) instead of a local "
-        f"browser: wss://, or ws:// on this machine [env {ENV_NAMES['ws_endpoint']}].",
-    )(func)
-    func = click.option(
-        "--cdp-endpoint",
-        metavar="URL",
-        help="Use a running Chromium through its DevTools endpoint "
-        "(e.g. http://127.0.0.1:9222) instead of a local browser: https:// or wss://, or "
-        f"http:// or ws:// on this machine [env {ENV_NAMES['cdp_endpoint']}].",
-    )(func)
-    func = click.option(
-        "--browser-channel",
-        metavar="CHANNEL",
-        help="Use the Chrome or Edge installed on this machine, found where it installs itself "
-        "on each platform: chrome, msedge, chromium (Playwright's own full build) or a -beta, "
-        f"-dev, -canary of Chrome or Edge [env {ENV_NAMES['browser_channel']}].",
-    )(func)
-    return func
-
-
 def session_option(func: F) -> F:
     return click.option(
         "--session",
@@ -322,6 +279,7 @@ def web_options(
     artifacts: tuple[Mode, Mode, Mode] | None = ("off", "off", "retain-on-failure"),
     output_dir: bool = True,
     timeout: Callable[[Any], Any] | None = None,
+    several_endpoints: bool = False,
 ) -> Callable[[F], F]:
     """Store, saved session, browser, timeout, artifacts (trace, video, screenshot defaults),
     site and account: declared here once, handed to the command as one `web: WebOptions`."""
@@ -335,7 +293,7 @@ def web_options(
         decorators: list[Callable[[F], F]] = [
             account_options,
             site_options,
-            browser_options,
+            browser_options_for(several=several_endpoints),
             session_option,
             code_command_option,
         ]

@@ -15,35 +15,11 @@ import pytest
 
 from automation.mailparse import extract_code
 from sandbox.mailer import build_verification_mail
+from tests.support.accounts_file import account_secrets, account_table
 from tests.support.cli import Background, run_cli
 from tests.support.site import Site, SiteFactory, TeamFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cost(75)]
-
-
-def account_table(name: str, site: Site) -> str:
-    return f"""
-[accounts.{name}]
-email = "{site.account.email}"
-base_url = "{site.server.base_url}"
-api_url = "{site.server.base_url}"
-imap_host = "127.0.0.1"
-imap_port = {site.dovecot.imaps_port}
-imap_user = "{site.imap_user}"
-imap_security = "tls"
-imap_ca_file = "{site.dovecot.ca_file}"
-mail_from = "*@htx.com"
-permissions = ["read", "trade"]
-"""
-
-
-def account_secrets(name: str, site: Site) -> dict[str, str]:
-    suffix = name.upper().replace("-", "_")
-    return {
-        f"HTX_PASSWORD_{suffix}": site.account.password,
-        f"HTX_TOTP_SECRET_{suffix}": site.account.totp_secret,
-        f"HTX_IMAP_PASSWORD_{suffix}": site.imap_password,
-    }
 
 
 def test_two_accounts_from_one_config_file(site_factory: SiteFactory, tmp_path: Path) -> None:

@@ -67,6 +67,17 @@ def mail_timeout(raw: str, message: str) -> Bad:
     return Bad(PROVISION, CONFIG, message, env={"HTX_MAIL_TIMEOUT": raw})
 
 
+def with_accounts(args: list[str], status: int, message: str) -> Bad:
+    """Bad input to a command that reads the accounts file ({tmp}/accounts.toml: `main`)."""
+    return Bad(
+        args,
+        status,
+        message,
+        files={"accounts.toml": ACCOUNTS},
+        env={"HTX_KEYS_CONFIG": "{tmp}/accounts.toml"},
+    )
+
+
 def github(env: dict[str, str | None], message: str, args: list[str] = PROVISION) -> Bad:
     return Bad([*args, "--format", "github"], CONFIG, message, env=env)
 
@@ -499,6 +510,91 @@ CASES: dict[str, Bad] = {
         USAGE,
         "Unknown store 's3:bucket': use keyring, json:PATH or env-file:PATH",
         env={"HTX_KEYS_STORE": "s3:bucket"},
+    ),
+    # --- several accounts: provision --accounts / --all-accounts ------------------------------
+    "jobs-zero": with_accounts(
+        [*PROVISION, "--accounts", "main", "--jobs", "0"],
+        USAGE,
+        "Invalid value for '--jobs': 0 is not in the range 1<=x<=16.",
+    ),
+    "jobs-without-accounts": Bad(
+        [*PROVISION, "--jobs", "2"], USAGE, "--jobs goes with --accounts or --all-accounts"
+    ),
+    "accounts-with-account": Bad(
+        [*PROVISION, "--accounts", "main", "--account", "main"],
+        USAGE,
+        "--accounts names the accounts: not with --account",
+    ),
+    "accounts-and-all-accounts": Bad(
+        [*PROVISION, "--accounts", "main", "--all-accounts"],
+        USAGE,
+        "Give --accounts or --all-accounts, not both",
+    ),
+    "accounts-unknown": with_accounts(
+        [*PROVISION, "--accounts", "main,nobody"],
+        USAGE,
+        "--accounts: No account 'nobody' in {tmp}/accounts.toml; the accounts there are: main",
+    ),
+    "accounts-twice": with_accounts(
+        [*PROVISION, "--accounts", "main", "--accounts", "main"],
+        USAGE,
+        "--accounts names 'main' twice",
+    ),
+    "accounts-empty": Bad(
+        [*PROVISION, "--accounts", ","], USAGE, "--accounts needs at least one account name"
+    ),
+    "all-accounts-no-file": Bad(
+        [*PROVISION, "--all-accounts"],
+        CONFIG,
+        "--all-accounts: {tmp}/none.toml does not exist",
+        env={"HTX_KEYS_CONFIG": "{tmp}/none.toml"},
+    ),
+    "accounts-with-count": Bad(
+        [*PROVISION, "--accounts", "main", "--count", "2"],
+        USAGE,
+        "--count makes one account's keys: not with --accounts",
+    ),
+    "all-accounts-with-sub-uid": Bad(
+        [*PROVISION, "--all-accounts", "--sub-uid", "5"],
+        USAGE,
+        "--sub-uid makes one account's keys: not with --all-accounts",
+    ),
+    "accounts-format-github": Bad(
+        [*PROVISION, "--accounts", "main", "--format", "github"],
+        USAGE,
+        "--format github hands on one key: with --accounts use --format text or json",
+    ),
+    "several-endpoints-one-account": Bad(
+        [*PROVISION, "--ws-endpoint", "ws://127.0.0.1:9/a,ws://127.0.0.1:9/b"],
+        USAGE,
+        "--ws-endpoint was given 2 endpoints: several go with provision --accounts or "
+        "--all-accounts; give one",
+    ),
+    "accounts-endpoint-in-the-clear": with_accounts(
+        [
+            *PROVISION,
+            "--accounts",
+            "main",
+            "--ws-endpoint",
+            "ws://127.0.0.1:9/a",
+            "--ws-endpoint",
+            "ws://192.0.2.1:9/b",
+        ],
+        USAGE,
+        clear("--ws-endpoint", "ws://192.0.2.1:9/b", "wss://"),
+    ),
+    "accounts-ws-and-cdp": with_accounts(
+        [
+            *PROVISION,
+            "--accounts",
+            "main",
+            "--ws-endpoint",
+            "ws://127.0.0.1:9/a",
+            "--cdp-endpoint",
+            "http://127.0.0.1:9",
+        ],
+        USAGE,
+        "Give --cdp-endpoint or --ws-endpoint, not both",
     ),
 }
 

@@ -169,6 +169,8 @@ LIGHT_APP_MODULES = {
     "htx_keys.app",
     "htx_keys.app.web_options",
     "htx_keys.app.web_options.WebOptions",
+    "htx_keys.app.web_options.DEFAULT_JOBS",
+    "htx_keys.app.web_options.MAX_JOBS",
     "htx_keys.app.guide_values",
     "htx_keys.app.guide_values.EXAMPLE_IP",
     "htx_keys.app.guide_values.EXAMPLE_NOTE",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
+from htx_keys.cli.browser_option import browser_options
 from htx_keys.cli.options import (
-    browser_options,
     insecure_option,
     output_options,
     totp_period_option,

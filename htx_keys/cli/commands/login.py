@@ -8,13 +8,13 @@ from pathlib import Path
 import click
 
 from automation.errors import InputError
+from htx_keys.cli.browser_option import remote_browser_options
 from htx_keys.cli.code_option import code_command_option
 from htx_keys.cli.console import echo, echo_err, echo_secret
 from htx_keys.cli.options import (
     account_options,
     ask_person,
     quiet_option,
-    remote_browser_options,
     session_option,
     site_options,
 )

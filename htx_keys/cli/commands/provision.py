@@ -7,7 +7,7 @@ import click
 
 from automation.errors import InputError
 from flows.htx.limits import MAX_KEYS, MAX_NOTE
-from htx_keys.app.web_options import WebOptions
+from htx_keys.app.web_options import DEFAULT_JOBS, MAX_JOBS, WebOptions
 from htx_keys.cli.options import (
     check_parent_key,
     ip_option,
@@ -50,9 +50,31 @@ from htx_keys.cli.params import ttl_option
     is_flag=True,
     help="With --count: create N more keys, whatever already exists.",
 )
+@click.option(
+    "--accounts",
+    "accounts",
+    multiple=True,
+    metavar="A,B,C",
+    help="Make a key for each of these accounts of the accounts file, at once, in one "
+    "browser (a context each); repeatable or comma separated. Each account's result "
+    "and failure is reported on its own; exit 17 when any failed.",
+)
+@click.option(
+    "--all-accounts",
+    is_flag=True,
+    help="As --accounts, for every account in the accounts file.",
+)
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, MAX_JOBS),
+    metavar="N",
+    help=f"With --accounts/--all-accounts: how many accounts run at once [default: "
+    f"{DEFAULT_JOBS}]. One account's waits (the mail, the next GA window) overlap the others' "
+    "work; each running account costs a browser context and a Playwright driver.",
+)
 @ttl_option
 @key_output_options
-@web_options()
+@web_options(several_endpoints=True)
 def provision(
     note: str,
     permissions: tuple[str, ...],
@@ -68,6 +90,9 @@ def provision(
     quiet: bool,
     show_secret: bool,
     export_env: bool,
+    accounts: tuple[str, ...],
+    all_accounts: bool,
+    jobs: int | None,
     web: WebOptions,
 ) -> None:
     """Log in, create one API key, store it, verify it and print what was made.
@@ -79,7 +104,34 @@ def provision(
     HTX_KEYS_NOTE_TAG) so `keys reconcile` can tell the tool's keys from others; with --ttl
     the tag carries the end of the key's lease ("ci-bot [htx-keys until 20261130T030000Z]"),
     for `keys reap`.
+
+    With --accounts a,b,c (or --all-accounts) it makes one key for each named account of the
+    accounts file, --jobs of them at once in one browser, and prints a line per account (or a
+    JSON list with an object per account: the fields above plus account, error and
+    exit_status). One account failing does not stop the others; the exit status is then 17.
+    Several --ws-endpoint or --cdp-endpoint values spread the accounts over those browsers.
     """
+    if accounts or all_accounts:
+        from htx_keys.cli.commands.provision_batch import provision_batch
+
+        provision_batch(
+            accounts,
+            all_accounts,
+            jobs,
+            note=note,
+            permissions=permissions,
+            ips=ips,
+            allow_withdraw=allow_withdraw,
+            ttl=ttl,
+            verify=not no_verify,
+            fmt=fmt,
+            quiet=quiet,
+            refused=_refused_with_accounts(sub_uid, parent_key, count, allow_duplicate, export_env),
+            web=web,
+        )
+        return
+    if jobs is not None:
+        raise InputError("--jobs goes with --accounts or --all-accounts")
     from flows.htx.lease import lease_end
     from flows.htx.limits import check_request
     from htx_keys.app.output import KeyOutput
@@ -123,3 +175,21 @@ def provision(
         from htx_keys.app.provisioning import provision_one
 
         out.report([provision_one(run, request)])
+
+
+def _refused_with_accounts(
+    sub_uid: int | None,
+    parent_key: str | None,
+    count: int | None,
+    allow_duplicate: bool,
+    export_env: bool,
+) -> str | None:
+    """The first flag given that makes no sense for several accounts, or None."""
+    given = {
+        "--sub-uid": sub_uid is not None,
+        "--parent-key": bool(parent_key),
+        "--count": count is not None,
+        "--allow-duplicate": allow_duplicate,
+        "--export-env": export_env,
+    }
+    return next((flag for flag, on in given.items() if on), None)
