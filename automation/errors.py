@@ -28,6 +28,7 @@ class ExitStatus(IntEnum):
     ATTENTION = 14  # keys need a person: expiring soon (`keys list --expiring-within`), orphans
     NOT_FOUND = 15  # no such key, on HTX or here
     CODE_COMMAND = 16  # the code command failed, timed out or printed no code
+    PICTURES_CHANGED = 17  # `record --compare`: a step's picture differs from the old guide's
     INTERRUPTED = 130  # Ctrl-C / SIGTERM
 
 
