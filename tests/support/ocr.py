@@ -222,6 +222,45 @@ def video_frames(
     return frames
 
 
+def gif_frames(gif: Path, out_dir: Path, *, max_frames: int = MAX_VIDEO_FRAMES) -> list[Path]:
+    """Every frame of an animated GIF (a frame per step: all of them, up to `max_frames`), as
+    PNGs upscaled like ocr_image does; named at-<n>.png."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scale = f"scale=w='if(lt(iw,{UPSCALE_BELOW_PX}),2*iw,iw)':h=-2:flags=lanczos"
+    subprocess.run(
+        [
+            *(_ffmpeg(), "-loglevel", "error", "-y", "-i", str(gif)),
+            *("-vf", scale, "-fps_mode", "passthrough", "-frames:v", str(max_frames)),
+            str(out_dir / "at-%03d.png"),
+        ],
+        capture_output=True,
+        check=True,
+        timeout=TIMEOUT_S,
+    )
+    return sorted(out_dir.glob("at-*.png"))
+
+
+# Pages of a PDF are rendered at this resolution for OCR: the guide prints a 1280 px
+# screenshot about 180 mm wide, so 180 dpi gives its text back at about its own size.
+PDF_DPI = 180
+MAX_PDF_PAGES = 40
+
+
+def pdf_pages(pdf: Path, out_dir: Path, *, dpi: int = PDF_DPI) -> list[Path]:
+    """Each page of a PDF as a PNG (poppler's pdftoppm), at most MAX_PDF_PAGES."""
+    binary = shutil.which("pdftoppm")
+    if binary is None:
+        raise RuntimeError("pdftoppm is not installed: run scripts/setup-system.sh --test")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [binary, "-r", str(dpi), "-l", str(MAX_PDF_PAGES), "-png", str(pdf), str(out_dir / "page")],
+        capture_output=True,
+        check=True,
+        timeout=TIMEOUT_S,
+    )
+    return sorted(out_dir.glob("page-*.png"))
+
+
 def frame_time(frame: Path) -> float:
     """The time in the video of a frame from video_frames()."""
     match = re.fullmatch(r"at-(\d+\.\d+)s", frame.stem)
