@@ -5,7 +5,6 @@ video player and print style, and the checks of --scale, --theme and --compare."
 from __future__ import annotations
 
 import base64
-import json
 import re
 import shutil
 import subprocess
@@ -27,6 +26,7 @@ from automation.guide_pdf import pdf_pages
 from automation.media import THUMB_SIZE, h264_encoder, thumbnails, to_gif, to_mp4
 from htx_keys.app.record import check_look, compare_status
 from htx_keys.app.record_outputs import check_compare_dir, keep_old_pictures
+from tests.support.media_probe import parse_vtt, probe
 
 CHAPTERS = [
     {
@@ -40,30 +40,12 @@ CHAPTERS = [
 ]
 
 
-def parse_vtt(text: str) -> list[tuple[str, float, float, list[str]]]:
-    """(identifier, start, end, text lines) of each cue; strict about the timing line."""
-    blocks = text.strip("\n").split("\n\n")
-    assert blocks[0] == "WEBVTT"
-    out = []
-    for block in blocks[1:]:
-        ident, timing, *lines = block.split("\n")
-        match = re.fullmatch(
-            r"(\d\d):(\d\d):(\d\d)\.(\d{3}) --> (\d\d):(\d\d):(\d\d)\.(\d{3})", timing
-        )
-        assert match, timing
-        h1, m1, s1, f1, h2, m2, s2, f2 = (int(g) for g in match.groups())
-        start = h1 * 3600 + m1 * 60 + s1 + f1 / 1000
-        end = h2 * 3600 + m2 * 60 + s2 + f2 / 1000
-        out.append((ident, start, end, lines))
-    return out
-
-
 def test_captions_have_one_cue_per_chapter_with_its_title_and_sentence() -> None:
     parsed = parse_vtt(render_vtt(cues(CHAPTERS, duration=3730.0)))
-    assert [c[0] for c in parsed] == ["step-1", "step-2", "step-3"]
-    assert [(c[1], c[2]) for c in parsed] == [(0.25, 4.5), (4.5, 3725.125), (3725.125, 3730.0)]
-    assert parsed[0][3] == ["Step 1: Open the site", "Go to &lt;the&gt; site &amp; log in."]
-    assert parsed[1][3] == ["Step 2: Press Create", "Press Create."]  # no blank line in a cue
+    assert [c.ident for c in parsed] == ["step-1", "step-2", "step-3"]
+    assert [(c.start, c.end) for c in parsed] == [(0.25, 4.5), (4.5, 3725.125), (3725.125, 3730.0)]
+    assert parsed[0].lines == ["Step 1: Open the site", "Go to &lt;the&gt; site &amp; log in."]
+    assert parsed[1].lines == ["Step 2: Press Create", "Press Create."]  # no blank line in a cue
 
 
 def test_the_last_cue_lasts_without_a_known_duration() -> None:
@@ -96,20 +78,6 @@ def ffmpeg() -> None:
         pytest.skip("ffmpeg is not installed: run scripts/setup-system.sh")
 
 
-def probe(path: Path) -> dict[str, object]:
-    out = subprocess.run(
-        [
-            *("ffprobe", "-v", "error", "-count_frames", "-show_entries"),
-            *("stream=codec_name,width,height,pix_fmt,nb_read_frames", "-of", "json", str(path)),
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    (stream,) = json.loads(out)["streams"]
-    return dict(stream)
-
-
 def test_the_gif_has_a_scaled_frame_per_picture(tmp_path: Path, ffmpeg: None) -> None:
     pictures = [
         picture(tmp_path / f"0{n}-step.png", "1280x800", f"{100 * n}:100:200:80:red")
@@ -118,8 +86,8 @@ def test_the_gif_has_a_scaled_frame_per_picture(tmp_path: Path, ffmpeg: None) ->
     gif = tmp_path / "guide.gif"
     to_gif(pictures, gif, width=320)
     info = probe(gif)
-    assert (info["codec_name"], info["width"], info["height"]) == ("gif", 320, 200)
-    assert int(str(info["nb_read_frames"])) == 3
+    assert (info["codec_name"], info["width"], info["height"]) == ("gif", "320", "200")
+    assert int(info["nb_read_frames"]) == 3
     assert gif.stat().st_size < 20_000
 
 
@@ -137,8 +105,8 @@ def test_the_mp4_is_h264_that_safari_plays(tmp_path: Path, ffmpeg: None) -> None
     info = probe(mp4)
     # Even sizes and 4:2:0, as the H.264 decoders of Safari and phones want them.
     assert (info["codec_name"], info["pix_fmt"]) == ("h264", "yuv420p")
-    assert (info["width"], info["height"]) == (320, 200)
-    assert int(str(info["nb_read_frames"])) == 10
+    assert (info["width"], info["height"]) == ("320", "200")
+    assert int(info["nb_read_frames"]) == 10
     head = mp4.read_bytes()[:64]
     assert head[4:8] == b"ftyp" and b"moov" in mp4.read_bytes()[:4096]  # faststart: index first
 
