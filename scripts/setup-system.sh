@@ -2,13 +2,14 @@
 # System packages htx-keys needs on Debian/Ubuntu. Safe to run again: installs only what is
 # missing. Plain: Chromium and ffmpeg (for the demo and video). --test adds what the tests
 # run for real: Dovecot (IMAP + LMTP), gnome-keyring with D-Bus, secret-tool, Xvfb, and
-# tesseract (the leak check reads screenshots and video frames for secrets).
+# tesseract (the leak check reads screenshots and video frames for secrets) and poppler-utils
+# (pdftoppm renders guide.pdf's pages for it; pdfinfo and pdftotext check the PDF).
 set -euo pipefail
 
 packages=(chromium ffmpeg fonts-liberation ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(dovecot-imapd dovecot-lmtpd gnome-keyring dbus dbus-x11 libsecret-tools xvfb xauth
-    tesseract-ocr tesseract-ocr-eng)
+    tesseract-ocr tesseract-ocr-eng poppler-utils)
 fi
 
 missing=()
