@@ -201,18 +201,7 @@ def video_frames(
     directory the caller removes."""
     interval = max(every_s, video_duration(webm) / max_frames, 0.001)
     target = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="frames-"))
-    target.mkdir(parents=True, exist_ok=True)
-    scale = f"scale=w='if(lt(iw,{UPSCALE_BELOW_PX}),2*iw,iw)':h=-2:flags=lanczos"
-    subprocess.run(
-        [
-            *(_ffmpeg(), "-loglevel", "error", "-y", "-i", str(webm)),
-            *("-vf", f"fps=1/{interval:.6f},{scale}", "-frames:v", str(max_frames)),
-            str(target / "frame-%05d.png"),
-        ],
-        capture_output=True,
-        check=True,
-        timeout=TIMEOUT_S,
-    )
+    _frames_as_png(webm, target / "frame-%05d.png", f"fps=1/{interval:.6f},", max_frames)
     frames = []
     # The fps filter emits frame n for time n * interval (n from 0): name each by that time.
     for n, path in enumerate(sorted(target.glob("frame-*.png"))):
@@ -225,19 +214,24 @@ def video_frames(
 def gif_frames(gif: Path, out_dir: Path, *, max_frames: int = MAX_VIDEO_FRAMES) -> list[Path]:
     """Every frame of an animated GIF (a frame per step: all of them, up to `max_frames`), as
     PNGs upscaled like ocr_image does; named at-<n>.png."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _frames_as_png(gif, out_dir / "at-%03d.png", "", max_frames, "-fps_mode", "passthrough")
+    return sorted(out_dir.glob("at-*.png"))
+
+
+def _frames_as_png(source: Path, pattern: Path, select: str, max_frames: int, *extra: str) -> None:
+    """ffmpeg: frames of `source` (after the `select` filters) as PNGs named by `pattern`,
+    upscaled like ocr_image does."""
+    pattern.parent.mkdir(parents=True, exist_ok=True)
     scale = f"scale=w='if(lt(iw,{UPSCALE_BELOW_PX}),2*iw,iw)':h=-2:flags=lanczos"
     subprocess.run(
         [
-            *(_ffmpeg(), "-loglevel", "error", "-y", "-i", str(gif)),
-            *("-vf", scale, "-fps_mode", "passthrough", "-frames:v", str(max_frames)),
-            str(out_dir / "at-%03d.png"),
+            *(_ffmpeg(), "-loglevel", "error", "-y", "-i", str(source)),
+            *("-vf", f"{select}{scale}", *extra, "-frames:v", str(max_frames), str(pattern)),
         ],
         capture_output=True,
         check=True,
         timeout=TIMEOUT_S,
     )
-    return sorted(out_dir.glob("at-*.png"))
 
 
 # Pages of a PDF are rendered at this resolution for OCR: the guide prints a 1280 px
