@@ -35,6 +35,7 @@ from htx_keys.app.provisioning import provision
 from htx_keys.app.record_outputs import (
     EXTRA_OUTPUTS,
     check_compare_dir,
+    check_tools,
     extras_paths,
     keep_old_pictures,
     write_outputs,
@@ -93,6 +94,7 @@ def record_guide(
     old_steps = check_compare_dir(compare) if compare is not None else None
     if not 0 < threshold < 1:
         raise InputError(f"--threshold {threshold:g}: a fraction of the picture, above 0, below 1")
+    check_tools(video=web.video != "off")
     reporter = Reporter(quiet=quiet)
     options = RunOptions(
         headed=web.headed,

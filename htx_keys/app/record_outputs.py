@@ -25,7 +25,7 @@ from automation.errors import InputError
 from automation.files import atomic_write
 from automation.guide import Guide, Player, render_html, write_guide
 from automation.guide_pdf import print_pdf
-from automation.media import to_gif, to_mp4
+from automation.media import ffmpeg, h264_encoder, to_gif, to_mp4
 from automation.runner import Reporter
 
 # What these write into DIR: removed before a run with the recorder's own outputs.
@@ -43,6 +43,14 @@ class Extras:
     markdown: Path | None = None
     page: Path | None = None
     changes: list[StepChange] = field(default_factory=list)
+
+
+def check_tools(video: bool) -> None:
+    """ffmpeg (the GIF, thumbnails) and, with a video, its H.264 encoder: checked before the
+    run, not found missing once a key was made."""
+    ffmpeg()
+    if video:
+        h264_encoder()
 
 
 def check_compare_dir(folder: Path) -> Path:
