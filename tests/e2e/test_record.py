@@ -60,7 +60,10 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
     env = {"HTX_KEYS_STATE_DIR": str(base / "state")}
     # The guide is the same at any GA step; short chapter cards make a shorter video.
     quick = ["--totp-period", str(SHORT_TOTP_STEP_S), "--chapter-seconds", "0.3"]
-    run = run_cli(["record", "--out", str(out), "--format", "json", *quick], env, cwd=base)
+    # A busy machine makes a recording slow (captions, MP4, GIF and PDF are made after it).
+    run = run_cli(
+        ["record", "--out", str(out), "--format", "json", *quick], env, cwd=base, timeout=480
+    )
     assert run.returncode == 0, run.explain()
     print(f"htx-keys record wall time: {run.seconds:.1f} s")
     return Recorded(out, run, json.loads(run.stdout))
@@ -75,7 +78,9 @@ def restyled(recorded: Recorded, tmp_path_factory: pytest.TempPathFactory) -> Re
     env = {"HTX_KEYS_STATE_DIR": str(base / "state")}
     args = ["--scale", "2", "--theme", "dark", "--compare", str(recorded.out)]
     quick = ["--totp-period", str(SHORT_TOTP_STEP_S), "--video", "off", "--trace", "off"]
-    run = run_cli(["record", "--out", str(out), "--format", "json", *args, *quick], env, cwd=base)
+    run = run_cli(
+        ["record", "--out", str(out), "--format", "json", *args, *quick], env, cwd=base, timeout=480
+    )
     assert run.returncode == 17, run.explain()  # every picture is darker
     return Recorded(out, run, json.loads(run.stdout))
 

@@ -23,7 +23,7 @@ from automation.compare import (
 from automation.errors import ExitStatus, InputError
 from automation.guide import Guide, GuideStep, Player, render_html
 from automation.guide_pdf import pdf_pages
-from automation.media import THUMB_SIZE, h264_encoder, thumbnails, to_gif, to_mp4
+from automation.media import MP4_FPS, THUMB_SIZE, h264_encoder, thumbnails, to_gif, to_mp4
 from htx_keys.app.record import check_look, compare_status
 from htx_keys.app.record_outputs import check_compare_dir, keep_old_pictures
 from tests.support.media_probe import parse_vtt, probe
@@ -96,7 +96,7 @@ def test_the_mp4_is_h264_that_safari_plays(tmp_path: Path, ffmpeg: None) -> None
     subprocess.run(
         [
             *("ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi"),
-            *("-i", "testsrc=size=321x201:rate=10:duration=1", "-c:v", "libvpx", str(webm)),
+            *("-i", "testsrc=size=321x201:rate=25:duration=1", "-c:v", "libvpx", str(webm)),
         ],
         check=True,
     )
@@ -106,7 +106,7 @@ def test_the_mp4_is_h264_that_safari_plays(tmp_path: Path, ffmpeg: None) -> None
     # Even sizes and 4:2:0, as the H.264 decoders of Safari and phones want them.
     assert (info["codec_name"], info["pix_fmt"]) == ("h264", "yuv420p")
     assert (info["width"], info["height"]) == ("320", "200")
-    assert int(info["nb_read_frames"]) == 10
+    assert int(info["nb_read_frames"]) == MP4_FPS  # one second of it
     head = mp4.read_bytes()[:64]
     assert head[4:8] == b"ftyp" and b"moov" in mp4.read_bytes()[:4096]  # faststart: index first
 
