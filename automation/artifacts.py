@@ -74,6 +74,7 @@ class RunArtifacts:
     private_texts: list[str] = field(default_factory=list)
     _tracing: Any = None
     _video_started: float | None = None
+    video_seconds: float | None = None  # how long the screencast ran, once stopped
     _screencast_page: Any = None
     _finished: bool = False
 
@@ -162,6 +163,8 @@ class RunArtifacts:
         if self._screencast_page is not None:
             page, self._screencast_page = self._screencast_page, None
             path = self.directory / "video.webm"
+            if self._video_started is not None:
+                self.video_seconds = round(self.clock() - self._video_started, 3)
             try:
                 page.screencast.stop()
             except Exception as exc:
@@ -213,7 +216,10 @@ class RunArtifacts:
         self.video = path
         if self.chapters:
             self.chapters_file = self.directory / "chapters.json"
-            data = {"video": path.name, "chapters": [asdict(c) for c in self.chapters]}
+            data: dict[str, Any] = {"video": path.name}
+            if self.video_seconds is not None:
+                data["duration"] = self.video_seconds
+            data["chapters"] = [asdict(c) for c in self.chapters]
             self.chapters_file.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
             self._own(self.chapters_file)
 

@@ -241,6 +241,8 @@ class BrowserOptions:
     timeout_ms: float = 30_000
     record_video_dir: Path | None = None
     storage_state: dict[str, Any] | None = field(default=None, repr=False)  # a saved login
+    scale: float = 1.0  # device pixels per CSS pixel: 2 makes high-DPI screenshots
+    color_scheme: str | None = None  # "light" / "dark": prefers-color-scheme; None: browser's
 
 
 @contextmanager
@@ -260,6 +262,8 @@ def open_page(options: BrowserOptions) -> Iterator[Any]:
                 locale="en-US",
                 record_video_dir=options.record_video_dir,
                 storage_state=options.storage_state,
+                device_scale_factor=options.scale,
+                **({"color_scheme": options.color_scheme} if options.color_scheme else {}),
             )
             context.set_default_timeout(options.timeout_ms)
             page = context.new_page()

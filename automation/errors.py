@@ -29,6 +29,7 @@ class ExitStatus(IntEnum):
     NOT_FOUND = 15  # no such key, on HTX or here
     CODE_COMMAND = 16  # the code command failed, timed out or printed no code
     SOME_FAILED = 17  # provision --accounts: one account or more failed (each says why)
+    PICTURES_CHANGED = 18  # `record --compare`: a step's picture differs from the old guide's
     INTERRUPTED = 130  # Ctrl-C / SIGTERM
 
 

@@ -103,6 +103,17 @@ img { display: block; max-width: 100%; height: auto; border: 1px solid #dde2ea;
 .note { border-left: 4px solid #ffb08f; background: #fff6f1; padding: 8px 14px;
   margin: 16px 0 0; border-radius: 0 8px 8px 0; }
 code { background: #eef1f5; padding: 1px 5px; border-radius: 4px; }
+video { display: block; width: 100%; height: auto; border-radius: 8px; background: #000; }
+@page { size: A4; margin: 14mm; }
+@media print {
+  body { background: #fff; font-size: 12pt; }
+  main { max-width: none; padding: 0; }
+  section { box-shadow: none; border: 1px solid #dde2ea; margin: 0 0 12px; }
+  section.step { break-before: page; }
+  figure, img, .note { break-inside: avoid; }
+  img { max-height: 200mm; width: auto; max-width: 100%; }
+  #video { display: none; }
+}
 """
 
 
@@ -116,9 +127,38 @@ def _note(title: str, description: str) -> str:
     return f'<p class="note"><strong>{NOTE}: {_inline(title)}.</strong> {_inline(description)}</p>'
 
 
-def render_html(guide: Guide, root: Path) -> str:
-    """One file with everything in it: images as data: URIs, the style inline."""
+@dataclass(frozen=True)
+class Player:
+    """The recording shown at the top of guide.html: video files beside the guide (too large
+    to embed), the captions embedded (a file: page may not load a track from a file:)."""
+
+    sources: tuple[tuple[str, str], ...]  # (file name relative to the guide, MIME type)
+    captions: str | None = None  # WebVTT text
+
+
+def _player(player: Player) -> str:
+    sources = "".join(
+        f'<source src="{html.escape(name)}" type="{mime}">' for name, mime in player.sources
+    )
+    track = ""
+    if player.captions is not None:
+        data = base64.b64encode(player.captions.encode("utf-8")).decode("ascii")
+        track = (
+            '<track kind="captions" srclang="en" label="English (steps)" default '
+            f'src="data:text/vtt;base64,{data}">'
+        )
+    return (
+        '<section id="video"><h2>The whole flow on video</h2>'
+        f'<video controls preload="metadata">{sources}{track}</video></section>'
+    )
+
+
+def render_html(guide: Guide, root: Path, player: Player | None = None) -> str:
+    """One file with everything in it (images as data: URIs, the style inline), except the
+    video a `player` names, which sits beside it."""
     body = [f"<h1>{_inline(guide.title)}</h1>", f'<p class="intro">{_inline(guide.intro)}</p>']
+    if player is not None and player.sources:
+        body.append(_player(player))
     if guide.requirements:
         items = "".join(f"<li>{_inline(item)}</li>" for item in guide.requirements)
         body.append(f'<section id="what-you-need"><h2>What you need</h2><ul>{items}</ul></section>')
@@ -146,12 +186,14 @@ def render_html(guide: Guide, root: Path) -> str:
     )
 
 
-def write_guide(guide: Guide, root: Path, *, private: bool = False) -> tuple[Path, Path]:
+def write_guide(
+    guide: Guide, root: Path, *, private: bool = False, player: Player | None = None
+) -> tuple[Path, Path]:
     """guide.md and guide.html in `root`; returns their paths. `private` (a real account's
     run): the folder 0700, the files 0600 from their first byte."""
     markdown = root / "guide.md"
     page = root / "guide.html"
-    texts = ((markdown, render_markdown(guide)), (page, render_html(guide, root)))
+    texts = ((markdown, render_markdown(guide)), (page, render_html(guide, root, player)))
     if private:
         private_dir(root)
         for path, text in texts:

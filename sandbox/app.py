@@ -134,6 +134,8 @@ def _render(request: Request, name: str, **context: Any) -> Response:
         # First visit of this browser: the cookie banner and the announcement.
         show_consent=texts.CONSENT_COOKIE not in request.cookies,
         show_notice=texts.NOTICE_COOKIE not in request.cookies,
+        # The theme switch's choice; without one the style follows prefers-color-scheme.
+        theme=theme if (theme := request.cookies.get(texts.THEME_COOKIE)) in texts.THEMES else "",
         notice_delay_ms=faults.latency_ms,
         unknown_overlay=faults.unknown_overlay,
     )

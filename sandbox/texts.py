@@ -29,6 +29,8 @@ SURVEY_TITLE = "Help us improve HTX"
 SURVEY_TEXT = "Tell us what you think of the new design: it takes one minute."
 # Cookies that remember a dismissed banner / announcement for one year.
 CONSENT_COOKIE = "htx_consent"
+THEME_COOKIE = "htx_theme"  # "dark" / "light": the top bar's theme switch; none: the system's
+THEMES = ("light", "dark")
 NOTICE_COOKIE = "htx_notice"
 # A fault (Faults.send_rate_limited): Send refused for asking too often. HTX's REST gateway's
 # wording for its frequency limit [V: ccxt htx.py]; that the website's Send says the same is [I].

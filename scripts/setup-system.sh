@@ -3,13 +3,14 @@
 # missing. Plain: Chromium, its headless build (chromium-headless-shell: what headless runs use,
 # lighter than the full browser) and ffmpeg (for the demo and video). --test adds what the tests
 # run for real: Dovecot (IMAP + LMTP), gnome-keyring with D-Bus, secret-tool, Xvfb, and
-# tesseract (the leak check reads screenshots and video frames for secrets).
+# tesseract (the leak check reads screenshots and video frames for secrets) and poppler-utils
+# (pdftoppm renders guide.pdf's pages for it; pdfinfo and pdftotext check the PDF).
 set -euo pipefail
 
 packages=(chromium chromium-headless-shell ffmpeg fonts-liberation ca-certificates)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(dovecot-imapd dovecot-lmtpd gnome-keyring dbus dbus-x11 libsecret-tools xvfb xauth
-    tesseract-ocr tesseract-ocr-eng)
+    tesseract-ocr tesseract-ocr-eng poppler-utils)
 fi
 
 missing=()

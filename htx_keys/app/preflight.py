@@ -43,6 +43,8 @@ class RunOptions:
     private_artifacts: bool = False  # artifacts_dir's files 0600, folders 0700 (a real account)
     artifacts: ArtifactModes = field(default_factory=ArtifactModes)
     chapter_ms: float = 1500.0  # how long each chapter card holds the video
+    scale: float = 1.0  # device pixels per CSS pixel of pictures (`record --scale 2`)
+    color_scheme: str | None = None  # the browser's prefers-color-scheme (`record --theme`)
     use_totp_state: bool = True  # remember used GA steps across runs (off for throwaway seeds)
     verify: bool = True  # check the new key with signed REST calls once it is stored
     hooks: Sequence[StepHook[Any]] = ()

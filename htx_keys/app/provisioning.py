@@ -85,6 +85,8 @@ def site_context(
             timeout_ms=options.timeout_ms,
             storage_state=prep.saved_state,
             record_video_dir=rec.artifacts.fallback_video_dir,
+            scale=options.scale,
+            color_scheme=options.color_scheme,
         )
         failed = True
         try:

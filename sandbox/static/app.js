@@ -42,6 +42,22 @@ window.HTX = (function () {
     document.cookie = name + "=" + value + "; path=/; max-age=" + YEAR_S + "; samesite=lax";
   }
 
+  /* The theme switch: the other theme than the one shown (the cookie's, else the system's),
+     remembered for a year. */
+  function setupThemeSwitch() {
+    const button = document.querySelector("[data-theme-switch]");
+    if (!button) { return; }
+    button.addEventListener("click", function () {
+      const root = document.documentElement;
+      const shown = root.dataset.theme ||
+        (window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light");
+      const next = shown === "dark" ? "light" : "dark";
+      root.dataset.theme = next;
+      remember("htx_theme", next);
+      button.setAttribute("aria-label", "Switch to the " + shown + " theme");
+    });
+  }
+
   function setupOverlays() {
     const banner = document.getElementById("cookie-banner");
     if (banner) {
@@ -220,6 +236,7 @@ window.HTX = (function () {
 
   document.addEventListener("DOMContentLoaded", setupAccountMenu);
   document.addEventListener("DOMContentLoaded", setupOverlays);
+  document.addEventListener("DOMContentLoaded", setupThemeSwitch);
   document.addEventListener("DOMContentLoaded", setupDivButtons);
 
   return { api, showError, clearError, setBusy, renderSendButton, openDialog, closeDialog,

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page
 
+from automation.media import to_gif, to_mp4
 from tests.support.leakcheck import ScanStats, scan
 from tests.support.leakcheck_plugin import LeakSession, check_for_leaks, known_secrets
 from tests.support.ocr import require_tesseract
@@ -102,6 +103,38 @@ def test_a_video_and_a_trace_that_show_the_key_are_caught(browser: Browser, tmp_
     assert {"zip", "ocr-zip", "ocr-video"} <= hows, [str(f) for f in found]
     assert stats.videos == 1
     assert not any(f.how == "bytes" for f in found)  # the zip compresses it out of sight
+
+
+def test_a_pdf_a_gif_and_an_mp4_that_show_the_key_are_caught(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """What `record` makes of its files (automation/media.py, guide_pdf.py), made here of a
+    page that shows the key: the PDF's page (pdftoppm), the GIF's frame and the MP4's frames
+    are read by OCR, and each is caught."""
+    require_tesseract()
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    out.mkdir()
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, record_video_dir=str(raw)
+    )
+    page = context.new_page()
+    page.set_content(key_page(SECRET_KEY))
+    page.wait_for_timeout(1500)
+    page.screenshot(path=str(raw / "01-created.png"))
+    (out / "guide.pdf").write_bytes(page.pdf(format="A4"))
+    context.close()
+    (webm,) = raw.glob("*.webm")
+    to_mp4(webm, out / "video.mp4")
+    to_gif([raw / "01-created.png"], out / "guide.gif")
+    stats = ScanStats()
+    found = scan([out], {"secret key": SECRET_KEY}, stats=stats)
+    places = {(f.path.name, f.how.split("@")[0].split(":")[0]) for f in found}
+    assert places == {
+        ("guide.pdf", "ocr-pdf"),
+        ("guide.gif", "ocr-gif"),
+        ("video.mp4", "ocr-video"),
+    }, [str(f) for f in found]
+    assert stats.videos == 3
 
 
 def test_a_code_in_bytes_is_found_exactly(tmp_path: Path) -> None:

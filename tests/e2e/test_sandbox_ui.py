@@ -195,3 +195,26 @@ def test_delete_key_through_the_ui(page: Page, sandbox: tuple[SandboxServer, Acc
     authenticate(page, srv, ga)
     expect(page.get_by_role("row", name="No data")).to_be_visible()
     assert srv.state.keys_for(account.email) == []
+
+
+def test_the_theme_switch_and_the_browser_preference(
+    sandbox: tuple[SandboxServer, Account], page: Page
+) -> None:
+    """The pages follow prefers-color-scheme until the top bar's switch is used; the switch's
+    choice is remembered across pages and wins over the browser's preference."""
+    srv, _account = sandbox
+    background = "() => getComputedStyle(document.body).backgroundColor"
+    page.emulate_media(color_scheme="light")
+    page.goto(f"{srv.base_url}/en-us/login/")
+    dismiss_first_visit(page)
+    light = page.evaluate(background)
+    page.emulate_media(color_scheme="dark")
+    dark = page.evaluate(background)
+    assert light == "rgb(244, 246, 250)" and dark == "rgb(15, 19, 27)"
+    page.emulate_media(color_scheme="light")
+    page.get_by_role("button", name="Switch to the dark theme").click()
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    page.goto(f"{srv.base_url}/en-us/")
+    assert page.evaluate(background) == dark  # the cookie, over the browser's "light"
+    page.get_by_role("button", name="Switch to the light theme").click()
+    assert page.evaluate(background) == light

@@ -1,6 +1,7 @@
 """The leak check over test artifacts: no secret value in any file's bytes, in any member of a
 zip archive (a Playwright trace compresses its events), or in what OCR reads off a screenshot, a
-screencast frame inside a trace, or a sampled video frame.
+screencast frame inside a trace, a sampled video frame (WebM and MP4), a GIF's frames or a
+PDF's pages.
 
 The byte check looks for every form automation.redaction.Redactor.variants() gives a value
 (plain, URL-encoded, JSON-escaped, HTML-escaped, base64): the same forms the tool scrubs.
@@ -47,6 +48,8 @@ _PNG = b"\x89PNG\r\n\x1a\n"
 _JPEG = b"\xff\xd8\xff"
 _WEBM = b"\x1a\x45\xdf\xa3"
 _ZIP = b"PK\x03\x04"
+_GIF = (b"GIF87a", b"GIF89a")
+_PDF = b"%PDF-"
 _DATA_URL = re.compile(rb"data:image/(?:png|jpeg);base64,([A-Za-z0-9+/=\s]+)")
 _ENV_LINE = re.compile(r"^\s*(#.*|(export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=.*)?$")
 
@@ -56,6 +59,7 @@ class Finding:
     path: Path
     secret_label: str
     # "bytes" | "zip:<member>" | "ocr" | "ocr-zip:<member>" | "ocr-video@<t>s"
+    # | "ocr-gif:<frame>" | "ocr-pdf:<page>"
     # | "ocr-data-url:<n>" (the n-th image embedded in an HTML or Markdown file)
     how: str
     similarity: float = 1.0
@@ -77,7 +81,7 @@ class ScanStats:
     excluded: list[Path] = field(default_factory=list)
     bytes_scanned: int = 0
     images_ocred: int = 0
-    videos: int = 0
+    videos: int = 0  # videos, GIFs and PDFs: files read through their frames or pages
     seconds: float = 0.0
 
 
@@ -282,6 +286,11 @@ def _is_image(data: bytes) -> bool:
     return data.startswith(_PNG) or data.startswith(_JPEG)
 
 
+def _is_video(path: Path, data: bytes) -> bool:
+    # An MP4 (ISO base media) says "ftyp" at offset 4, whatever its name.
+    return path.suffix.lower() in VIDEO_SUFFIXES or data.startswith(_WEBM) or data[4:8] == b"ftyp"
+
+
 def _evenly(items: list[str], most: int) -> list[str]:
     if len(items) <= most:
         return items
@@ -319,8 +328,8 @@ def scan(
             findings += _scan_zip(path, data, needles, jobs, stats)
         elif _is_image(data):
             jobs.append(_OcrJob(path, "ocr", _given(data)))
-        elif path.suffix.lower() in VIDEO_SUFFIXES or data.startswith(_WEBM):
-            videos.append(path)
+        elif _is_video(path, data) or data.startswith(_GIF) or data.startswith(_PDF):
+            videos.append(path)  # read frame by frame, or page by page
         elif b"data:image/" in data:
             # A self-contained guide.html carries its pictures as data: URLs. Mostly the
             # same bytes as steps/*.png, which are then read once (see _ocr_all).
@@ -379,9 +388,7 @@ def _ocr_all(
         for video in videos:
             frames_dir = Path(tempfile.mkdtemp(prefix="leakcheck-frames-"))
             frame_dirs.append(frames_dir)
-            for frame in ocr.video_frames(video, out_dir=frames_dir):
-                at = ocr.frame_time(frame)
-                jobs.append(_OcrJob(video, f"ocr-video@{at:.1f}s", frame.read_bytes))
+            jobs += _frame_jobs(video, frames_dir)
             stats.videos += 1
 
         # Identical images (a still page across video frames, a repeated screencast frame)
@@ -411,6 +418,40 @@ def _ocr_all(
     finally:
         for folder in frame_dirs:
             shutil.rmtree(folder, ignore_errors=True)
+
+
+def _frame_jobs(path: Path, frames_dir: Path) -> list[_OcrJob]:
+    """The pictures a video, GIF or PDF shows, to be read: sampled video frames, every GIF
+    frame, every PDF page (pdftoppm)."""
+    with path.open("rb") as file:
+        head = file.read(8)
+    if head.startswith(_PDF):
+        pages = ocr.pdf_pages(path, frames_dir)
+        return [_OcrJob(path, f"ocr-pdf:{n}", p.read_bytes) for n, p in enumerate(pages, 1)]
+    if head.startswith(_GIF):
+        frames = ocr.gif_frames(path, frames_dir)
+        return [_OcrJob(path, f"ocr-gif:{n}", f.read_bytes) for n, f in enumerate(frames, 1)]
+    return [
+        _OcrJob(path, f"ocr-video@{ocr.frame_time(frame):.1f}s", frame.read_bytes)
+        for frame in _video_samples(path, frames_dir)
+    ]
+
+
+def _video_samples(path: Path, frames_dir: Path) -> list[Path]:
+    """Frames of a video. An MP4 beside its WebM (`record`'s video.mp4, an encoding of
+    video.webm) gets half as many, each between two of the WebM's: together they sample the
+    run twice as densely for one and a half times the reading."""
+    twin = path.with_suffix(".webm")
+    if path.suffix.lower() != ".mp4" or not twin.is_file():
+        return ocr.video_frames(path, out_dir=frames_dir)
+    every = max(1.0, ocr.video_duration(twin) / ocr.MAX_VIDEO_FRAMES)
+    return ocr.video_frames(
+        path,
+        2 * every,
+        max_frames=ocr.MAX_VIDEO_FRAMES // 2,
+        out_dir=frames_dir,
+        offset_s=every / 2,
+    )
 
 
 # --- the secrets of a sandbox run -----------------------------------------------------------

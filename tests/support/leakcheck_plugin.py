@@ -4,7 +4,8 @@ imports its fixtures and its summary hook; the scanning is tests/support/leakche
 (Issue 5, part 3): at each test's teardown, every file under the test's
 tmp_path (screenshots, guides, videos, traces, logs, failure artifacts) is searched for every
 secret the test had, by bytes (every encoding, inside zip members too) and by OCR (PNG/JPEG
-images, images inside traces and data: URLs, sampled video frames). When a module is done, the
+images, images inside traces and data: URLs, sampled WebM and MP4 frames, GIF frames, PDF
+pages rendered by pdftoppm). When a module is done, the
 folders its shared fixtures made with tmp_path_factory are checked the same way.
 
 The secrets are collected without the tests' help:
@@ -263,6 +264,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         f"leak check: {len(LEAK_CHECK_TIMES)} checks, {total:.1f} s in all "
         f"({sum(t[3] for t in LEAK_CHECK_TIMES)} files, "
         f"{sum(t[4] for t in LEAK_CHECK_TIMES)} images read by OCR, "
-        f"{sum(t[5] for t in LEAK_CHECK_TIMES)} videos); "
+        f"{sum(t[5] for t in LEAK_CHECK_TIMES)} videos, GIFs and PDFs); "
         f"slowest {slowest[1]:.1f} s: {slowest[0]}{ocr_note}"
     )

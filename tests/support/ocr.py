@@ -36,6 +36,9 @@ SLACK = 2
 # Playwright's video (scaled to fit 800x800) and trace screencast frames have ~9 px ones.
 # Full-size 1280 px screenshots read better as they are (upscaling blurs their large text).
 UPSCALE_BELOW_PX = 1000
+# Images wider than this are halved first: a --scale 2 picture (2560 px) has twice the text
+# size tesseract needs, and four times the pixels to read.
+DOWNSCALE_ABOVE_PX = 2200
 # Sampling a video: at most this many frames, however long it is (OCR costs ~0.4 s a frame).
 MAX_VIDEO_FRAMES = 30
 TIMEOUT_S = 120
@@ -142,9 +145,10 @@ def ocr_image(data: bytes) -> str:
     if binary is None:
         raise RuntimeError("tesseract is not installed: run scripts/setup-system.sh --test")
     width = png_width(data) or jpeg_width(data)
-    if width is None or width < UPSCALE_BELOW_PX:
+    if width is None or width < UPSCALE_BELOW_PX or width > DOWNSCALE_ABOVE_PX:
         # ffmpeg reads any image; it decides on the real width and hands tesseract a PNG.
-        scale = f"scale=w='if(lt(iw,{UPSCALE_BELOW_PX}),2*iw,iw)':h=-2:flags=lanczos"
+        factor = f"if(lt(iw,{UPSCALE_BELOW_PX}),2*iw,if(gt(iw,{DOWNSCALE_ABOVE_PX}),iw/2,iw))"
+        scale = f"scale=w='{factor}':h=-2:flags=lanczos"
         data = subprocess.run(
             [
                 *(_ffmpeg(), "-loglevel", "error", "-i", "pipe:0", "-vf", scale),
@@ -194,32 +198,70 @@ def video_frames(
     *,
     max_frames: int = MAX_VIDEO_FRAMES,
     out_dir: Path | None = None,
+    offset_s: float = 0.0,
 ) -> list[Path]:
-    """PNG frames sampled every `every_s` seconds (further apart when that would exceed
-    `max_frames`), upscaled like ocr_image does. Each frame is named after its time in the
-    video (frame_time() reads it back). Written to `out_dir`, or to a new temporary
-    directory the caller removes."""
-    interval = max(every_s, video_duration(webm) / max_frames, 0.001)
+    """PNG frames sampled every `every_s` seconds from `offset_s` on (further apart when that
+    would exceed `max_frames`), upscaled like ocr_image does. Each frame is named after its
+    time in the video (frame_time() reads it back). Written to `out_dir`, or to a new
+    temporary directory the caller removes."""
+    interval = max(every_s, (video_duration(webm) - offset_s) / max_frames, 0.001)
     target = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="frames-"))
-    target.mkdir(parents=True, exist_ok=True)
+    select = f"fps=1/{interval:.6f},"
+    if offset_s:
+        select = f"trim=start={offset_s:.3f},setpts=PTS-STARTPTS,{select}"
+    _frames_as_png(webm, target / "frame-%05d.png", select, max_frames)
+    frames = []
+    # The fps filter emits frame n for time n * interval (n from 0): name each by that time.
+    for n, path in enumerate(sorted(target.glob("frame-*.png"))):
+        named = target / f"at-{offset_s + n * interval:010.3f}s.png"
+        path.rename(named)
+        frames.append(named)
+    return frames
+
+
+def gif_frames(gif: Path, out_dir: Path, *, max_frames: int = MAX_VIDEO_FRAMES) -> list[Path]:
+    """Every frame of an animated GIF (a frame per step: all of them, up to `max_frames`), as
+    PNGs upscaled like ocr_image does; named at-<n>.png."""
+    _frames_as_png(gif, out_dir / "at-%03d.png", "", max_frames, "-fps_mode", "passthrough")
+    return sorted(out_dir.glob("at-*.png"))
+
+
+def _frames_as_png(source: Path, pattern: Path, select: str, max_frames: int, *extra: str) -> None:
+    """ffmpeg: frames of `source` (after the `select` filters) as PNGs named by `pattern`,
+    upscaled like ocr_image does."""
+    pattern.parent.mkdir(parents=True, exist_ok=True)
     scale = f"scale=w='if(lt(iw,{UPSCALE_BELOW_PX}),2*iw,iw)':h=-2:flags=lanczos"
     subprocess.run(
         [
-            *(_ffmpeg(), "-loglevel", "error", "-y", "-i", str(webm)),
-            *("-vf", f"fps=1/{interval:.6f},{scale}", "-frames:v", str(max_frames)),
-            str(target / "frame-%05d.png"),
+            *(_ffmpeg(), "-loglevel", "error", "-y", "-i", str(source)),
+            *("-vf", f"{select}{scale}", *extra, "-frames:v", str(max_frames), str(pattern)),
         ],
         capture_output=True,
         check=True,
         timeout=TIMEOUT_S,
     )
-    frames = []
-    # The fps filter emits frame n for time n * interval (n from 0): name each by that time.
-    for n, path in enumerate(sorted(target.glob("frame-*.png"))):
-        named = target / f"at-{n * interval:010.3f}s.png"
-        path.rename(named)
-        frames.append(named)
-    return frames
+
+
+# Pages of a PDF are rendered at this resolution for OCR: the guide prints a 1280 px
+# screenshot about 180 mm wide, so 150 dpi gives its text back at 0.83 of its own size
+# (1240 px pages: tesseract reads the guide's pictures there as well as the PNGs).
+PDF_DPI = 150
+MAX_PDF_PAGES = 40
+
+
+def pdf_pages(pdf: Path, out_dir: Path, *, dpi: int = PDF_DPI) -> list[Path]:
+    """Each page of a PDF as a PNG (poppler's pdftoppm), at most MAX_PDF_PAGES."""
+    binary = shutil.which("pdftoppm")
+    if binary is None:
+        raise RuntimeError("pdftoppm is not installed: run scripts/setup-system.sh --test")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [binary, "-r", str(dpi), "-l", str(MAX_PDF_PAGES), "-png", str(pdf), str(out_dir / "page")],
+        capture_output=True,
+        check=True,
+        timeout=TIMEOUT_S,
+    )
+    return sorted(out_dir.glob("page-*.png"))
 
 
 def frame_time(frame: Path) -> float:

@@ -111,6 +111,12 @@ CASES: dict[str, Bad] = {
         USAGE,
         "--note must be one line of printable text; it holds a line break (U+000A) at character 2",
     ),
+    "record-compare-nothing": Bad(
+        ["record", "--out", "{tmp}/guide", "--compare", "{tmp}/old"],
+        USAGE,
+        "--compare {tmp}/old: no step pictures there (steps/NN-<step>.png of a guide "
+        "`htx-keys record` wrote)",
+    ),
     # --- numbers: finite, in range ------------------------------------------------------------
     "mail-timeout-nan": mail_timeout(
         "nan", "HTX_MAIL_TIMEOUT must be a finite number of seconds, not 'nan'"

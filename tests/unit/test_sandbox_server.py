@@ -46,3 +46,21 @@ def test_two_servers_side_by_side() -> None:
         assert a.base_url != b.base_url
         assert httpx.get(f"{b.base_url}/-/health").text == "ok"
     assert a.state is not b.state
+
+
+def test_the_theme_follows_the_switch_cookie_else_the_browser() -> None:
+    """No choice: no data-theme (the stylesheet's prefers-color-scheme decides); the switch's
+    cookie puts its theme on <html>; a value it never sets is ignored."""
+    config = SandboxConfig([demo_account()], faults=Faults(latency_ms=0))
+    with SandboxServer(config) as srv, httpx.Client(base_url=srv.base_url) as client:
+        page = client.get("/en-us/login/").text
+        assert '<html lang="en">' in page
+        assert 'aria-label="Switch to the dark theme"' in page
+        client.cookies.set("htx_theme", "dark")
+        page = client.get("/en-us/login/").text
+        assert '<html lang="en" data-theme="dark">' in page
+        assert 'aria-label="Switch to the light theme"' in page
+        client.cookies.set("htx_theme", "<script>")
+        assert '<html lang="en">' in client.get("/en-us/").text
+        css = client.get("/static/style.css").text
+        assert ':root[data-theme="dark"]' in css and "prefers-color-scheme: dark" in css
