@@ -18,7 +18,6 @@ from automation.config import Settings
 from automation.redaction import REDACTOR
 from flows.htx.finding import fill_in
 from flows.htx.locators import ELEMENTS, TEXTS
-from htx_keys.app import checks as checks_module
 from htx_keys.app import doctor as doctor_module
 from htx_keys.app.checks import (
     DOCTOR_FAILED,
@@ -267,10 +266,12 @@ def test_an_unknown_store_fails() -> None:
 
 
 def test_the_keyring_row_says_why_it_fails(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(checks_module, "keyring_usable", lambda s: (False, f"no backend for {s}"))
+    monkeypatch.setattr(
+        "automation.store_keyring.keyring_usable", lambda s: (False, f"no backend for {s}")
+    )
     [row] = check_store_rows("keyring:svc")
     assert (row.check, row.result, row.detail) == ("keyring", "FAIL", "no backend for svc")
-    monkeypatch.setattr(checks_module, "keyring_usable", lambda s: (True, ""))
+    monkeypatch.setattr("automation.store_keyring.keyring_usable", lambda s: (True, ""))
     assert check_store_rows("keyring") == [
         Check("keyring", "pass", "stores and returns a secret: keyring (service htx-keys)")
     ]
