@@ -123,7 +123,7 @@ def main() -> None:
                 except PlaywrightError:
                     pass
 
-        page.add_locator_handler(notice.or_(banner), dismiss, no_wait_after=True)
+        page.add_locator_handler(notice.or_(banner).first, dismiss, no_wait_after=True)
         imap = connecting.result()
 
         if args.state:
