@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pyotp
 from imapclient import IMAPClient
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
 
 CODE = re.compile(r"(?<!\d)\d{6}(?!\d)")
@@ -108,10 +109,21 @@ def main() -> None:
         # the way, as a person would.
         notice = page.get_by_role("dialog", name="Announcement")
         banner = page.get_by_role("region", name="Cookie consent")
-        page.add_locator_handler(notice, lambda o: o.get_by_role("button").click())
-        page.add_locator_handler(
-            banner, lambda o: o.get_by_role("button", name="Accept All").click()
-        )
+
+        def dismiss() -> None:
+            # The announcement comes a moment after the page and covers the banner: it first.
+            # A click that something new blocks is left; the handler runs again when needed.
+            for button in (
+                notice.get_by_role("button"),
+                banner.get_by_role("button", name="Accept All"),
+            ):
+                try:
+                    if button.is_visible():
+                        button.click(timeout=1000)
+                except PlaywrightError:
+                    pass
+
+        page.add_locator_handler(notice.or_(banner).first, dismiss, no_wait_after=True)
         imap = connecting.result()
 
         if args.state:

@@ -134,12 +134,19 @@ def check_mailbox(mail: MailSettings | None) -> Check:
     return Check("mailbox", "pass", detail)
 
 
+def keyring_usable(service: str) -> tuple[bool, str]:
+    """automation.store_keyring's, imported when a keyring store is checked (not before)."""
+    from automation.store_keyring import keyring_usable as usable
+
+    return usable(service)
+
+
 def check_store_rows(spec: str) -> list[Check]:
     try:
         store = open_store(spec)
     except HtxKeysError as exc:
         return [Check("store", "FAIL", exc.message, "use keyring, json:PATH or env-file:PATH")]
-    from automation.store_keyring import KeyringStore, keyring_usable
+    from automation.store_keyring import KeyringStore
 
     if isinstance(store, KeyringStore):
         ok, reason = keyring_usable(store.service)
