@@ -36,7 +36,9 @@ from tests.support.cli import Run, run_cli
 from tests.support.ga import SHORT_TOTP_STEP_S
 from tests.support.media_probe import parse_vtt, pdf_page_count, pdf_page_text, probe
 
-pytestmark = [pytest.mark.e2e, pytest.mark.cost(100)]
+# Two recordings, and a leak check at the end that reads every picture, video, GIF and PDF
+# page of both (about 90 CPU-seconds of OCR): more than the default 300 s on a busy machine.
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(180), pytest.mark.timeout(600)]
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAYWRIGHT = ROOT / ".venv" / "bin" / "playwright"
