@@ -50,8 +50,9 @@ def server_config(choice: BrowserChoice, *, headed: bool, traces_dir: str) -> di
         "port": 0,
         "tracesDir": traces_dir,
     }
-    if choice.executable:
-        config["executablePath"] = choice.executable
+    executable = choice.executable_for(headed)
+    if executable:
+        config["executablePath"] = executable
     if choice.channel:
         config["channel"] = choice.channel
     return config
@@ -165,7 +166,8 @@ def _read_endpoint(proc: subprocess.Popen[bytes], choice: BrowserChoice, errors:
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     """SIGTERM to the server's process group: Playwright closes the browser gracefully; a
-    server that does not end in time is killed with everything it started."""
+    server that does not end in time is killed (its Chromium, which Playwright starts in a
+    process group of its own, may then outlive it)."""
     if proc.poll() is None:
         if sys.platform == "win32":
             proc.terminate()

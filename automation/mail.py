@@ -131,7 +131,8 @@ class Inbox:
         if self._connecting is not None:
             with contextlib.suppress(Exception):
                 self.open()
-        self._stop_idle()
+        with contextlib.suppress(Exception):  # a dropped connection must not hide the error
+            self._stop_idle()  # that brought the run here (pymap's idle_done() then raises)
         client, self._client = self._client, None
         if client is not None:
             with contextlib.suppress(Exception):

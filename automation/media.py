@@ -60,9 +60,12 @@ def _run(args: Sequence[str], what: str) -> bytes:
 def h264_encoder() -> str:
     """libx264 when this ffmpeg has it (Debian's and most builds do), else OpenH264's encoder
     (ffmpeg builds without GPL parts); both write H.264 that every browser plays."""
-    out = subprocess.run(
-        [ffmpeg(), "-hide_banner", "-encoders"], capture_output=True, text=True, timeout=60
-    ).stdout
+    try:
+        out = subprocess.run(
+            [ffmpeg(), "-hide_banner", "-encoders"], capture_output=True, text=True, timeout=60
+        ).stdout
+    except subprocess.TimeoutExpired:
+        raise ConfigError("ffmpeg did not list its encoders within 60 s") from None
     for name in ("libx264", "libopenh264"):
         if f" {name} " in out:
             return name

@@ -72,14 +72,16 @@ class Planned:
 class PrefixReporter(Reporter):
     """Progress lines of one account among several: each starts with the account's name."""
 
+    # One lock for all accounts: two accounts' lines never interleave.
+    _lock = threading.Lock()
+
     def __init__(self, account: str, *, quiet: bool) -> None:
         super().__init__(quiet=quiet)
         self.prefix = f"[{account}] "
-        self._lock = threading.Lock()
 
     def _write(self, text: str) -> None:
         lines = text.splitlines() or [""]
-        with self._lock:
+        with PrefixReporter._lock:
             super()._write("\n".join(self.prefix + line for line in lines))
 
 
@@ -154,6 +156,7 @@ def plan(
             ws_endpoint=first.ws_endpoint if first else web.ws_endpoint,
             cdp_endpoint=first.cdp_endpoint if first else web.cdp_endpoint,
         )
+        own_defaults = False  # the account's default permissions or IPs are in the request
         try:
             run = WebRun.from_options(
                 one,
@@ -164,6 +167,10 @@ def plan(
             )
             run.reporter = PrefixReporter(name, quiet=quiet)
             settings = run.settings
+            own_defaults = bool(
+                (not key.permissions and settings.default_permissions)
+                or (not key.ips and settings.default_ips)
+            )
             request = check_request(
                 key.note,
                 key.permissions or settings.default_permissions or ("read",),
@@ -174,8 +181,11 @@ def plan(
             )
             run.ask_for(*run_secret_names(run.session, run.settings))
             prep = prepare(run.settings, request, run.store, run.options)
-        except InputError:
-            raise
+        except InputError as exc:
+            if not own_defaults:
+                raise  # the flags' mistake: every account's
+            failed.append(Outcome(name, error=exc))  # its own default IPs or permissions
+            continue
         except HtxKeysError as exc:
             failed.append(Outcome(name, error=exc))
             continue
@@ -225,7 +235,8 @@ def run_planned(
                     results[n] = _guarded(ready[n], choices[n % len(choices)], stop)
 
         threads = [
-            threading.Thread(target=_logged(worker, problems), name=f"account-{n}", daemon=True)
+            # Not daemons: the process never ends under a worker holding a key it has read.
+            threading.Thread(target=_logged(worker, problems), name=f"account-{n}")
             for n in range(min(jobs, len(ready)))
         ]
         for thread in threads:
@@ -238,7 +249,7 @@ def run_planned(
             stop.set()
             if server is not None:
                 server.stop()
-            _join(threads)
+            _join_through_interrupts(threads)
     outcomes = []
     for item, result in zip(ready, results, strict=True):
         if result is None:  # its worker could not start Playwright
@@ -253,6 +264,21 @@ def _join(threads: list[threading.Thread]) -> None:
     for thread in threads:
         while thread.is_alive():
             thread.join(0.2)
+
+
+def _join_through_interrupts(threads: list[threading.Thread]) -> None:
+    """After the first interrupt: wait for the running accounts whatever comes next, since
+    a key one of them has read is stored or rescued only when its run ends."""
+    while True:
+        try:
+            _join(threads)
+            return
+        except KeyboardInterrupt:
+            running = sum(thread.is_alive() for thread in threads)
+            Reporter(quiet=False).info(
+                f"still ending {running} account run(s): a key already read is stored or "
+                "revoked first"
+            )
 
 
 def _logged(worker: Callable[[], None], problems: list[str]) -> Callable[[], None]:

@@ -15,7 +15,15 @@ from typing import Any
 import pytest
 
 from automation.browser import BrowserChoice
-from automation.errors import ExitStatus, Interrupted, MailError, SiteError, SomeFailed
+from automation.errors import (
+    ExitStatus,
+    InputError,
+    Interrupted,
+    MailError,
+    SiteError,
+    SomeFailed,
+    VerifyError,
+)
 from automation.store import KeyRecord
 from flows.htx.verify import Verification
 from htx_keys.app import batch
@@ -53,7 +61,7 @@ OUTCOMES = [
     Outcome(
         "carol",
         made("carol", "ak-carol-1", "failed", "HTX reads back permissions read"),
-        SomeFailed("Key ak-carol-1 was created and stored, but it does not check out"),
+        VerifyError("Key ak-carol-1 was created and stored, but it does not check out"),
     ),
 ]
 
@@ -72,7 +80,7 @@ def test_text_has_one_line_per_account_and_no_secret() -> None:
         "bob    FAILED  exit 6: Could not log in to the mailbox: authentication failed"
     )
     assert lines[2].startswith("carol  FAILED  ak-carol-1")
-    assert "NOT verified; exit 17: Key ak-carol-1" in lines[2]
+    assert "NOT verified; exit 10: Key ak-carol-1" in lines[2]
     assert SECRET not in text
 
 
@@ -97,7 +105,7 @@ def test_exit_status_is_17_naming_the_failed_accounts_and_0_when_all_worked() ->
     with pytest.raises(SomeFailed) as failed:
         check_outcomes(OUTCOMES)
     assert failed.value.exit_status == ExitStatus.SOME_FAILED == 17
-    assert failed.value.message == "2 of 3 accounts failed: bob (exit 6), carol (exit 17)"
+    assert failed.value.message == "2 of 3 accounts failed: bob (exit 6), carol (exit 10)"
 
 
 # --- the run, with fake flows -----------------------------------------------------------------
@@ -237,3 +245,25 @@ def test_accounts_whose_worker_could_not_start_playwright_are_reported(
     assert outcomes[0].error.message == (
         "not run: unexpected RuntimeError: the driver would not start"
     )
+
+
+def test_an_accounts_own_bad_default_ips_fail_that_account_and_a_bad_flag_stops_all(
+    accounts: Path,
+) -> None:
+    """IP addresses from an account's own section are that account's mistake; the same
+    mistake in --ip is every account's (one line, exit 2, before anything runs)."""
+    text = accounts.read_text().replace(
+        "[accounts.bob]\n", "[accounts.bob]\nip_addresses = ['300.1.1.1']\n"
+    )
+    accounts.write_text(text)
+    web = WebOptions(config_file=accounts, ws_endpoint="ws://127.0.0.1:9/one")
+    remote = batch.remote_choices(web)
+    ready, failed = batch.plan(web, ["alice", "bob"], KeyAsk("ci"), quiet=True, remote=remote)
+    assert [p.account for p in ready] == ["alice"]
+    [bob] = failed
+    assert bob.account == "bob" and bob.exit_status == ExitStatus.USAGE
+    assert "300.1.1.1" in bob.error.message  # type: ignore[union-attr]
+    with pytest.raises(InputError, match=r"300\.1\.1\.2"):
+        batch.plan(
+            web, ["alice", "bob"], KeyAsk("ci", ips=("300.1.1.2",)), quiet=True, remote=remote
+        )

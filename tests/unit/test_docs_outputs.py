@@ -167,7 +167,7 @@ def test_compare_ignores_changes_below_the_threshold(tmp_path: Path, ffmpeg: Non
     assert strict.status == "changed"
 
 
-def test_compare_status_is_17_only_when_a_step_differs() -> None:
+def test_compare_status_is_18_only_when_a_step_differs() -> None:
     assert ExitStatus.PICTURES_CHANGED == 18
     assert compare_status({"compare": {"changed": True}}) == 18
     assert compare_status({"compare": {"changed": False}}) == 0
