@@ -173,9 +173,10 @@ def _any_overlay(page: Page) -> bool:
 def clear_first_visit(page: Page, settle_ms: float = 1_500) -> list[str]:
     """Dismiss the first-visit overlays as a person would on arrival. A cookie banner means a
     first visit, when an announcement may still be on its way: it is waited for a moment, so
-    the pictures of the next steps show the page itself."""
+    the pictures of the next steps show the page itself. An overlay that could not be closed
+    yet (the announcement arriving over the banner took its click) is tried again meanwhile."""
     closed = dismiss_overlays(page)
-    if not closed:
+    if not closed and not _any_overlay(page):
         return closed
     deadline = time.monotonic() + settle_ms / 1000
     while time.monotonic() < deadline and len(closed) < len(locators.KNOWN_OVERLAYS):
