@@ -22,13 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import keyring
-import keyring.backends.fail
-import keyring.backends.null
-import keyring.errors
-
 from automation.errors import ConfigError, StoreError
-from automation.keyring_chunks import delete_long, read_long, write_long
 from automation.platform_dirs import native_dir
 from automation.redaction import REDACTOR
 from automation.schema import (
@@ -244,6 +238,10 @@ def keyring_username(name: str, setting: str) -> str:
 
 def _backend_problem() -> str:
     """Why keyring cannot be read at all ("" when it can be tried)."""
+    import keyring  # on first use: most runs read no secret from it (~40 ms)
+    import keyring.backends.fail
+    import keyring.backends.null
+
     try:
         backend = keyring.get_keyring()
     except Exception as exc:
@@ -262,6 +260,8 @@ def _keyring_read(name: str, settings: list[str]) -> tuple[dict[str, str], str]:
         return {}, problem
     found: dict[str, str | None] = {}
     errors: list[str] = []
+
+    from automation.keyring_chunks import read_long
 
     def work() -> None:
         try:
@@ -314,6 +314,8 @@ def _call(action: str, fn: Callable[..., Any], name: str, setting: str, *value: 
 
 def stored_secret(name: str, setting: str) -> str | None:
     """What the keyring holds now (for "Enter keeps the stored value")."""
+    from automation.keyring_chunks import read_long
+
     value: str | None = _call("read", read_long, name, setting)
     REDACTOR.add(value, label=account_env_name(name, setting))
     return value
@@ -321,6 +323,8 @@ def stored_secret(name: str, setting: str) -> str | None:
 
 def store_secret(name: str, setting: str, value: str) -> None:
     """Save and read back: a secret that did not arrive must not be reported as stored."""
+    from automation.keyring_chunks import write_long
+
     REDACTOR.add(value, label=account_env_name(name, setting))
     _call("store", write_long, name, setting, value)
     if stored_secret(name, setting) != value:
@@ -330,6 +334,10 @@ def store_secret(name: str, setting: str, value: str) -> None:
 
 def delete_secret(name: str, setting: str) -> bool:
     """Remove one secret; False when there was none."""
+    import keyring.errors
+
+    from automation.keyring_chunks import delete_long
+
     if stored_secret(name, setting) is None:
         return False
     with contextlib.suppress(keyring.errors.PasswordDeleteError):  # gone in between

@@ -53,9 +53,11 @@ def fill_in(template: str, args: dict[str, str]) -> str:
     return template
 
 
-def _way(scope: Scope, way: Way, args: dict[str, str]) -> Locator:
+def _way(scope: Scope, way: Way, args: dict[str, str], within: dict[str, Locator]) -> Locator:
     if way.within:
-        scope = find(scope, way.within, **args)
+        if way.within not in within:  # several ways inside one element look for it once
+            within[way.within] = find(scope, way.within, **args)
+        scope = within[way.within]
     label: Any = text(fill_in(way.text, args)) if way.text else None
     if way.by == "role":
         found = (
@@ -98,7 +100,8 @@ def ways(scope: Scope, name: str, **args: str) -> list[Locator]:
         element = locators.ELEMENTS[name]
     except KeyError:
         raise KeyError(f"no element {name!r} in flows/htx/locators.py ELEMENTS") from None
-    return [_way(scope, way, args) for way in element]
+    within: dict[str, Locator] = {}
+    return [_way(scope, way, args, within) for way in element]
 
 
 # Which way found each element the last time it was looked for (its index in the element's
@@ -110,6 +113,9 @@ def find(scope: Scope, name: str, **args: str) -> Locator:
     """The element `name` of locators.ELEMENTS: the first way with a visible match, else all
     of them joined (to wait for)."""
     found = ways(scope, name, **args)
+    if len(found) == 1:
+        FOUND_BY.pop(name, None)  # one way: nothing to choose, nothing to ask the page
+        return found[0]
     for index, locator in enumerate(found):
         if index == 1 and _shows(_joined(found[1:])) is False:
             break  # none of the others shows either: asked of the page once, not way by way
@@ -118,6 +124,12 @@ def find(scope: Scope, name: str, **args: str) -> Locator:
             return locator
     FOUND_BY.pop(name, None)
     return _joined(found)
+
+
+def shows(scope: Scope, name: str, **args: str) -> bool:
+    """Whether the element `name` shows, by any of its ways: one question to the page (`find`
+    asks way by way, to know which one to use)."""
+    return bool(_joined(ways(scope, name, **args)).filter(visible=True).count())
 
 
 def _shows(locator: Locator) -> bool | None:
@@ -137,9 +149,10 @@ def _joined(found: list[Locator]) -> Locator:
 
 
 # --- overlays --------------------------------------------------------------------------------
-def dismiss_overlays(page: Page, timeout_ms: float = 2_000) -> list[str]:
-    """Close the known first-visit overlays that are showing; their names, for the log."""
-    if not _any_overlay(page):
+def dismiss_overlays(page: Page, timeout_ms: float = 2_000, look: bool = True) -> list[str]:
+    """Close the known first-visit overlays that are showing; their names, for the log.
+    `look=False`: the caller has just seen that one shows."""
+    if look and not _any_overlay(page):
         return []
     closed = []
     for overlay, (root_name, button_name) in locators.KNOWN_OVERLAYS.items():
@@ -175,9 +188,9 @@ def clear_first_visit(page: Page, settle_ms: float = 1_500) -> list[str]:
     first visit, when an announcement may still be on its way: it is waited for a moment, so
     the pictures of the next steps show the page itself. An overlay that could not be closed
     yet (the announcement arriving over the banner took its click) is tried again meanwhile."""
-    closed = dismiss_overlays(page)
-    if not closed and not _any_overlay(page):
-        return closed
+    if not _any_overlay(page):
+        return []
+    closed = dismiss_overlays(page, look=False)
     deadline = time.monotonic() + settle_ms / 1000
     while time.monotonic() < deadline and len(closed) < len(locators.KNOWN_OVERLAYS):
         page.wait_for_timeout(100)
@@ -212,25 +225,32 @@ _COVERED = """(el) => {
 }"""
 
 
-def covered_by(locator: Locator) -> str | None:
-    """What covers the element at its centre, or None when a click would reach it."""
+def covered_by(locator: Locator, timeout_ms: float = 30_000) -> str | None:
+    """What covers the element at its centre (waiting up to `timeout_ms` for it to be there),
+    or None when a click would reach it."""
     try:
-        result = locator.first.evaluate(_COVERED)
+        result = locator.first.evaluate(_COVERED, timeout=timeout_ms)
+    except PlaywrightTimeout:
+        raise
     except PlaywrightError:
         return None  # detached meanwhile: the click will say what is wrong
     return str(result) if result else None
 
 
 def press(locator: Locator, what: str, timeout_ms: float = 30_000) -> None:
-    """Click `locator` (`what` names it in errors: "the Create button") once nothing covers it."""
+    """Click `locator` (`what` names it in errors: "the Create button") once nothing covers it.
+
+    Two calls to the page when nothing is in the way: where its centre is covered, then the
+    click. A known overlay in the way is dismissed; an unknown one that stays is an error."""
     page = locator.page
-    locator.first.wait_for(timeout=timeout_ms)
     deadline = time.monotonic() + timeout_ms / 1000
     unknown = 0
     while True:
-        dismiss_overlays(page)
-        cover = covered_by(locator)
+        left = (deadline - time.monotonic()) * 1000
+        cover = covered_by(locator, max(1.0, left))
         if cover is not None:
+            if dismiss_overlays(page):
+                continue  # a known one was in the way: look again
             unknown += 1
             if unknown >= 3:  # not one we know, and it stays
                 raise SiteError(
@@ -248,6 +268,7 @@ def press(locator: Locator, what: str, timeout_ms: float = 30_000) -> None:
             if time.monotonic() >= deadline:
                 raise
             # An overlay arrived between the look and the click, or the element was busy.
+            dismiss_overlays(page)
 
 
 # --- reading what the page shows -------------------------------------------------------------

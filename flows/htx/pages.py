@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from playwright.sync_api import Locator, Page
 
 from automation.errors import SiteError
-from flows.htx.finding import find, press
+from flows.htx.finding import find, press, shows
 from flows.htx.locators import TEXTS
 
 # --- texts of the site: flows/htx/locators.py TEXTS; the names the code has always used ---------
@@ -225,6 +225,12 @@ class ApiManagementPage:
         """The table while its list is on the way."""
         return find(self.page, "ApiManagementPage.loading")
 
+    def _shows_empty(self) -> bool:
+        return shows(self.page, "ApiManagementPage.empty_placeholder")
+
+    def _loading(self) -> bool:
+        return shows(self.page, "ApiManagementPage.loading")
+
     def row_for(self, access_key: str) -> Locator:
         return find(self.page, "ApiManagementPage.row", access_key=access_key)
 
@@ -242,15 +248,23 @@ class ApiManagementPage:
     def settled(self) -> bool:
         """True once the table shows what the site answered: key rows, or the empty
         placeholder, and no loading state. A table on its way shows neither."""
-        if not self.key_table.is_visible() or self.loading.count():
-            return False
-        return bool(self.empty_placeholder.count() or self._data_rows())
+        return self._settled_rows() is not None
 
-    def wait_settled(self, timeout_ms: float) -> None:
-        """Wait for `settled`; a table that never settles, or that shows a message instead
-        of its keys (HTX could not list them), is a SiteError, never "no keys"."""
+    def _settled_rows(self) -> list[list[str]] | None:
+        """The data rows' cells of a settled table ([] with its empty placeholder), else None."""
+        if not self.key_table.is_visible() or self._loading():
+            return None
+        rows = self._data_rows()
+        if rows:
+            return rows
+        return [] if self._shows_empty() else None
+
+    def wait_settled(self, timeout_ms: float) -> list[KeyRow]:
+        """Wait for `settled`, and return its key rows; a table that never settles, or
+        that shows a message instead of its keys (HTX could not list them), is a SiteError,
+        never "no keys"."""
         deadline = time.monotonic() + timeout_ms / 1000
-        while not self.settled():
+        while (rows := self._settled_rows()) is None:
             message = self._message()
             if message:
                 raise SiteError(
@@ -263,33 +277,38 @@ class ApiManagementPage:
                     hint="HTX may be slow: try again, or raise --timeout",
                 )
             self.page.wait_for_timeout(100)
+        return [KeyRow(*cells[:7]) for cells in rows]
 
     def _message(self) -> str:
         """The text of a table that has finished loading with neither rows nor its empty
         placeholder: one cell across the table saying what went wrong."""
-        if not self.key_table.is_visible() or self.loading.count():
+        if not self.key_table.is_visible() or self._loading():
             return ""
-        texts = []
-        for row in self.key_table.get_by_role("row").all():
-            cells = [c.strip() for c in row.get_by_role("cell").all_inner_texts()]
-            if len(cells) == 1 and cells[0]:
-                texts.append(cells[0])
-        if self.empty_placeholder.count():
+        texts = [cells[0] for cells in self._cells() if len(cells) == 1 and cells[0]]
+        if self._shows_empty():
             return ""  # the placeholder came after `settled` looked: no keys, not a message
         return texts[0] if len(texts) == 1 else ""
 
+    def _cells(self) -> list[list[str]]:
+        """Each row's cell texts, read in one call to the page (rows by their role, as
+        get_by_role finds them; a row's own cells, not those of a table nested in it)."""
+        rows = self.key_table.get_by_role("row")
+        return [list(map(str, cells)) for cells in rows.evaluate_all(_ROW_CELLS)]
+
     def _data_rows(self) -> list[list[str]]:
-        result = []
-        for row in self.key_table.get_by_role("row").all():
-            cells = [c.strip() for c in row.get_by_role("cell").all_inner_texts()]
-            if len(cells) >= 7:
-                result.append(cells)
-        return result
+        return [cells for cells in self._cells() if len(cells) >= 7]
 
     def rows(self, timeout_ms: float = 30_000) -> list[KeyRow]:
         """The key rows, read once the table has settled (else SiteError)."""
-        self.wait_settled(timeout_ms)
-        return [KeyRow(*cells[:7]) for cells in self._data_rows()]
+        return self.wait_settled(timeout_ms)
+
+
+# A row's cells as get_by_role("cell") finds them: <td> or role=cell, not hidden from the
+# accessibility tree, and the row's own (not a nested table's); their text as inner_text reads it.
+_ROW_CELLS = """rows => rows.map(row => Array.from(row.querySelectorAll("td, [role=cell]"))
+  .filter(c => c.closest("tr, [role=row]") === row && !c.closest("[aria-hidden=true]"))
+  .filter(c => (c.getAttribute("role") || "cell") === "cell")
+  .map(c => c.innerText.trim()))"""
 
 
 class SecurityDialog(_Area):
@@ -322,6 +341,10 @@ class SecurityDialog(_Area):
     @property
     def send_sms_button(self) -> Locator:
         return find(self.root, "SecurityDialog.send_sms_button")
+
+    def asks_sms(self) -> bool:
+        """Whether the dialog has an SMS code box (older accounts)."""
+        return shows(self.root, "SecurityDialog.sms_code_box")
 
     @property
     def cancel_button(self) -> Locator:

@@ -31,7 +31,7 @@ from flows.htx.pages import (
     CreatedDialog,
     SecurityDialog,
 )
-from flows.htx.security import OPEN_API_MANAGEMENT, SEND_EMAIL_CODE, confirm_codes
+from flows.htx.security import LISTED_KEYS, OPEN_API_MANAGEMENT, SEND_EMAIL_CODE, confirm_codes
 
 RECONCILE_HINT = "`htx-keys keys reconcile` lists it if so (its note carries the tool's tag)"
 
@@ -84,7 +84,11 @@ def press_create(ctx: ProvisionContext) -> None:
     api = ApiManagementPage(ctx.page)
     dialog = SecurityDialog(ctx.page)
     # What the list holds before: a Confirm that fails may still have made a key (made_anyway).
-    ctx.extra["keys_before"] = {row.access_key for row in api.rows(ctx.timeout_ms)}
+    # Read when API Management was opened, unless a step since went elsewhere.
+    listed = ctx.extra.pop(LISTED_KEYS, None)
+    if not isinstance(listed, set):
+        listed = {row.access_key for row in api.rows(ctx.timeout_ms)}
+    ctx.extra["keys_before"] = listed
     for attempt in (1, 2):
         since = mark(ctx)
         press(api.create_button, "the Create button", ctx.timeout_ms)

@@ -35,6 +35,8 @@ from flows.htx.pages import APIKEY_PATH, ApiManagementPage, Header, SecurityDial
 
 # An SMS code the site did not take; with the code command, the next one is asked for.
 SMS_REJECTED = ("Incorrect SMS verification code", "SMS verification code has expired")
+# ctx.extra: the access keys the table listed when API Management was opened.
+LISTED_KEYS = "listed_keys"
 
 
 def open_api_management(ctx: SiteContext) -> None:
@@ -45,8 +47,9 @@ def open_api_management(ctx: SiteContext) -> None:
         Header(ctx.page).open_api_management()
     api = ApiManagementPage(ctx.page)
     api.heading.wait_for(timeout=ctx.timeout_ms)
-    # The table arrives after the page: nothing is read from it, nor pictured, before.
-    api.wait_settled(ctx.timeout_ms)
+    # The table arrives after the page: nothing is read from it, nor pictured, before. What it
+    # lists is kept for the next steps (the page stays as it is until Create).
+    ctx.extra[LISTED_KEYS] = {row.access_key for row in api.wait_settled(ctx.timeout_ms)}
 
 
 def send_codes(ctx: SiteContext) -> None:
@@ -55,7 +58,7 @@ def send_codes(ctx: SiteContext) -> None:
     source = "the code command" if from_command(ctx) else "the verification email"
     ctx.reporter.info(f"code sent; waiting for {source}")
     ctx.extra["sms"] = False
-    if dialog.sms_code_box.count() and dialog.sms_code_box.is_visible():
+    if dialog.asks_sms():
         # Older accounts also confirm by SMS: a phone a person holds, or a gateway the code
         # command reads.
         if ctx.sms is None and not (ctx.interactive and ctx.ask):
