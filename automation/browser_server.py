@@ -165,9 +165,10 @@ def _read_endpoint(proc: subprocess.Popen[bytes], choice: BrowserChoice, errors:
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the server's process group: Playwright closes the browser gracefully; a
-    server that does not end in time is killed (its Chromium, which Playwright starts in a
-    process group of its own, may then outlive it)."""
+    """SIGTERM to the server's process group: Playwright closes the browser gracefully. A
+    server that does not end in time is killed, and so is its Chromium, which Playwright starts
+    in a process group of its own (looked up before the kill: after it, Chromium's parent is
+    gone and nothing ties it to the server)."""
     if proc.poll() is None:
         if sys.platform == "win32":
             proc.terminate()
@@ -178,12 +179,41 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             if sys.platform == "win32":
-                proc.kill()
+                proc.kill()  # Chromium's own job object ends it with the driver
             else:
-                with suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
+                groups = {proc.pid, *descendant_groups(proc.pid)}
+                for group in groups:
+                    with suppress(ProcessLookupError, PermissionError):
+                        os.killpg(group, signal.SIGKILL)
             proc.wait()
     for stream in (proc.stdin, proc.stdout):
         if stream is not None:
             with suppress(OSError):
                 stream.close()
+
+
+def descendant_groups(root: int) -> set[int]:
+    """The process groups of every process below `root` (POSIX, from `ps`: Linux and macOS
+    alike); empty when `ps` cannot tell."""
+    try:
+        listing = subprocess.run(
+            ["ps", "-A", "-o", "pid=,ppid=,pgid="],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    children: dict[int, list[tuple[int, int]]] = {}
+    for line in listing.splitlines():
+        fields = line.split()
+        if len(fields) == 3 and all(f.isdigit() for f in fields):
+            pid, ppid, pgid = map(int, fields)
+            children.setdefault(ppid, []).append((pid, pgid))
+    groups, todo = set(), [root]
+    while todo:
+        for pid, pgid in children.get(todo.pop(), []):
+            groups.add(pgid)
+            todo.append(pid)
+    return groups

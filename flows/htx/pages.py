@@ -303,11 +303,13 @@ class ApiManagementPage:
         return self.wait_settled(timeout_ms)
 
 
-# A row's cells as get_by_role("cell") finds them: <td> or role=cell, not hidden from the
-# accessibility tree, and the row's own (not a nested table's); their text as inner_text reads it.
+# A row's cells as get_by_role("cell") finds them (tests/e2e/test_page_reading.py): <td> or
+# role=cell below the row, a nested table's too, neither hidden (aria-hidden, not rendered,
+# visibility: hidden); their text as inner_text reads it.
 _ROW_CELLS = """rows => rows.map(row => Array.from(row.querySelectorAll("td, [role=cell]"))
-  .filter(c => c.closest("tr, [role=row]") === row && !c.closest("[aria-hidden=true]"))
+  .filter(c => !c.closest("[aria-hidden=true]"))
   .filter(c => (c.getAttribute("role") || "cell") === "cell")
+  .filter(c => c.getClientRects().length > 0 && getComputedStyle(c).visibility !== "hidden")
   .map(c => c.innerText.trim()))"""
 
 

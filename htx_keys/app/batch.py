@@ -249,7 +249,7 @@ def run_planned(
             stop.set()
             if server is not None:
                 server.stop()
-            _join_through_interrupts(threads)
+            _join_through_interrupts(threads, quiet=ready[0].run.reporter.quiet)
     outcomes = []
     for item, result in zip(ready, results, strict=True):
         if result is None:  # its worker could not start Playwright
@@ -266,16 +266,17 @@ def _join(threads: list[threading.Thread]) -> None:
             thread.join(0.2)
 
 
-def _join_through_interrupts(threads: list[threading.Thread]) -> None:
+def _join_through_interrupts(threads: list[threading.Thread], *, quiet: bool) -> None:
     """After the first interrupt: wait for the running accounts whatever comes next, since
-    a key one of them has read is stored or rescued only when its run ends."""
+    a key one of them has read is stored or rescued only when its run ends (said on each
+    further interrupt, unless --quiet)."""
     while True:
         try:
             _join(threads)
             return
         except KeyboardInterrupt:
             running = sum(thread.is_alive() for thread in threads)
-            Reporter(quiet=False).info(
+            Reporter(quiet=quiet).info(
                 f"still ending {running} account run(s): a key already read is stored or "
                 "revoked first"
             )

@@ -10,21 +10,11 @@ from typing import Any
 from automation.errors import SomeFailed
 from automation.redaction import REDACTOR
 from htx_keys.app.batch import Outcome
-from htx_keys.app.output import PERMISSION_NAMES, key_summary
+from htx_keys.app.output import PERMISSION_NAMES, SUMMARY_FIELDS, key_summary
 
-# The single-account JSON's fields; null for an account that made no key.
-KEY_FIELDS = (
-    "access_key",
-    "note",
-    "permissions",
-    "ip_addresses",
-    "created_at",
-    "expires_at",
-    "stored_in",
-    "verified",
-    "read_back",
-    "verification_note",
-)
+# The single-account JSON's fields, each in every row (null where it does not apply, or for an
+# account that made no key), so that every row has the same shape; sub-users have no batch.
+KEY_FIELDS = tuple(field for field in SUMMARY_FIELDS if field != "sub_uid")
 
 
 def outcome_row(outcome: Outcome) -> dict[str, Any]:

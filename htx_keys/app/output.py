@@ -32,6 +32,24 @@ from flows.htx.verify import Verification
 PERMISSION_NAMES = {"read": "Read-only", "trade": "Trade", "withdraw": "Withdraw"}
 
 
+# Every field key_summary gives, in its order (some only when they apply: a sub-user's uid, a
+# lease, a verification): a list of summaries (provision --accounts) gives each all of them.
+SUMMARY_FIELDS = (
+    "access_key",
+    "note",
+    "permissions",
+    "ip_addresses",
+    "created_at",
+    "expires_at",
+    "stored_in",
+    "sub_uid",
+    "lease_until",
+    "verified",
+    "read_back",
+    "verification_note",
+)
+
+
 def key_summary(
     record: KeyRecord, stored_in: str, verification: Verification | None = None
 ) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from flows.htx.verify import Verification
 from htx_keys.app import batch
 from htx_keys.app.batch import KeyAsk, Outcome, split_names
 from htx_keys.app.batch_output import check_outcomes, outcome_row, render_outcomes
-from htx_keys.app.output import Made
+from htx_keys.app.output import SUMMARY_FIELDS, Made, key_summary
 from htx_keys.app.web_options import WebOptions
 from tests.support.cli import invoke
 
@@ -267,3 +267,46 @@ def test_an_accounts_own_bad_default_ips_fail_that_account_and_a_bad_flag_stops_
         batch.plan(
             web, ["alice", "bob"], KeyAsk("ci", ips=("300.1.1.2",)), quiet=True, remote=remote
         )
+
+
+def test_rows_with_a_lease_and_without_have_the_same_fields() -> None:
+    leased = record("dave", "ak-dave-1")
+    leased.lease_until = "2026-12-01T00:00:00Z"
+    rows = [
+        outcome_row(Outcome("dave", Made(leased, "json:/tmp/k.json", None))),
+        outcome_row(OUTCOMES[1]),
+    ]
+    assert list(rows[0]) == list(rows[1])
+    assert rows[0]["lease_until"] == "2026-12-01T00:00:00Z" and rows[1]["lease_until"] is None
+
+
+def test_summary_fields_name_every_field_a_summary_can_have_in_its_order() -> None:
+    full = record("erin", "ak-erin-1")
+    full.sub_uid, full.lease_until = 7, "2026-12-01T00:00:00Z"
+    verification = Verification("failed", "reads back read", {"note": "x"})
+    summary = key_summary(full, "json:/tmp/k.json", verification)
+    assert tuple(summary) == SUMMARY_FIELDS
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_a_second_interrupt_says_why_the_run_goes_on_unless_quiet(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], quiet: bool
+) -> None:
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait, args=(5,))
+    thread.start()
+    calls = []
+
+    def join(threads: list[threading.Thread]) -> None:
+        calls.append(len(threads))
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # the second Ctrl-C, while the account still runs
+        release.set()
+        thread.join()
+
+    monkeypatch.setattr(batch, "_join", join)
+    batch._join_through_interrupts([thread], quiet=quiet)
+    assert calls == [1, 1] and not thread.is_alive()
+    said = capsys.readouterr().err
+    wanted = "still ending 1 account run(s): a key already read is stored or revoked first"
+    assert said.strip() == ("" if quiet else wanted)

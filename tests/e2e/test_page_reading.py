@@ -1,0 +1,78 @@
+"""What the page objects read in one call to the page agrees with Playwright's own reading,
+on markup harder than the replica's: the key table read in one `evaluate_all` against
+get_by_role("row") / get_by_role("cell") / all_inner_texts, row by row."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page
+
+from flows.htx.pages import ApiManagementPage
+
+pytestmark = [pytest.mark.e2e, pytest.mark.cost(3)]
+
+# Header cells, a hidden measuring row (as Ant Design's tables have), a cell hidden by style, a
+# table nested in a cell, a cell with visibility: hidden, rows and cells made of divs with roles,
+# and text with inner whitespace and a line break.
+TABLE = """
+<h1>API Management</h1>
+<table aria-label="API Keys">
+  <thead><tr><th>Created</th><th>Note</th><th>Permissions</th><th>Access Key</th></tr></thead>
+  <tbody>
+    <tr aria-hidden="true" class="measure"><td></td><td></td><td></td><td></td></tr>
+    <tr><td>2026-11-30</td><td>  bot  one </td><td>Read-only<br>Trade</td>
+        <td>ak-1</td><td style="display:none">hidden</td><td>none</td><td>90</td>
+        <td>Normal</td></tr>
+    <tr><td>2026-11-29</td><td>two</td><td><table><tr><td>inner</td><td>cells</td></tr></table></td>
+        <td>ak-2</td><td style="visibility:hidden">unseen</td><td>1.2.3.4</td><td>-</td>
+        <td>Normal</td></tr>
+    <tr><td colspan="8">Something went wrong</td></tr>
+  </tbody>
+</table>
+<div role="table" aria-label="Other">
+  <div role="row"><div role="cell">a</div><div role="cell">b</div></div>
+</div>
+"""
+
+DIV_TABLE = """
+<h1>API Management</h1>
+<div role="table" aria-label="API Keys">
+  <div role="row"><span role="columnheader">Created</span>
+    <span role="columnheader">Note</span></div>
+  <div role="row"><span role="cell">2026-11-30</span><span role="cell">n</span>
+    <span role="cell">Trade</span><span role="cell">ak-3</span><span role="cell">none</span>
+    <span role="cell">90</span><span role="cell">Normal</span></div>
+</div>
+"""
+
+
+def playwright_reading(page: Page) -> list[list[str]]:
+    table = ApiManagementPage(page).key_table
+    return [
+        [text.strip() for text in row.get_by_role("cell").all_inner_texts()]
+        for row in table.get_by_role("row").all()
+    ]
+
+
+@pytest.mark.parametrize("markup", [TABLE, DIV_TABLE], ids=["html table", "div table"])
+def test_the_key_table_read_in_one_call_matches_playwrights_reading(
+    page: Page, markup: str
+) -> None:
+    page.set_content(markup)
+    api = ApiManagementPage(page)
+    assert api._cells() == playwright_reading(page)
+
+
+def test_rows_are_the_data_rows_and_the_message_row_is_a_message(page: Page) -> None:
+    flat = TABLE.replace("<td><table><tr><td>inner</td><td>cells</td></tr></table></td>", "<td/>")
+    page.set_content(flat)
+    api = ApiManagementPage(page)
+    rows = api._data_rows()
+    assert [cells[3] for cells in rows] == ["ak-1", "ak-2"]
+    assert rows[0][1] == "bot one" and rows[0][2] == "Read-only\nTrade"
+    page.set_content(
+        TABLE.replace("<tr><td>2026-11-30", "<tr hidden><td>2026-11-30").replace(
+            "<tr><td>2026-11-29", "<tr hidden><td>2026-11-29"
+        )
+    )
+    assert api._message() == "Something went wrong"
