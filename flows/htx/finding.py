@@ -4,9 +4,9 @@
 wins. When none does yet (a single-page app draws late), the answer is all of them joined, so
 a wait sees whichever appears first.
 
-`press(locator, what)`: dismiss the overlays a first visit shows (KNOWN_OVERLAYS), then click;
-an overlay the tool does not know that covers the element stops the run with a one-line
-SiteError naming it, rather than a click that times out half a minute later.
+`press(locator, what)`: click, once nothing covers the element; an overlay a first visit shows
+(KNOWN_OVERLAYS) in the way is dismissed first, and one the tool does not know stops the run
+with a one-line SiteError naming it, rather than a click that times out half a minute later.
 """
 
 from __future__ import annotations
@@ -249,7 +249,7 @@ def press(locator: Locator, what: str, timeout_ms: float = 30_000) -> None:
         left = (deadline - time.monotonic()) * 1000
         cover = covered_by(locator, max(1.0, left))
         if cover is not None:
-            if dismiss_overlays(page):
+            if dismiss_overlays(page) and time.monotonic() < deadline:
                 continue  # a known one was in the way: look again
             unknown += 1
             if unknown >= 3:  # not one we know, and it stays
