@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from automation.driver_start import started_playwright
 from automation.errors import ConfigError, InputError
 
 # Playwright's channels of Chromium-based browsers (BrowserType.launch(channel=...)).
@@ -153,9 +154,7 @@ def playwright_chromium() -> str | None:
     if not _may_have_playwright_chromium():
         return None
     try:
-        from playwright.sync_api import sync_playwright
-
-        with sync_playwright() as p:
+        with started_playwright() as p:
             path = p.chromium.executable_path
     except Exception:  # no driver, or inside an asyncio loop: fall back to a system browser
         return None
@@ -283,9 +282,7 @@ def thread_playwright() -> Iterator[None]:
     """One Playwright instance (one driver process) for every `open_page` of this thread until
     the block ends, instead of one each: for a worker thread that runs accounts in turn.
     Playwright's objects belong to the thread that started them, hence one per thread."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
+    with started_playwright() as p:
         _THREAD.playwright = p
         try:
             yield
@@ -300,9 +297,7 @@ def _playwright() -> Iterator[Any]:
     if held is not None:
         yield held
         return
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
+    with started_playwright() as p:
         yield p
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from automation.browser import LAUNCH_ARGS, BrowserChoice
+from automation.driver_start import with_compile_cache
 from automation.errors import ConfigError
 from automation.redaction import REDACTOR
 
@@ -99,7 +100,7 @@ class BrowserServer:
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=err,
-                    env=get_driver_env(),
+                    env=dict(with_compile_cache(get_driver_env())),
                     start_new_session=sys.platform != "win32",
                 )
         except OSError as exc:
