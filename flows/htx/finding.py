@@ -280,6 +280,11 @@ def seconds_until_enabled(send: Locator) -> int:
     return int(match.group(1)) if match else 60
 
 
+def counting_down(button: Locator) -> Locator:
+    """The button while it shows a countdown ("Resend (42s)"): a code went out."""
+    return button.filter(has_text=_countdown())
+
+
 def read_value(box: Locator) -> str:
     """The text of a read-only textbox, or of an element that shows the value as text."""
     tag = box.evaluate("el => el.tagName.toLowerCase()")

@@ -19,7 +19,7 @@ from automation.http_watch import Answer
 from automation.redaction import REDACTOR
 from automation.runner import Step
 from flows.htx.context import SiteContext
-from flows.htx.finding import press
+from flows.htx.finding import counting_down, press
 from flows.htx.login import (
     EMAIL_CODE_ATTEMPTS,
     EMAIL_REJECTED,
@@ -71,7 +71,23 @@ def send_codes(ctx: SiteContext) -> None:
             ctx.sms.mark()
             ctx.extra["sms_sent_at"] = time.monotonic()
         press(dialog.send_sms_button, "the Send SMS code button", ctx.timeout_ms)
+        wait_sms_sent(ctx, dialog)
         ctx.extra["sms"] = True
+
+
+def wait_sms_sent(ctx: SiteContext, dialog: SecurityDialog) -> None:
+    """Wait for HTX's answer to Send SMS code: its countdown ("Resend (59s)") on the button, or
+    the dialog's error. Nothing is typed before: a page that moves the focus to the SMS box
+    when the answer lands would take the keys of a code being typed elsewhere."""
+    sent, alert = counting_down(dialog.send_sms_button), dialog.alert
+    try:
+        sent.or_(alert).first.wait_for(timeout=ctx.timeout_ms)
+    except PlaywrightTimeout:
+        raise SiteError(
+            f"No answer within {ctx.timeout_ms / 1000:g} s after Send SMS code"
+        ) from None
+    if not sent.first.is_visible():
+        raise RejectedError(f"HTX did not send the SMS code: {alert.first.inner_text().strip()}")
 
 
 def confirm_codes(

@@ -1,13 +1,18 @@
-"""What the page objects read in one call to the page agrees with Playwright's own reading,
-on markup harder than the replica's: the key table read in one `evaluate_all` against
-get_by_role("row") / get_by_role("cell") / all_inner_texts, row by row."""
+"""The page objects on markup harder than the replica's: the key table read in one call to
+the page agrees with Playwright's own reading (get_by_role("row") / get_by_role("cell") /
+all_inner_texts, row by row), and Send SMS code is followed by a wait for HTX's answer."""
 
 from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from playwright.sync_api import Page
 
-from flows.htx.pages import ApiManagementPage
+from automation.errors import RejectedError, SiteError
+from flows.htx.pages import ApiManagementPage, SecurityDialog
+from flows.htx.security import wait_sms_sent
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cost(3)]
 
@@ -76,3 +81,49 @@ def test_rows_are_the_data_rows_and_the_message_row_is_a_message(page: Page) -> 
         )
     )
     assert api._message() == "Something went wrong"
+
+
+# The Security Authentication dialog of an account with SMS; Send SMS code answers after a
+# moment, as HTX's page does: a countdown on the button and the focus in the SMS box, or an
+# error in the dialog.
+SMS_DIALOG = """
+<dialog open aria-label="Security Authentication">
+  <label>Email verification code <input id="email"></label>
+  <label>SMS verification code <input id="sms"></label>
+  <button id="send-sms" aria-label="Send SMS code">Send</button>
+  <div role="alert" id="alert"></div>
+</dialog>
+<script>
+  document.getElementById("send-sms").addEventListener("click", (event) => {
+    const button = event.target;
+    button.disabled = true;
+    setTimeout(() => {
+      if (window.answer === "sent") {
+        button.textContent = "Resend (59s)";
+        document.getElementById("sms").focus();
+      } else if (window.answer === "refused") {
+        button.disabled = false;
+        document.getElementById("alert").textContent = "SMS sending failed";
+      }
+    }, 300);
+  });
+</script>
+"""
+
+
+@pytest.mark.parametrize("answer", ["sent", "refused", "none"])
+def test_send_sms_waits_for_the_countdown_or_says_the_error(page: Page, answer: str) -> None:
+    page.set_content(SMS_DIALOG)
+    page.evaluate("answer => { window.answer = answer; }", answer)
+    dialog = SecurityDialog(page)
+    ctx: Any = SimpleNamespace(timeout_ms=2_000, page=page)
+    page.click("#send-sms")
+    if answer == "sent":
+        wait_sms_sent(ctx, dialog)
+        assert page.evaluate("document.activeElement.id") == "sms"  # typing may start now
+    elif answer == "refused":
+        with pytest.raises(RejectedError, match="HTX did not send the SMS code: SMS sending"):
+            wait_sms_sent(ctx, dialog)
+    else:
+        with pytest.raises(SiteError, match="No answer within 2 s after Send SMS code"):
+            wait_sms_sent(ctx, dialog)
