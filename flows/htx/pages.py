@@ -291,7 +291,7 @@ class ApiManagementPage:
 
     def _cells(self) -> list[list[str]]:
         """Each row's cell texts, read in one call to the page (rows by their role, as
-        get_by_role finds them; a row's own cells, not those of a table nested in it)."""
+        get_by_role finds them; cells as _ROW_CELLS says)."""
         rows = self.key_table.get_by_role("row")
         return [list(map(str, cells)) for cells in rows.evaluate_all(_ROW_CELLS)]
 

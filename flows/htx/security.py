@@ -76,18 +76,21 @@ def send_codes(ctx: SiteContext) -> None:
 
 
 def wait_sms_sent(ctx: SiteContext, dialog: SecurityDialog) -> None:
-    """Wait for HTX's answer to Send SMS code: its countdown ("Resend (59s)") on the button, or
-    the dialog's error. Nothing is typed before: a page that moves the focus to the SMS box
-    when the answer lands would take the keys of a code being typed elsewhere."""
-    sent, alert = counting_down(dialog.send_sms_button), dialog.alert
-    try:
-        sent.or_(alert).first.wait_for(timeout=ctx.timeout_ms)
-    except PlaywrightTimeout:
-        raise SiteError(
-            f"No answer within {ctx.timeout_ms / 1000:g} s after Send SMS code"
-        ) from None
-    if not sent.first.is_visible():
-        raise RejectedError(f"HTX did not send the SMS code: {alert.first.inner_text().strip()}")
+    """Wait for HTX's answer to Send SMS code: a countdown ("Resend (59s)") on the button, or
+    the button gone under a new name, or the dialog's error. Nothing is typed before: a page
+    that moves the focus to the SMS box when the answer lands would take the keys of a code
+    being typed elsewhere."""
+    button, alert = dialog.send_sms_button, dialog.alert
+    deadline = time.monotonic() + ctx.timeout_ms / 1000
+    while True:
+        if counting_down(button).first.is_visible() or not button.first.is_visible():
+            return
+        if alert.first.is_visible():
+            said = alert.first.inner_text().strip()
+            raise RejectedError(f"HTX did not send the SMS code: {said}")
+        if time.monotonic() >= deadline:
+            raise SiteError(f"No answer within {ctx.timeout_ms / 1000:g} s after Send SMS code")
+        ctx.page.wait_for_timeout(100)
 
 
 def confirm_codes(
