@@ -248,24 +248,33 @@ class ApiManagementPage:
     def settled(self) -> bool:
         """True once the table shows what the site answered: key rows, or the empty
         placeholder, and no loading state. A table on its way shows neither."""
-        return self._settled_rows() is not None
+        return self._look()[0] is not None
 
-    def _settled_rows(self) -> list[list[str]] | None:
-        """The data rows' cells of a settled table ([] with its empty placeholder), else None."""
+    def _look(self) -> tuple[list[list[str]] | None, str]:
+        """One look at the table: the data rows' cells once it has settled ([] with its empty
+        placeholder); else None, and the message of a table that has finished loading with
+        neither rows nor its placeholder (one cell across the table saying what went wrong)."""
         if not self.key_table.is_visible() or self._loading():
-            return None
-        rows = self._data_rows()
+            return None, ""
+        cells = self._cells()
+        rows = [row for row in cells if len(row) >= 7]
         if rows:
-            return rows
-        return [] if self._shows_empty() else None
+            return rows, ""
+        if self._shows_empty():
+            # Also when the placeholder came after the cells were read: no keys, not a message.
+            return [], ""
+        texts = [row[0] for row in cells if len(row) == 1 and row[0]]
+        return None, texts[0] if len(texts) == 1 else ""
 
     def wait_settled(self, timeout_ms: float) -> list[KeyRow]:
         """Wait for `settled`, and return its key rows; a table that never settles, or
         that shows a message instead of its keys (HTX could not list them), is a SiteError,
         never "no keys"."""
         deadline = time.monotonic() + timeout_ms / 1000
-        while (rows := self._settled_rows()) is None:
-            message = self._message()
+        while True:
+            rows, message = self._look()
+            if rows is not None:
+                return [KeyRow(*cells[:7]) for cells in rows]
             if message:
                 raise SiteError(
                     f"HTX did not list the keys: {message}",
@@ -277,26 +286,12 @@ class ApiManagementPage:
                     hint="HTX may be slow: try again, or raise --timeout",
                 )
             self.page.wait_for_timeout(100)
-        return [KeyRow(*cells[:7]) for cells in rows]
-
-    def _message(self) -> str:
-        """The text of a table that has finished loading with neither rows nor its empty
-        placeholder: one cell across the table saying what went wrong."""
-        if not self.key_table.is_visible() or self._loading():
-            return ""
-        texts = [cells[0] for cells in self._cells() if len(cells) == 1 and cells[0]]
-        if self._shows_empty():
-            return ""  # the placeholder came after `settled` looked: no keys, not a message
-        return texts[0] if len(texts) == 1 else ""
 
     def _cells(self) -> list[list[str]]:
         """Each row's cell texts, read in one call to the page (rows by their role, as
         get_by_role finds them; cells as _ROW_CELLS says)."""
         rows = self.key_table.get_by_role("row")
         return [list(map(str, cells)) for cells in rows.evaluate_all(_ROW_CELLS)]
-
-    def _data_rows(self) -> list[list[str]]:
-        return [cells for cells in self._cells() if len(cells) >= 7]
 
     def rows(self, timeout_ms: float = 30_000) -> list[KeyRow]:
         """The key rows, read once the table has settled (else SiteError)."""

@@ -72,7 +72,8 @@ def test_rows_are_the_data_rows_and_the_message_row_is_a_message(page: Page) -> 
     flat = TABLE.replace("<td><table><tr><td>inner</td><td>cells</td></tr></table></td>", "<td/>")
     page.set_content(flat)
     api = ApiManagementPage(page)
-    rows = api._data_rows()
+    rows = api._look()[0]
+    assert rows is not None
     assert [cells[3] for cells in rows] == ["ak-1", "ak-2"]
     assert rows[0][1] == "bot one" and rows[0][2] == "Read-only\nTrade"
     page.set_content(
@@ -80,7 +81,7 @@ def test_rows_are_the_data_rows_and_the_message_row_is_a_message(page: Page) -> 
             "<tr><td>2026-11-29", "<tr hidden><td>2026-11-29"
         )
     )
-    assert api._message() == "Something went wrong"
+    assert api._look()[1] == "Something went wrong"
 
 
 # The Security Authentication dialog of an account with SMS; Send SMS code answers after a
