@@ -11,21 +11,12 @@ import time
 import pytest
 
 from automation import browser_server
+from tests.support.procs import alive
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="process groups are POSIX")
 
 # A server that ignores SIGTERM, with a "browser" in a session (and process group) of its own.
 STUBBORN = 'trap "" TERM; setsid sleep 300 & echo $!; wait'
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie (killed, not yet reaped by its new parent) counts as gone.
-    stat = f"/proc/{pid}/stat"
-    return not (os.path.exists(stat) and open(stat).read().rsplit(")", 1)[1].split()[0] == "Z")
 
 
 def test_a_server_that_ignores_sigterm_is_killed_with_its_browser(

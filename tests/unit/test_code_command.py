@@ -25,6 +25,7 @@ from htx_keys.app.checks import check_code_command, check_settings_rows
 from htx_keys.app.preflight import needed_settings, prepare
 from htx_keys.app.web_run import run_secret_names
 from tests.support.cli import invoke
+from tests.support.procs import alive
 
 SEED = "JBSWY3DPEHPK3PXPJBSWY3DP"
 
@@ -187,19 +188,9 @@ def test_a_command_that_takes_too_long_is_stopped_with_what_it_started(tmp_path:
     assert "HTX_MAIL_TIMEOUT" in (err.value.hint or "")
     child = int(pid_file.read_text())
     deadline = time.monotonic() + 5
-    while _alive(child) and time.monotonic() < deadline:
+    while alive(child) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(child), "the command's own child was left running"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie (ended, not yet reaped by init in this container) is not running either.
-    status = Path(f"/proc/{pid}/status")
-    return not (status.exists() and "\nState:\tZ" in status.read_text())
+    assert not alive(child), "the command's own child was left running"
 
 
 # --- the command line --------------------------------------------------------------------------
