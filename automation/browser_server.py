@@ -100,7 +100,7 @@ class BrowserServer:
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
                     stderr=err,
-                    env=dict(with_compile_cache(get_driver_env())),
+                    env=with_compile_cache(get_driver_env()),
                     start_new_session=sys.platform != "win32",
                 )
         except OSError as exc:

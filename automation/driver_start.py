@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ def cache_dir(environ: Mapping[str, str]) -> Path:
     return base / "node-compile-cache"
 
 
-def with_compile_cache(env: MutableMapping[str, str]) -> MutableMapping[str, str]:
+def with_compile_cache(env: dict[str, str]) -> dict[str, str]:
     """`env` (a driver's environment) with the compile cache, unless it names one already."""
     if not env.get(VARIABLE):
         env[VARIABLE] = str(cache_dir(env))

@@ -169,16 +169,12 @@ def dismiss_overlays(page: Page, timeout_ms: float = 2_000, look: bool = True) -
 
 
 def _any_overlay(page: Page) -> bool:
-    """Whether any known overlay's button shows, asked of the page once: every click asks,
-    and usually none does."""
+    """Whether any known overlay's button shows, asked of the page once (usually none does)."""
     buttons = [w for _, name in locators.KNOWN_OVERLAYS.values() for w in ways(page, name)]
     if not buttons:
         return False
-    joined = buttons[0]
-    for locator in buttons[1:]:
-        joined = joined.or_(locator)
     try:
-        return bool(joined.filter(visible=True).count())
+        return bool(_joined(buttons).filter(visible=True).count())
     except PlaywrightError:
         return True  # a way the page cannot evaluate: let each overlay be looked at alone
 
